@@ -1,0 +1,56 @@
+"""Audit verdicts: one row per expert per position, plus the orchestrator's."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.models._base import Base, CreatedAt
+
+EXPERT_ROLES = ("validator", "standards", "concrete", "cost", "structural", "orchestrator")
+VERDICTS = ("GREEN", "AMBER", "RED")
+
+
+class AuditResult(CreatedAt, Base):
+    __tablename__ = "audit_results"
+    __table_args__ = (
+        Index("ix_audit_results_project_id", "project_id"),
+        Index("ix_audit_results_position_id", "position_id"),
+        Index("ix_audit_results_version_id", "version_id"),
+        Index("ix_audit_results_expert_role", "expert_role"),
+        Index("ix_audit_results_status", "status"),
+        # A re-audit replaces the earlier one: at most one verdict per expert per position.
+        Index("uq_audit_results_position_expert", "position_id", "expert_role", unique=True),
+        CheckConstraint(f"status IN {VERDICTS}", name="ck_audit_results_status"),
+        CheckConstraint("confidence >= 0 AND confidence <= 100", name="ck_audit_results_confidence"),
+    )
+
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
+    version_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("budget_versions.id", ondelete="CASCADE"))
+    position_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("positions.id", ondelete="CASCADE"), nullable=False)
+    expert_role: Mapped[str] = mapped_column(String(50), nullable=False)
+    status: Mapped[str] = mapped_column(String(10), nullable=False)
+    confidence: Mapped[Decimal] = mapped_column(
+        Numeric(5, 2), nullable=False, default=Decimal("0"), server_default=text("0")
+    )
+    reasoning: Mapped[str | None] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, default=dict, server_default=text("'{}'::jsonb")
+    )
+    issues: Mapped[list[Any]] = mapped_column(JSONB, nullable=False, default=list, server_default=text("'[]'::jsonb"))
+    suggestions: Mapped[list[Any]] = mapped_column(
+        JSONB, nullable=False, default=list, server_default=text("'[]'::jsonb")
+    )
+    conflicts_with: Mapped[list[uuid.UUID]] = mapped_column(
+        ARRAY(PG_UUID(as_uuid=True)), nullable=False, default=list, server_default=text("'{}'::uuid[]")
+    )
+    resolution: Mapped[str | None] = mapped_column(Text)
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, nullable=False, default=dict, server_default=text("'{}'::jsonb")
+    )

@@ -1,0 +1,39 @@
+"""Chat messages about a project."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.models._base import Base, CreatedAt
+
+CHAT_ROLES = ("user", "assistant", "system")
+
+
+class ChatMessage(CreatedAt, Base):
+    __tablename__ = "chat_history"
+    __table_args__ = (
+        Index("ix_chat_history_project_created", "project_id", text("created_at DESC")),
+        Index("ix_chat_history_user_id", "user_id"),
+        CheckConstraint(f"role IN {CHAT_ROLES}", name="ck_chat_history_role"),
+    )
+
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    role: Mapped[str] = mapped_column(String(20), nullable=False, default="user", server_default="user")
+    message: Mapped[str] = mapped_column(Text, nullable=False)
+    message_type: Mapped[str] = mapped_column(String(50), nullable=False, default="text", server_default="text")
+    position_ids: Mapped[list[uuid.UUID]] = mapped_column(
+        ARRAY(PG_UUID(as_uuid=True)), nullable=False, default=list, server_default=text("'{}'::uuid[]")
+    )
+    document_ids: Mapped[list[uuid.UUID]] = mapped_column(
+        ARRAY(PG_UUID(as_uuid=True)), nullable=False, default=list, server_default=text("'{}'::uuid[]")
+    )
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, nullable=False, default=dict, server_default=text("'{}'::jsonb")
+    )

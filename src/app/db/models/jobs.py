@@ -1,0 +1,52 @@
+"""Background jobs: the record of truth for work done by SAQ workers (the SAQ key is the row id)."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, Numeric, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.models._base import Base, Timestamps
+
+JOB_STATUSES = ("queued", "running", "completed", "failed", "cancelled")
+
+
+class BackgroundJob(Timestamps, Base):
+    __tablename__ = "background_jobs"
+    __table_args__ = (
+        Index("ix_background_jobs_status", "status"),
+        Index("ix_background_jobs_project_id", "project_id"),
+        Index("ix_background_jobs_user_id", "user_id"),
+        Index("ix_background_jobs_job_type", "job_type"),
+        Index("ix_background_jobs_status_priority", "status", text("priority DESC")),
+        CheckConstraint(f"status IN {JOB_STATUSES}", name="ck_background_jobs_status"),
+        CheckConstraint("progress >= 0 AND progress <= 100", name="ck_background_jobs_progress"),
+    )
+
+    project_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    job_type: Mapped[str] = mapped_column(String(50), nullable=False)
+    queue: Mapped[str] = mapped_column(String(20), nullable=False, default="default", server_default="default")
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="queued", server_default="queued")
+    priority: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
+    progress: Mapped[Decimal] = mapped_column(
+        Numeric(5, 2), nullable=False, default=Decimal("0"), server_default=text("0")
+    )
+    current_step: Mapped[str | None] = mapped_column(String(500))
+    total_steps: Mapped[int | None] = mapped_column(Integer)
+    retry_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
+    max_retries: Mapped[int] = mapped_column(Integer, nullable=False, default=3, server_default=text("3"))
+    error: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, default=dict, server_default=text("'{}'::jsonb")
+    )
+    result_data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    artifact_path: Mapped[str | None] = mapped_column(String(1000))
+    started_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    completed_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True))

@@ -1,0 +1,70 @@
+"""Plain budget data shared by parsers, enrichment, audit experts and the file-store migration.
+
+These structs carry no database identity: parsers produce them from bytes, services turn them into
+rows. Money and quantities are ``Decimal`` end to end.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+
+class PositionRecord(msgspec.Struct, kw_only=True):
+    """One budget position (položka) as read from a file or built by a rule."""
+
+    description: str
+    code: str | None = None
+    position_number: str | None = None
+    full_description: str | None = None
+    category: str | None = None  # section (díl) name or code, e.g. "1 - Zemní práce", "HSV"
+    object_code: str | None = None  # SO 01, SO 201 ... (objects may nest: "SO 01/SO 01.1")
+    object_name: str | None = None
+    unit: str | None = None
+    quantity: Decimal | None = None
+    unit_price: Decimal | None = None
+    total_price: Decimal | None = None
+    catalog: str | None = None  # "CS ÚRS 2025 02", "OTSKP 2025", "RTS" ...
+    item_type: str | None = None  # K (work) / M (material)
+    measurements: list[str] = msgspec.field(default_factory=list)  # výkaz výměr lines
+    source_line: int | None = None  # 1-based row / line / element index in the source file
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class ParseWarning(msgspec.Struct, kw_only=True):
+    """A row the parser could not read; parsing never drops a row silently."""
+
+    line: int | None
+    message: str
+    sheet: str | None = None
+
+
+class BudgetObject(msgspec.Struct, kw_only=True):
+    code: str | None
+    name: str | None
+    parent_code: str | None = None
+
+
+class ParsedDocument(msgspec.Struct, kw_only=True):
+    """What a parser extracts from one document.
+
+    ``positions`` is empty for text-only documents (reports, drawings); ``text`` is the searchable
+    content in every case.
+    """
+
+    format: str  # unixml, kros_xlsx, rts_xlsx, esticon_xlsx, xc4, csv, pdf, txt
+    positions: list[PositionRecord] = msgspec.field(default_factory=list)
+    objects: list[BudgetObject] = msgspec.field(default_factory=list)
+    warnings: list[ParseWarning] = msgspec.field(default_factory=list)
+    text: str = ""
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)  # stavba code/name, date, ...
+
+    @property
+    def is_budget(self) -> bool:
+        return bool(self.positions)
+
+
+class DocumentParseError(Exception):
+    """The file is not a budget/document we can read, or it is broken. The message is for people."""

@@ -1,0 +1,154 @@
+"""Collecting what a parser reads into a ``ParsedDocument``.
+
+Parsers fill ``PositionDraft``s row by row (an item, then its PP / VV / note rows); the builder
+applies the shared rules once: rounding, totals, warnings for unreadable values, searchable text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from app.domain.budgets.records import (
+    BudgetObject,
+    DocumentParseError,
+    ParsedDocument,
+    ParseWarning,
+    PositionRecord,
+)
+
+from .cells import Cell
+from .numbers import InvalidNumber, line_total, parse_decimal, quantize_money, quantize_quantity
+
+
+@dataclass(slots=True)
+class PositionDraft:
+    """A position while its detail rows are still being read; numbers are exact (unrounded)."""
+
+    description: str
+    code: str | None = None
+    position_number: str | None = None
+    full_description: list[str] = field(default_factory=list)
+    category: str | None = None
+    object_code: str | None = None
+    object_name: str | None = None
+    unit: str | None = None
+    quantity: Decimal | None = None
+    unit_price: Decimal | None = None
+    total_price: Decimal | None = None
+    catalog: str | None = None
+    item_type: str | None = None
+    measurements: list[str] = field(default_factory=list)
+    source_line: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def add_note(self, note: str) -> None:
+        self.metadata.setdefault("notes", []).append(note)
+
+    def finish(self) -> PositionRecord:
+        """Round quantity to 4 dp and money to 0.01; compute a missing total from the exact values."""
+        metadata = dict(self.metadata)
+        quantity = _rounded(self.quantity, quantize_quantity, "quantity_exact", metadata)
+        unit_price = _rounded(self.unit_price, quantize_money, "unit_price_exact", metadata)
+        if self.total_price is not None:
+            total = quantize_money(self.total_price)
+        else:
+            total = line_total(self.quantity, self.unit_price)
+        full = "\n".join(part for part in self.full_description if part) or None
+        return PositionRecord(
+            description=self.description,
+            code=self.code,
+            position_number=self.position_number,
+            full_description=full,
+            category=self.category,
+            object_code=self.object_code,
+            object_name=self.object_name,
+            unit=self.unit,
+            quantity=quantity,
+            unit_price=unit_price,
+            total_price=total,
+            catalog=self.catalog,
+            item_type=self.item_type,
+            measurements=list(self.measurements),
+            source_line=self.source_line,
+            metadata=metadata,
+        )
+
+
+def _rounded(
+    value: Decimal | None, rounding: Any, exact_key: str, metadata: dict[str, Any]
+) -> Decimal | None:
+    if value is None:
+        return None
+    rounded: Decimal = rounding(value)
+    if rounded != value:
+        metadata[exact_key] = str(value)
+    return rounded
+
+
+class DocumentBuilder:
+    """Accumulates positions, objects, warnings and text for one document."""
+
+    def __init__(self, format: str) -> None:
+        self.format = format
+        self.positions: list[PositionDraft] = []
+        self.objects: list[BudgetObject] = []
+        self.warnings: list[ParseWarning] = []
+        self.metadata: dict[str, Any] = {}
+        self._object_keys: set[tuple[str | None, str | None]] = set()
+
+    def warn(self, message: str, *, line: int | None = None, sheet: str | None = None) -> None:
+        self.warnings.append(ParseWarning(line=line, message=message, sheet=sheet))
+
+    def number(
+        self, value: Cell | Decimal, *, what: str, line: int | None = None, sheet: str | None = None
+    ) -> Decimal | None:
+        """The value as a ``Decimal``; a value that is not a number is warned about and read as ``None``."""
+        try:
+            return parse_decimal(value)
+        except InvalidNumber:
+            self.warn(f"{what} is not a number: {value!r}", line=line, sheet=sheet)
+            return None
+
+    def add_object(self, code: str | None, name: str | None, parent_code: str | None = None) -> None:
+        if not code and not name:
+            return
+        key = (code or name, parent_code)
+        if key in self._object_keys:
+            return
+        self._object_keys.add(key)
+        self.objects.append(BudgetObject(code=code, name=name, parent_code=parent_code))
+
+    def add(self, draft: PositionDraft) -> PositionDraft:
+        self.positions.append(draft)
+        return draft
+
+    def build(self, *, empty_error: str | None = None, text: str | None = None) -> ParsedDocument:
+        """The finished document; with ``empty_error`` a document without positions is an error."""
+        if empty_error and not self.positions:
+            raise DocumentParseError(empty_error)
+        positions = [draft.finish() for draft in self.positions]
+        return ParsedDocument(
+            format=self.format,
+            positions=positions,
+            objects=self.objects,
+            warnings=self.warnings,
+            text=text if text is not None else self._searchable_text(positions),
+            metadata=self.metadata,
+        )
+
+    def _searchable_text(self, positions: list[PositionRecord]) -> str:
+        lines: list[str] = []
+        stavba = " ".join(
+            str(self.metadata[key]) for key in ("stavba_code", "stavba_name") if self.metadata.get(key)
+        )
+        if stavba:
+            lines.append(stavba)
+        lines.extend(" ".join(part for part in (obj.code, obj.name) if part) for obj in self.objects)
+        for position in positions:
+            lines.append(" ".join(part for part in (position.code, position.description) if part))
+            if position.full_description and position.full_description != position.description:
+                lines.append(position.full_description)
+            lines.extend(str(note) for note in position.metadata.get("notes", ()))
+        return "\n".join(line for line in lines if line)

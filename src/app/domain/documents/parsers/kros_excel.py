@@ -1,0 +1,307 @@
+"""KROS Excel export: "Rekapitulace stavby" plus one sheet per object (soupis prací).
+
+Each object sheet has a cover block ("Stavba:", "Objekt:", "Soupis:" …) and then a header row
+``PČ | Typ | Kód | Popis | MJ | Množství | J.cena | Cena celkem | Cenová soustava``, found by its
+labels. Below it the Typ column says what a row is: D section, K/M item, PP full description of
+the item above, PSC price-set note, VV quantity line, P note. Older "Export Komplet" files and
+plain sheets with the same labels (without Typ) are read the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from app.domain.budgets.records import DocumentParseError, ParsedDocument
+
+from .assembly import DocumentBuilder, PositionDraft
+from .cells import Cell, cell_text, fold, is_blank_row
+from .columns import Column, Header, find_header
+from .workbook import Row, Workbook
+
+FORMAT = "kros_xlsx"
+HEADER_SEARCH_ROWS = 600
+RECAP_SHEET = "rekapitulacestavby"
+
+COLUMNS = (
+    Column("number", exact=("pc", "porc", "poradovecislo", "cp")),
+    Column("type", exact=("typ", "tv", "typpolozky")),
+    Column("code", exact=("kod", "kodpolozky")),
+    Column("description", exact=("popis", "nazev", "popispolozky", "nazevpolozky")),
+    Column("unit", exact=("mj", "mernajednotka", "jednotka")),
+    Column("quantity", exact=("mnozstvi", "vymera", "mnozstvicelkem")),
+    Column("unit_price", prefixes=("jcena", "jednotkovacena", "cenajednotkova", "cenamj", "jc")),
+    Column("total", prefixes=("cenacelkem", "celkovacena", "celkem")),
+    Column("catalog", prefixes=("cenovasoustava", "censoustava")),
+    Column("vat", exact=("dph", "sazbadph")),
+)
+REQUIRED = ("code", "description", "unit", "quantity")
+SECTION_GROUPS = frozenset({"HSV", "PSV", "M", "VRN", "OST", "HZS", "ON", "VN"})
+_PRICE_NOTE_PREFIX = "poznámka k souboru cen:"
+
+
+def sheet_header(rows: Sequence[Row]) -> Header | None:
+    """The budget header of a KROS-like sheet, if it has one."""
+    return find_header(rows, COLUMNS, REQUIRED, limit=HEADER_SEARCH_ROWS)
+
+
+def looks_like_kros(workbook: Workbook) -> bool:
+    """True when some sheet carries a KROS budget header (PČ/Typ/Kód/Popis/MJ/Množství)."""
+    return any(sheet_header(workbook.rows(name)) is not None for name in workbook.sheet_names)
+
+
+@dataclass(frozen=True, slots=True)
+class _RecapEntry:
+    code: str
+    name: str
+    parent: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _SheetObject:
+    code: str | None
+    name: str | None
+    parent: str | None
+
+    @property
+    def path(self) -> str:
+        own = self.code or self.name or ""
+        return f"{self.parent}/{own}" if self.parent else own
+
+
+def parse_kros_excel(workbook: Workbook) -> ParsedDocument:
+    """Parse every sheet that has a budget header; a workbook without one is an error."""
+    builder = DocumentBuilder(FORMAT)
+    recap: dict[str, _RecapEntry] = {}
+    headers: list[tuple[str, Header]] = []
+    for name in workbook.sheet_names:
+        rows = workbook.rows(name)
+        header = sheet_header(rows)
+        if header is not None:
+            headers.append((name, header))
+        elif fold(name) == RECAP_SHEET or fold(workbook.first_cell(name)) == "exportkomplet":
+            recap.update(_read_recap(rows))
+            _read_stavba(rows, builder)
+    if not headers:
+        raise DocumentParseError(
+            "Excel file has no sheet with a budget header (PČ/Typ/Kód/Popis/MJ/Množství)"
+        )
+    for name, header in headers:
+        rows = workbook.rows(name)
+        cover = rows[: header.row]
+        if not builder.metadata.get("stavba_name"):
+            _read_stavba(cover, builder)
+        sheet_object = _sheet_object(name, cover, recap)
+        if sheet_object.parent:
+            parent = recap.get(sheet_object.parent)
+            builder.add_object(sheet_object.parent, parent.name if parent else None, None)
+        builder.add_object(sheet_object.code, sheet_object.name, sheet_object.parent)
+        _SheetReader(builder, name, header, sheet_object).read(rows)
+    return builder.build(empty_error="KROS Excel file has a budget header but no K/M positions under it")
+
+
+def _labelled(rows: Sequence[Row], wanted: set[str]) -> dict[str, str]:
+    """Values of cover labels such as "Stavba:": to the right on the same row, else just below it."""
+    found: dict[str, str] = {}
+    for index, row in enumerate(rows):
+        for col, value in enumerate(row):
+            if not _is_label(value):
+                continue
+            label = fold(value)
+            if label not in wanted or label in found:
+                continue
+            right = next((cell_text(cell) for cell in row[col + 1 :] if cell_text(cell)), "")
+            if right and not _is_label(right):
+                found[label] = right
+            elif not right and index + 1 < len(rows):
+                below = rows[index + 1][col : col + 4]
+                texts = [cell_text(cell) for cell in below if cell_text(cell)]
+                found[label] = texts[0] if texts and not _is_label(texts[0]) else ""
+            else:
+                found[label] = ""
+    return found
+
+
+def _is_label(value: Cell) -> bool:
+    return isinstance(value, str) and value.rstrip().endswith(":")
+
+
+def _read_stavba(rows: Sequence[Row], builder: DocumentBuilder) -> None:
+    values = _labelled(rows, {"kod", "stavba", "datum", "misto", "zadavatel"})
+    for label, key in (
+        ("kod", "stavba_code"),
+        ("stavba", "stavba_name"),
+        ("datum", "date"),
+        ("misto", "place"),
+        ("zadavatel", "client"),
+    ):
+        value = values.get(label, "").strip()
+        if value and not builder.metadata.get(key):
+            builder.metadata[key] = value
+
+
+def _read_recap(rows: Sequence[Row]) -> dict[str, _RecapEntry]:
+    """Objects listed in "Rekapitulace stavby": code and full name; deeper indentation = child."""
+    header = None
+    for index, row in enumerate(rows):
+        labels = [fold(value) for value in row]
+        if "kod" in labels and "popis" in labels and not any(_is_label(value) for value in row):
+            header = (index, labels.index("kod"), labels.index("popis"))
+            break
+    if header is None:
+        return {}
+    start, code_col, name_col = header
+    entries: dict[str, _RecapEntry] = {}
+    stack: list[tuple[int, str]] = []
+    for row in rows[start + 1 :]:
+        code_at = next((col for col in range(code_col, min(name_col, len(row))) if cell_text(row[col])), None)
+        name = next((cell_text(value) for value in row[name_col : name_col + 6] if cell_text(value)), "")
+        if code_at is None or not name:
+            continue
+        code = cell_text(row[code_at])
+        while stack and stack[-1][0] >= code_at:
+            stack.pop()
+        parent = stack[-1][1] if stack else None
+        entries.setdefault(code, _RecapEntry(code=code, name=name, parent=parent))
+        stack.append((code_at, code))
+    return entries
+
+
+def _split_code_name(text: str) -> tuple[str | None, str | None]:
+    code, sep, name = text.partition(" - ")
+    if sep:
+        return code.strip() or None, name.strip() or None
+    return None, text.strip() or None
+
+
+def _sheet_object(sheet: str, cover: Sequence[Row], recap: dict[str, _RecapEntry]) -> _SheetObject:
+    """The sheet's object: "Soupis:" (child of "Objekt:") or "Objekt:", completed from the recap."""
+    values = _labelled(cover, {"objekt", "soupis"})
+    objekt = _split_code_name(values.get("objekt", ""))
+    soupis = _split_code_name(values.get("soupis", ""))
+    if any(soupis):
+        (code, name), parent = soupis, objekt[0]
+    else:
+        (code, name), parent = objekt, None
+    sheet_code, sheet_name = _split_code_name(sheet)
+    code = code or sheet_code
+    entry = recap.get(code) if code else None
+    if entry is not None:
+        name = name or entry.name
+        parent = parent or entry.parent
+    return _SheetObject(code=code, name=name or sheet_name, parent=parent)
+
+
+class _SheetReader:
+    """Reads the rows under one sheet's header into positions."""
+
+    def __init__(self, builder: DocumentBuilder, sheet: str, header: Header, obj: _SheetObject) -> None:
+        self.builder = builder
+        self.sheet = sheet
+        self.header = header
+        self.obj = obj
+        self.has_type = "type" in header.columns
+        self.sections: list[str] = []
+        self.current: PositionDraft | None = None
+
+    def read(self, rows: Sequence[Row]) -> None:
+        header_labels = [fold(value) for value in rows[self.header.row]]
+        for index in range(self.header.row + 1, len(rows)):
+            row = rows[index]
+            if is_blank_row(row):
+                continue
+            line = index + 1
+            kind = self.text(row, "type").upper() if self.has_type else ""
+            if kind == "D":
+                self.section(row)
+            elif kind in ("K", "M"):
+                self.item(row, line, kind)
+            elif kind in ("PP", "VV", "PSC", "P"):
+                self.detail(row, kind, line)
+            elif kind:
+                if self.text(row, "code") and self.text(row, "unit"):
+                    self.item(row, line, kind)
+            elif [fold(value) for value in row] == header_labels:
+                continue
+            elif not self.has_type:
+                self.untyped(row, line)
+
+    def text(self, row: Row, field: str) -> str:
+        return cell_text(self.header.get(row, field))
+
+    def section(self, row: Row) -> None:
+        code, name = self.text(row, "code"), self.text(row, "description")
+        label = f"{code} - {name}" if code and name else code or name
+        if code.upper() in SECTION_GROUPS or not self.sections:
+            self.sections = [label]
+        elif self.sections[0].split(" - ", 1)[0].upper() in SECTION_GROUPS:
+            self.sections = [self.sections[0], label]
+        else:
+            self.sections = [label]
+        self.current = None
+
+    def item(self, row: Row, line: int, kind: str | None) -> None:
+        code, description = self.text(row, "code"), self.text(row, "description")
+        if not code and not description:
+            self.builder.warn("item row has neither a code nor a description", line=line, sheet=self.sheet)
+            self.current = None
+            return
+        where = f"position {self.text(row, 'number') or code}"
+        metadata: dict[str, object] = {"sheet": self.sheet, "object_path": self.obj.path}
+        if self.sections:
+            metadata["section_path"] = list(self.sections)
+        vat = self.text(row, "vat")
+        if vat:
+            metadata["vat_rate_type"] = vat
+        self.current = self.builder.add(
+            PositionDraft(
+                description=description,
+                code=code or None,
+                position_number=self.text(row, "number") or None,
+                category=self.sections[-1] if self.sections else None,
+                object_code=self.obj.code,
+                object_name=self.obj.name,
+                unit=self.text(row, "unit") or None,
+                quantity=self.number(row, "quantity", f"{where}: quantity", line),
+                unit_price=self.number(row, "unit_price", f"{where}: unit price", line),
+                total_price=self.number(row, "total", f"{where}: total price", line),
+                catalog=self.text(row, "catalog") or None,
+                item_type=kind or None,
+                source_line=line,
+                metadata=metadata,
+            )
+        )
+
+    def number(self, row: Row, field: str, what: str, line: int) -> Decimal | None:
+        value: Cell = self.header.get(row, field)
+        return self.builder.number(value, what=what, line=line, sheet=self.sheet)
+
+    def detail(self, row: Row, kind: str, line: int) -> None:
+        text = self.text(row, "description")
+        if self.current is None:
+            if text:
+                self.builder.warn(f"{kind} row has no item above it", line=line, sheet=self.sheet)
+            return
+        if not text:
+            return
+        if kind == "PP":
+            self.current.full_description.append(text)
+        elif kind == "VV":
+            self.current.measurements.append(text)
+        elif kind == "PSC":
+            if text.casefold().startswith(_PRICE_NOTE_PREFIX):
+                text = text[len(_PRICE_NOTE_PREFIX) :].strip()
+            self.current.metadata["price_set_note"] = text
+        else:
+            self.current.add_note(text)
+
+    def untyped(self, row: Row, line: int) -> None:
+        """A sheet without a Typ column: items have a unit or quantity, other text rows are sections."""
+        if self.text(row, "unit") or self.text(row, "quantity"):
+            self.item(row, line, None)
+            return
+        code, description = self.text(row, "code"), self.text(row, "description")
+        if description or code:
+            self.sections = [f"{code} - {description}" if code and description else code or description]
+            self.current = None

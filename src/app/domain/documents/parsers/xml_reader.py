@@ -1,0 +1,81 @@
+"""Reading untrusted XML safely: no network, no entity expansion, no DTDs, no huge trees."""
+
+from __future__ import annotations
+
+import io
+
+from lxml import etree
+
+from app.domain.budgets.records import DocumentParseError
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        huge_tree=False,
+        load_dtd=False,
+        dtd_validation=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+def parse_xml(data: bytes) -> etree._Element:
+    """The document's root element; a broken or unsafe file raises ``DocumentParseError``."""
+    try:
+        tree = etree.parse(io.BytesIO(data), _parser())
+    except etree.XMLSyntaxError as exc:
+        raise DocumentParseError(_syntax_message(exc)) from exc
+    if tree.docinfo.doctype:
+        raise DocumentParseError("XML with a DOCTYPE declaration is not accepted (budget exports have none)")
+    return tree.getroot()
+
+
+def root_name(data: bytes) -> str | None:
+    """The local name of the root element, read from the start of the file only; ``None`` if unreadable."""
+    events = etree.iterparse(
+        io.BytesIO(data),
+        events=("start",),
+        resolve_entities=False,
+        no_network=True,
+        huge_tree=False,
+        load_dtd=False,
+    )
+    try:
+        for _event, element in events:
+            return etree.QName(element).localname
+    except etree.XMLSyntaxError:
+        return None
+    return None
+
+
+def _syntax_message(exc: etree.XMLSyntaxError) -> str:
+    line = exc.lineno if exc.lineno else getattr(exc, "position", (None,))[0]
+    detail = (exc.msg or str(exc)).strip()
+    where = f" at line {line}" if line else ""
+    return f"XML is not well-formed{where}: {detail}"
+
+
+def child_text(element: etree._Element, name: str) -> str:
+    """Trimmed text of the first direct child called ``name`` ("" when absent or empty)."""
+    child = element.find(name)
+    if child is None or child.text is None:
+        return ""
+    return child.text.strip()
+
+
+def local_name(element: etree._Element) -> str:
+    tag = element.tag
+    if not isinstance(tag, str):
+        return ""
+    return tag.rsplit("}", 1)[-1]
+
+
+def strip_namespaces(root: etree._Element) -> None:
+    """Rename ``{ns}tag`` to ``tag`` in place, so lookups by plain names work on namespaced exports."""
+    if not isinstance(root.tag, str) or not root.tag.startswith("{"):
+        return
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.tag.startswith("{"):
+            element.tag = element.tag.rsplit("}", 1)[1]

@@ -1,0 +1,52 @@
+"""The database engine and session configuration (advanced-alchemy), built once from settings."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from advanced_alchemy.extensions.litestar import (
+    AlembicAsyncConfig,
+    AsyncSessionConfig,
+    EngineConfig,
+    SQLAlchemyAsyncConfig,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.config import Settings, get_settings
+from app.db.models import Base
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "db" / "migrations"
+
+
+def build_alchemy_config(settings: Settings) -> SQLAlchemyAsyncConfig:
+    """advanced-alchemy config. No autocommit before-send handler: services commit explicitly, so a
+    failed commit raises inside the request and can never be answered with a 2xx."""
+    return SQLAlchemyAsyncConfig(
+        connection_string=settings.database_url,
+        metadata=Base.metadata,
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        engine_config=EngineConfig(
+            pool_size=settings.DATABASE_POOL_SIZE,
+            max_overflow=settings.DATABASE_MAX_OVERFLOW,
+            pool_timeout=int(settings.DATABASE_POOL_TIMEOUT),
+            pool_pre_ping=True,
+            echo=settings.DATABASE_ECHO,
+        ),
+        alembic_config=AlembicAsyncConfig(
+            script_location=str(MIGRATIONS_DIR),
+            script_config=str(MIGRATIONS_DIR / "alembic.ini"),
+            version_table_name="alembic_version",
+        ),
+        set_default_exception_handler=False,
+        create_all=False,
+    )
+
+
+@lru_cache(maxsize=1)
+def alchemy_config() -> SQLAlchemyAsyncConfig:
+    return build_alchemy_config(get_settings())
+
+
+def engine() -> AsyncEngine:
+    return alchemy_config().get_engine()

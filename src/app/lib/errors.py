@@ -1,0 +1,152 @@
+"""Domain errors raised by services, and their one mapping to RFC 9457 problem details."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from advanced_alchemy.exceptions import (
+    DuplicateKeyError,
+    IntegrityError,
+    NotFoundError,
+    RepositoryError,
+)
+from litestar import Request
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException
+
+logger = structlog.get_logger(__name__)
+
+
+class ApplicationError(Exception):
+    """A rule a request broke; `status` is the HTTP answer, `errors` name the fields at fault."""
+
+    status: int = 400
+    title: str = "Bad request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+class InvalidInput(ApplicationError):
+    status, title = 400, "Invalid input"
+
+
+class NotAuthenticated(ApplicationError):
+    status, title = 401, "Not authenticated"
+
+
+class Forbidden(ApplicationError):
+    status, title = 403, "Forbidden"
+
+
+class NotFound(ApplicationError):
+    status, title = 404, "Not found"
+
+
+class Conflict(ApplicationError):
+    status, title = 409, "Conflict"
+
+
+class PreconditionFailed(ApplicationError):
+    status, title = 412, "Precondition failed"
+
+
+class PayloadTooLarge(ApplicationError):
+    status, title = 413, "Payload too large"
+
+
+class UnsupportedMediaType(ApplicationError):
+    status, title = 415, "Unsupported media type"
+
+
+class TooManyRequests(ApplicationError):
+    status, title = 429, "Too many requests"
+
+
+class ServiceUnavailable(ApplicationError):
+    status, title = 503, "Service unavailable"
+
+
+def field_error(field: str, message: str) -> dict[str, str]:
+    return {"field": field, "message": message}
+
+
+def _problem(status: int, title: str, detail: str, **extra: Any) -> ProblemDetailsException:
+    headers = extra.pop("headers", None)
+    return ProblemDetailsException(
+        status_code=status,
+        title=title,
+        detail=detail,
+        type_=f"https://concrete-agent.dev/problems/{title.lower().replace(' ', '-')}",
+        extra={k: v for k, v in extra.items() if v not in (None, [], {})} or None,
+        headers=headers,
+    )
+
+
+def _application_error(exc: ApplicationError) -> ProblemDetailsException:
+    return _problem(exc.status, exc.title, exc.detail, errors=exc.errors, headers=exc.headers, **exc.extra)
+
+
+def _validation_error(exc: ValidationException) -> ProblemDetailsException:
+    errors = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            field = item.get("key") or item.get("source") or "body"
+            errors.append(field_error(str(field), str(item.get("message", "invalid value"))))
+    return _problem(400, "Invalid input", str(exc.detail), errors=errors)
+
+
+def _http_exception(exc: HTTPException) -> ProblemDetailsException:
+    title = {
+        401: "Not authenticated",
+        403: "Forbidden",
+        404: "Not found",
+        405: "Method not allowed",
+        413: "Payload too large",
+        429: "Too many requests",
+    }.get(exc.status_code, "Error")
+    extra = exc.extra if isinstance(exc.extra, dict) else {}
+    return _problem(exc.status_code, title, str(exc.detail), headers=exc.headers, **extra)
+
+
+def _repository_error(exc: RepositoryError) -> ProblemDetailsException:
+    if isinstance(exc, NotFoundError):
+        return _problem(404, "Not found", "The resource does not exist.")
+    if isinstance(exc, (DuplicateKeyError, IntegrityError)):
+        return _problem(409, "Conflict", "The change conflicts with existing data.")
+    logger.error("repository error", exc_info=exc)
+    return _problem(500, "Internal server error", "The request could not be completed.")
+
+
+def _unexpected(exc: Exception) -> ProblemDetailsException:
+    logger.error("unhandled error", exc_info=exc)
+    return _problem(500, "Internal server error", "The request could not be completed.")
+
+
+def problem_details_config() -> ProblemDetailsConfig:
+    return ProblemDetailsConfig(
+        enable_for_all_http_exceptions=False,
+        exception_to_problem_detail_map={
+            ApplicationError: _application_error,
+            ValidationException: _validation_error,
+            HTTPException: _http_exception,
+            RepositoryError: _repository_error,
+            Exception: _unexpected,
+        },
+    )
+
+
+def request_id(request: Request[Any, Any, Any]) -> str | None:
+    return request.scope.get("state", {}).get("request_id")

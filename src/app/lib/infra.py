@@ -1,0 +1,51 @@
+"""What the process needs before it can serve: embedded servers when no URLs are given, migrations."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from app.config import Settings
+from app.lib import embedded
+from app.lib.db import MIGRATIONS_DIR
+
+
+def embedded_dir(settings: Settings) -> Path:
+    return Path(settings.EMBEDDED_DIR).resolve()
+
+
+def ensure_servers(settings: Settings) -> embedded.Started:
+    """Start the embedded PostgreSQL / Redis that the settings call for; no-op with both URLs set."""
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(embedded_dir(settings) / "run"))
+    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
+    Path(os.environ["XDG_RUNTIME_DIR"]).chmod(0o700)
+    return embedded.ensure_up(
+        embedded_dir(settings),
+        settings.EMBEDDED_REDIS_PORT,
+        need_postgres=settings.uses_embedded_database,
+        need_redis=settings.uses_embedded_redis,
+    )
+
+
+def stop_servers(settings: Settings, started: embedded.Started | None = None) -> None:
+    embedded.stop(embedded_dir(settings), started)
+
+
+def alembic_config(database_url: str) -> Config:
+    cfg = Config(str(MIGRATIONS_DIR / "alembic.ini"))
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return cfg
+
+
+def migrate(database_url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def downgrade(database_url: str, revision: str = "-1") -> None:
+    command.downgrade(alembic_config(database_url), revision)

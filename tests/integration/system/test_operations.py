@@ -1,0 +1,87 @@
+"""Operations endpoints against real PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import msgspec
+import redis
+from litestar.testing import AsyncTestClient
+from tests.support.servers import free_port
+
+from app.config import Settings
+from app.lib import embedded
+from app.server import build_app
+
+
+async def test_health_and_ready(client: AsyncTestClient) -> None:
+    health = await client.get("/health")
+    assert health.status_code == 200
+    assert health.json() == {"status": "ok"}
+    assert health.headers["x-request-id"]
+    ready = await client.get("/ready")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["failed"] == []
+
+
+async def test_request_id_is_echoed(client: AsyncTestClient) -> None:
+    response = await client.get("/health", headers={"X-Request-ID": "abc123"})
+    assert response.headers["x-request-id"] == "abc123"
+
+
+async def test_openapi_schema_is_served(client: AsyncTestClient) -> None:
+    response = await client.get("/schema/openapi.json")
+    assert response.status_code == 200
+    assert "/ready" in response.json()["paths"]
+
+
+async def test_metrics_exposes_request_latency(client: AsyncTestClient) -> None:
+    await client.get("/ready")
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert "request_duration_seconds_bucket" in response.text
+    assert "concrete_agent_cache_events_total" in response.text
+
+
+async def test_unknown_route_is_problem_json(client: AsyncTestClient) -> None:
+    response = await client.get("/nope")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["status"] == 404
+
+
+def _wait(predicate: object, seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met before the deadline")
+
+
+async def test_ready_goes_503_when_redis_stops_and_recovers(settings: Settings, tmp_path: Path) -> None:
+    """A throwaway Redis of this test: stop it → 503 naming redis; start it again → 200."""
+    port = free_port()
+    embedded.start_redis(tmp_path, port, persist=False)
+    try:
+        app = build_app(
+            msgspec.structs.replace(settings, REDIS_URL=f"redis://127.0.0.1:{port}/0", REDIS_SOCKET_TIMEOUT=1.0)
+        )
+        async with AsyncTestClient(app=app) as client:
+            assert (await client.get("/ready")).status_code == 200
+            embedded.stop_redis(tmp_path)
+            down = await client.get("/ready")
+            assert down.status_code == 503
+            body = down.json()
+            assert body["failed"] == ["redis"]
+            assert body["postgres"] == "ok"
+            embedded.start_redis(tmp_path, port, persist=False)
+            _wait(lambda: redis.Redis(port=port).ping())
+            deadline = time.monotonic() + 15
+            status = 0
+            while time.monotonic() < deadline and status != 200:
+                status = (await client.get("/ready")).status_code
+            assert status == 200
+    finally:
+        embedded.stop_redis(tmp_path)
