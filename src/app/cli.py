@@ -197,6 +197,19 @@ def run_command(with_worker: bool) -> None:
         _echo("stopped")
 
 
+@click.command(name="serve")
+def serve_command() -> None:
+    """Container entrypoint: apply migrations, then replace this process with granian (API only)."""
+    from app.lib.infra import migrate
+
+    settings = get_settings()
+    if settings.uses_embedded_database or settings.uses_embedded_redis:
+        raise click.ClickException("app serve needs DATABASE_URL and REDIS_URL (use `app run` for a local setup)")
+    migrate(settings.database_url)
+    command = _granian_command(settings)
+    os.execv(command[0], command)
+
+
 @click.command(name="worker")
 def worker_command() -> None:
     """Run one SAQ worker process (several can run side by side, on other machines too)."""
@@ -205,7 +218,7 @@ def worker_command() -> None:
     run_worker(get_settings())
 
 
-COMMANDS: list[click.Command] = [infra_group, db_group, run_command, worker_command]
+COMMANDS: list[click.Command] = [infra_group, db_group, run_command, serve_command, worker_command]
 
 
 def register(group: click.Group) -> None:

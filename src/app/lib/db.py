@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,7 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.config import Settings, get_settings
 from app.db.models import Base
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "db" / "migrations"
+def _migrations_dir() -> Path:
+    """db/migrations of the checkout; in an installed image, the copy next to the working directory."""
+    explicit = os.environ.get("MIGRATIONS_DIR")
+    if explicit:
+        return Path(explicit).resolve()
+    source = Path(__file__).resolve().parents[3] / "db" / "migrations"
+    return source if source.is_dir() else (Path.cwd() / "db" / "migrations").resolve()
+
+
+MIGRATIONS_DIR = _migrations_dir()
 
 
 def build_alchemy_config(settings: Settings) -> SQLAlchemyAsyncConfig:

@@ -60,11 +60,10 @@ def area_of(relative_path: str) -> FileArea:
 
 
 def is_store_internal(relative_path: str) -> bool:
-    """Files of the store machinery itself: the JSON documents, the lock, temp files of writes."""
-    name = relative_path.rsplit("/", 1)[-1]
-    if "/" not in relative_path and (relative_path in JSON_FILES or relative_path == LOCK_FILE):
+    """Files of the store machinery, not of the project: the lock and temp files of writes."""
+    if relative_path == LOCK_FILE:
         return True
-    return bool(TEMP_FILE.fullmatch(name))
+    return bool(TEMP_FILE.fullmatch(relative_path.rsplit("/", 1)[-1]))
 
 
 def as_utc(moment: datetime | None) -> datetime | None:

@@ -26,6 +26,7 @@ META_LEGACY_FIELDS = "legacy_fields"  # original {key: value} of mapped keys the
 META_WARNINGS = "legacy_warnings"  # values that could not be read (the raw value is kept elsewhere)
 META_POSITIONS_FILE = "legacy_positions_file"  # extra top-level keys of a {"positions": [...]} file
 META_AUDIT_FILE = "legacy_audit_file"  # extra top-level keys of a {"results": [...]} audit file
+META_DIRECTORY = "legacy_directory"  # the project directory's name, only when it is not legacy_id
 # Key of PositionRecord.metadata holding the position's original dict.
 POSITION_LEGACY_KEY = "legacy"
 
@@ -59,8 +60,7 @@ class LegacyProject(msgspec.Struct, kw_only=True):
     """A project of the old store: project.json normalised, its positions, audit results and files."""
 
     id: uuid.UUID  # stable_uuid("project", legacy_id)
-    legacy_id: str
-    directory: str  # name of the project directory (usually == legacy_id)
+    legacy_id: str  # the old app's id; for a project born in PostgreSQL: str(id)
     name: str
     description: str | None = None
     workflow: Workflow | None = None
@@ -73,6 +73,12 @@ class LegacyProject(msgspec.Struct, kw_only=True):
     positions: list[PositionRecord] = msgspec.field(default_factory=list)
     audit_results: list[LegacyAuditResult] = msgspec.field(default_factory=list)
     files: list[LegacyFile] = msgspec.field(default_factory=list)
+
+    @property
+    def directory(self) -> str:
+        """Name of the project's directory in the store (the legacy id unless the old app differed)."""
+        name = self.metadata.get(META_DIRECTORY)
+        return name if isinstance(name, str) and name else self.legacy_id
 
     @property
     def warnings(self) -> list[str]:

@@ -53,11 +53,9 @@ def parse_decimal(value: Any) -> Decimal | None:
     if text.lower() in _EMPTY_NUMBER:
         return None
     text = _CURRENCY_SUFFIX.sub("", text)
-    if "," in text and "." in text:  # the later one is the decimal separator
-        if text.rfind(",") > text.rfind("."):
-            text = text.replace(".", "").replace(",", ".")
-        else:
-            text = text.replace(",", "")
+    if "," in text and "." in text:  # the later one is the decimal separator: "1.234,5" / "1,234.5"
+        decimal_comma = text.rfind(",") > text.rfind(".")
+        text = text.replace(".", "").replace(",", ".") if decimal_comma else text.replace(",", "")
     elif "," in text:
         text = text.replace(",", "") if text.count(",") > 1 else text.replace(",", ".")
     elif text.count(".") > 1:
@@ -101,9 +99,10 @@ def parse_datetime(value: Any, naive_tz: tzinfo = UTC) -> datetime | None:
         text = value.strip()
         if not text:
             return None
-        moment = _parse_datetime_text(text, value)
-        if moment is None:
+        parsed = _parse_datetime_text(text, value)
+        if parsed is None:
             return _from_epoch(float(text), value)
+        moment = parsed
     else:
         raise ValueError(f"{type(value).__name__} is not a timestamp")
     if moment.tzinfo is None or moment.utcoffset() is None:

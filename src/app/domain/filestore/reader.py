@@ -36,6 +36,7 @@ from app.domain.filestore.layout import (
 )
 from app.domain.filestore.legacy import (
     META_AUDIT_FILE,
+    META_DIRECTORY,
     META_LEGACY_FIELDS,
     META_POSITIONS_FILE,
     META_WARNINGS,
@@ -201,6 +202,10 @@ def _read_project(project_dir: Path, naive_tz: tzinfo) -> LegacyProject:
 
     project.files = _files([e for e in entries if e.relative_path not in JSON_FILES], doc)
 
+    if project_dir.name != project.legacy_id:
+        metadata[META_DIRECTORY] = project_dir.name
+    else:
+        metadata.pop(META_DIRECTORY, None)
     if notes.warnings:
         metadata[META_WARNINGS] = [*metadata.get(META_WARNINGS, []), *notes.warnings]
     project.metadata = metadata
@@ -288,7 +293,6 @@ def _project_head(
     project = LegacyProject(
         id=stable_uuid("project", legacy_id),
         legacy_id=legacy_id,
-        directory=directory,
         name=name,
         description=description,
         workflow=workflow,
@@ -440,9 +444,7 @@ def _positions(doc: Any, notes: _Notes) -> tuple[list[PositionRecord], dict[str,
                 return msgspec.convert(doc.get("positions", []), list[PositionRecord]), {}
             except msgspec.ValidationError as exc:
                 raise _Broken(f"{POSITIONS_FILE}: {exc}") from exc
-        list_key = next(
-            (k for k in ("positions", "items", "polozky", "data") if isinstance(doc.get(k), list)), None
-        )
+        list_key = next((k for k in ("positions", "items", "polozky", "data") if isinstance(doc.get(k), list)), None)
         if list_key is None:
             raise _Broken(f"{POSITIONS_FILE}: an object without a 'positions' list")
         items: list[Any] = doc[list_key]
@@ -730,20 +732,20 @@ def _nfc_path(value: Any) -> str | None:
 
 
 def _match_listed(relative: str, listed: list[_FileEntry]) -> _FileEntry | None:
-    """The files[] entry for a file on disk: by path suffix first, then by base name."""
+    """The files[] entry for a file on disk: by path suffix, else (under raw/) by base name."""
     if not listed:
         return None
     wanted = unicodedata.normalize("NFC", relative)
     for item in listed:
         if item.path is not None and (item.path == wanted or item.path.endswith("/" + wanted)):
             return item
-    base = wanted.rsplit("/", 1)[-1]
     parts = wanted.split("/")
-    folder_type = parts[1] if parts[0] == "raw" and len(parts) >= 3 else None
+    if parts[0] != "raw":  # by name only for uploads; processed/ and artifacts/ are derived files
+        return None
+    base = parts[-1]
+    folder_type = parts[1] if len(parts) >= 3 else None
     by_name = [
-        item
-        for item in listed
-        if item.name == base or (item.path is not None and item.path.rsplit("/", 1)[-1] == base)
+        item for item in listed if item.name == base or (item.path is not None and item.path.rsplit("/", 1)[-1] == base)
     ]
     if folder_type is not None:
         typed = [item for item in by_name if item.file_type == folder_type]
@@ -764,4 +766,3 @@ def _hash_file(entry: _Entry) -> tuple[int, str, int]:
     except OSError as exc:
         raise _Broken(f"cannot read {entry.relative_path}: {exc.strerror or exc}") from exc
     return size, digest.hexdigest(), mtime_ns
-

@@ -6,6 +6,7 @@ applies the shared rules once: rounding, totals, warnings for unreadable values,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -51,10 +52,11 @@ class PositionDraft:
         metadata = dict(self.metadata)
         quantity = _rounded(self.quantity, quantize_quantity, "quantity_exact", metadata)
         unit_price = _rounded(self.unit_price, quantize_money, "unit_price_exact", metadata)
-        if self.total_price is not None:
-            total = quantize_money(self.total_price)
-        else:
-            total = line_total(self.quantity, self.unit_price)
+        total: Decimal | None = (
+            quantize_money(self.total_price)
+            if self.total_price is not None
+            else line_total(self.quantity, self.unit_price)
+        )
         full = "\n".join(part for part in self.full_description if part) or None
         return PositionRecord(
             description=self.description,
@@ -77,11 +79,12 @@ class PositionDraft:
 
 
 def _rounded(
-    value: Decimal | None, rounding: Any, exact_key: str, metadata: dict[str, Any]
+    value: Decimal | None, rounding: Callable[[Decimal], Decimal], exact_key: str, metadata: dict[str, Any]
 ) -> Decimal | None:
+    """The rounded value; the exact one is kept in metadata when rounding changed it."""
     if value is None:
         return None
-    rounded: Decimal = rounding(value)
+    rounded = rounding(value)
     if rounded != value:
         metadata[exact_key] = str(value)
     return rounded
@@ -140,9 +143,7 @@ class DocumentBuilder:
 
     def _searchable_text(self, positions: list[PositionRecord]) -> str:
         lines: list[str] = []
-        stavba = " ".join(
-            str(self.metadata[key]) for key in ("stavba_code", "stavba_name") if self.metadata.get(key)
-        )
+        stavba = " ".join(str(self.metadata[key]) for key in ("stavba_code", "stavba_name") if self.metadata.get(key))
         if stavba:
             lines.append(stavba)
         lines.extend(" ".join(part for part in (obj.code, obj.name) if part) for obj in self.objects)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import unicodedata
+from collections.abc import Sequence
 from typing import TypeAlias
 
 Cell: TypeAlias = (
@@ -47,5 +48,5 @@ def fold(value: Cell) -> str:
     return folded
 
 
-def is_blank_row(row: list[Cell]) -> bool:
+def is_blank_row(row: Sequence[Cell]) -> bool:
     return all(value is None or value == "" for value in row)

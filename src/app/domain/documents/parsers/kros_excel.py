@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
 from app.domain.budgets.records import DocumentParseError, ParsedDocument
 
-from .assembly import DocumentBuilder, PositionDraft
-from .cells import Cell, cell_text, fold, is_blank_row
-from .columns import Column, Header, find_header
+from . import budget_table
+from .assembly import DocumentBuilder
+from .budget_table import BudgetTableReader, TableObject
+from .cells import Cell, cell_text, fold
+from .columns import Header, find_header
 from .workbook import Row, Workbook
 
 FORMAT = "kros_xlsx"
@@ -25,20 +26,18 @@ HEADER_SEARCH_ROWS = 600
 RECAP_SHEET = "rekapitulacestavby"
 
 COLUMNS = (
-    Column("number", exact=("pc", "porc", "poradovecislo", "cp")),
-    Column("type", exact=("typ", "tv", "typpolozky")),
-    Column("code", exact=("kod", "kodpolozky")),
-    Column("description", exact=("popis", "nazev", "popispolozky", "nazevpolozky")),
-    Column("unit", exact=("mj", "mernajednotka", "jednotka")),
-    Column("quantity", exact=("mnozstvi", "vymera", "mnozstvicelkem")),
-    Column("unit_price", prefixes=("jcena", "jednotkovacena", "cenajednotkova", "cenamj", "jc")),
-    Column("total", prefixes=("cenacelkem", "celkovacena", "celkem")),
-    Column("catalog", prefixes=("cenovasoustava", "censoustava")),
-    Column("vat", exact=("dph", "sazbadph")),
+    budget_table.NUMBER,
+    budget_table.TYPE,
+    budget_table.CODE,
+    budget_table.DESCRIPTION,
+    budget_table.UNIT,
+    budget_table.QUANTITY,
+    budget_table.UNIT_PRICE,
+    budget_table.TOTAL,
+    budget_table.CATALOG,
+    budget_table.VAT,
 )
 REQUIRED = ("code", "description", "unit", "quantity")
-SECTION_GROUPS = frozenset({"HSV", "PSV", "M", "VRN", "OST", "HZS", "ON", "VN"})
-_PRICE_NOTE_PREFIX = "poznámka k souboru cen:"
 
 
 def sheet_header(rows: Sequence[Row]) -> Header | None:
@@ -84,9 +83,7 @@ def parse_kros_excel(workbook: Workbook) -> ParsedDocument:
             recap.update(_read_recap(rows))
             _read_stavba(rows, builder)
     if not headers:
-        raise DocumentParseError(
-            "Excel file has no sheet with a budget header (PČ/Typ/Kód/Popis/MJ/Množství)"
-        )
+        raise DocumentParseError("Excel file has no sheet with a budget header (PČ/Typ/Kód/Popis/MJ/Množství)")
     for name, header in headers:
         rows = workbook.rows(name)
         cover = rows[: header.row]
@@ -97,7 +94,9 @@ def parse_kros_excel(workbook: Workbook) -> ParsedDocument:
             parent = recap.get(sheet_object.parent)
             builder.add_object(sheet_object.parent, parent.name if parent else None, None)
         builder.add_object(sheet_object.code, sheet_object.name, sheet_object.parent)
-        _SheetReader(builder, name, header, sheet_object).read(rows)
+        table_object = TableObject(code=sheet_object.code, name=sheet_object.name, path=sheet_object.path)
+        reader = BudgetTableReader(builder, header, sheet=name, obj=table_object)
+        reader.read(rows[header.row + 1 :], lines=range(header.row + 2, len(rows) + 1))
     return builder.build(empty_error="KROS Excel file has a budget header but no K/M positions under it")
 
 
@@ -191,117 +190,3 @@ def _sheet_object(sheet: str, cover: Sequence[Row], recap: dict[str, _RecapEntry
         name = name or entry.name
         parent = parent or entry.parent
     return _SheetObject(code=code, name=name or sheet_name, parent=parent)
-
-
-class _SheetReader:
-    """Reads the rows under one sheet's header into positions."""
-
-    def __init__(self, builder: DocumentBuilder, sheet: str, header: Header, obj: _SheetObject) -> None:
-        self.builder = builder
-        self.sheet = sheet
-        self.header = header
-        self.obj = obj
-        self.has_type = "type" in header.columns
-        self.sections: list[str] = []
-        self.current: PositionDraft | None = None
-
-    def read(self, rows: Sequence[Row]) -> None:
-        header_labels = [fold(value) for value in rows[self.header.row]]
-        for index in range(self.header.row + 1, len(rows)):
-            row = rows[index]
-            if is_blank_row(row):
-                continue
-            line = index + 1
-            kind = self.text(row, "type").upper() if self.has_type else ""
-            if kind == "D":
-                self.section(row)
-            elif kind in ("K", "M"):
-                self.item(row, line, kind)
-            elif kind in ("PP", "VV", "PSC", "P"):
-                self.detail(row, kind, line)
-            elif kind:
-                if self.text(row, "code") and self.text(row, "unit"):
-                    self.item(row, line, kind)
-            elif [fold(value) for value in row] == header_labels:
-                continue
-            elif not self.has_type:
-                self.untyped(row, line)
-
-    def text(self, row: Row, field: str) -> str:
-        return cell_text(self.header.get(row, field))
-
-    def section(self, row: Row) -> None:
-        code, name = self.text(row, "code"), self.text(row, "description")
-        label = f"{code} - {name}" if code and name else code or name
-        if code.upper() in SECTION_GROUPS or not self.sections:
-            self.sections = [label]
-        elif self.sections[0].split(" - ", 1)[0].upper() in SECTION_GROUPS:
-            self.sections = [self.sections[0], label]
-        else:
-            self.sections = [label]
-        self.current = None
-
-    def item(self, row: Row, line: int, kind: str | None) -> None:
-        code, description = self.text(row, "code"), self.text(row, "description")
-        if not code and not description:
-            self.builder.warn("item row has neither a code nor a description", line=line, sheet=self.sheet)
-            self.current = None
-            return
-        where = f"position {self.text(row, 'number') or code}"
-        metadata: dict[str, object] = {"sheet": self.sheet, "object_path": self.obj.path}
-        if self.sections:
-            metadata["section_path"] = list(self.sections)
-        vat = self.text(row, "vat")
-        if vat:
-            metadata["vat_rate_type"] = vat
-        self.current = self.builder.add(
-            PositionDraft(
-                description=description,
-                code=code or None,
-                position_number=self.text(row, "number") or None,
-                category=self.sections[-1] if self.sections else None,
-                object_code=self.obj.code,
-                object_name=self.obj.name,
-                unit=self.text(row, "unit") or None,
-                quantity=self.number(row, "quantity", f"{where}: quantity", line),
-                unit_price=self.number(row, "unit_price", f"{where}: unit price", line),
-                total_price=self.number(row, "total", f"{where}: total price", line),
-                catalog=self.text(row, "catalog") or None,
-                item_type=kind or None,
-                source_line=line,
-                metadata=metadata,
-            )
-        )
-
-    def number(self, row: Row, field: str, what: str, line: int) -> Decimal | None:
-        value: Cell = self.header.get(row, field)
-        return self.builder.number(value, what=what, line=line, sheet=self.sheet)
-
-    def detail(self, row: Row, kind: str, line: int) -> None:
-        text = self.text(row, "description")
-        if self.current is None:
-            if text:
-                self.builder.warn(f"{kind} row has no item above it", line=line, sheet=self.sheet)
-            return
-        if not text:
-            return
-        if kind == "PP":
-            self.current.full_description.append(text)
-        elif kind == "VV":
-            self.current.measurements.append(text)
-        elif kind == "PSC":
-            if text.casefold().startswith(_PRICE_NOTE_PREFIX):
-                text = text[len(_PRICE_NOTE_PREFIX) :].strip()
-            self.current.metadata["price_set_note"] = text
-        else:
-            self.current.add_note(text)
-
-    def untyped(self, row: Row, line: int) -> None:
-        """A sheet without a Typ column: items have a unit or quantity, other text rows are sections."""
-        if self.text(row, "unit") or self.text(row, "quantity"):
-            self.item(row, line, None)
-            return
-        code, description = self.text(row, "code"), self.text(row, "description")
-        if description or code:
-            self.sections = [f"{code} - {description}" if code and description else code or description]
-            self.current = None

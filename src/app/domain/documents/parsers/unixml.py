@@ -183,9 +183,7 @@ class _Reader:
             object_code=scope.code,
             object_name=scope.name,
             unit=_source_text(source, "merna_jednotka") or None,
-            quantity=self.builder.number(
-                child_text(polozka, "mnozstvi"), what=f"{where}: quantity", line=line
-            ),
+            quantity=self.builder.number(child_text(polozka, "mnozstvi"), what=f"{where}: quantity", line=line),
             unit_price=self.builder.number(
                 child_text(polozka, "jednotkova_cena"), what=f"{where}: unit price", line=line
             ),

@@ -7,14 +7,16 @@ column ``j + 1``, so warnings and ``source_line`` name the row a person sees in 
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
-from python_calamine import CalamineError, CalamineWorkbook, PasswordError
+from python_calamine import CalamineWorkbook, PasswordError
 
 from app.domain.budgets.records import DocumentParseError
 
 from .cells import Cell
 
-Row = list[Cell]
+Row = Sequence[Cell]
+Rows = Sequence[Row]
 
 
 class Workbook:
@@ -25,21 +27,19 @@ class Workbook:
             self._book = CalamineWorkbook.from_filelike(io.BytesIO(data))
         except PasswordError as exc:
             raise DocumentParseError("Excel file is password-protected; save it without a password") from exc
-        except (CalamineError, ValueError, OSError) as exc:
-            raise DocumentParseError(f"Excel file cannot be read (damaged or not a workbook): {exc}") from exc
-        except Exception as exc:  # calamine raises plain exceptions for some corrupt archives
+        except Exception as exc:  # calamine raises its own errors and plain ones for corrupt archives
             raise DocumentParseError(f"Excel file cannot be read (damaged or not a workbook): {exc}") from exc
         self.sheet_names: list[str] = list(self._book.sheet_names)
-        self._rows: dict[str, list[Row]] = {}
+        self._rows: dict[str, Rows] = {}
 
-    def rows(self, name: str) -> list[Row]:
+    def rows(self, name: str) -> Rows:
         cached = self._rows.get(name)
         if cached is None:
             try:
-                cached = self._book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+                loaded: Rows = self._book.get_sheet_by_name(name).to_python(skip_empty_area=False)
             except Exception as exc:
                 raise DocumentParseError(f"Excel sheet {name!r} cannot be read: {exc}") from exc
-            self._rows[name] = cached
+            self._rows[name] = cached = loaded
         return cached
 
     def first_cell(self, name: str) -> Cell:

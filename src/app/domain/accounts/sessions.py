@@ -1,0 +1,140 @@
+"""Login sessions in Redis: an opaque random token for the client, its SHA-256 as the Redis key.
+
+`session:{session_id}` holds what a request needs (user id, e-mail, role, status) so that
+authentication never touches PostgreSQL; `user:{user_id}:sessions` lists a user's session ids so
+that suspension (or a role change) can end all of them at once. The raw token is never stored.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import secrets
+import uuid
+
+import msgspec
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from app.lib.errors import ServiceUnavailable
+
+SESSION_COOKIE = "ca_session"
+
+
+class SessionUser(msgspec.Struct, kw_only=True):
+    """The authenticated user of a request (`request.user`), as stored in the session."""
+
+    id: uuid.UUID
+    email: str
+    role: str
+    status: str
+    session_id: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+class _StoredSession(msgspec.Struct, kw_only=True):
+    user_id: uuid.UUID
+    email: str
+    role: str
+    status: str
+    created_at: datetime.datetime
+    expires_at: datetime.datetime
+
+
+class SessionStoreUnavailable(ServiceUnavailable):
+    """Redis did not answer: sessions cannot be checked, so requests fail closed (503)."""
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(_StoredSession)
+
+
+def session_id_for(token: str) -> str:
+    """The Redis key part of a token: its SHA-256, so a leaked Redis dump holds no usable token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def session_key(session_id: str) -> str:
+    return f"session:{session_id}"
+
+
+def user_sessions_key(user_id: uuid.UUID | str) -> str:
+    return f"user:{user_id}:sessions"
+
+
+def _unavailable(exc: Exception) -> SessionStoreUnavailable:
+    return SessionStoreUnavailable("The session store is unavailable; try again shortly.", headers={"Retry-After": "5"})
+
+
+async def create_session(
+    redis: Redis, *, user_id: uuid.UUID, email: str, role: str, status: str, ttl_seconds: int
+) -> tuple[str, datetime.datetime]:
+    """Store a new session; returns the token for the client and when it expires."""
+    token = secrets.token_urlsafe(32)
+    sid = session_id_for(token)
+    now = datetime.datetime.now(datetime.UTC)
+    expires_at = now + datetime.timedelta(seconds=ttl_seconds)
+    stored = _StoredSession(
+        user_id=user_id, email=email, role=role, status=status, created_at=now, expires_at=expires_at
+    )
+    try:
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.set(session_key(sid), _encoder.encode(stored), ex=ttl_seconds)
+            pipe.sadd(user_sessions_key(user_id), sid)
+            pipe.expire(user_sessions_key(user_id), ttl_seconds)
+            await pipe.execute()
+    except RedisError as exc:
+        raise _unavailable(exc) from exc
+    return token, expires_at
+
+
+async def resolve_session(redis: Redis, token: str) -> SessionUser | None:
+    """The user behind a token, or None when the token is unknown or expired.
+
+    Raises `SessionStoreUnavailable` (503) when Redis does not answer: authentication fails closed.
+    """
+    if not token or len(token) > 256:
+        return None
+    sid = session_id_for(token)
+    try:
+        raw = await redis.get(session_key(sid))
+    except RedisError as exc:
+        raise _unavailable(exc) from exc
+    if raw is None:
+        return None
+    try:
+        stored = _decoder.decode(raw)
+    except msgspec.DecodeError:
+        return None
+    if stored.status == "suspended":
+        return None
+    return SessionUser(id=stored.user_id, email=stored.email, role=stored.role, status=stored.status, session_id=sid)
+
+
+async def delete_session(redis: Redis, session_id: str, user_id: uuid.UUID | str) -> None:
+    """End one session (logout)."""
+    try:
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.delete(session_key(session_id))
+            pipe.srem(user_sessions_key(user_id), session_id)
+            await pipe.execute()
+    except RedisError as exc:
+        raise _unavailable(exc) from exc
+
+
+async def delete_user_sessions(redis: Redis, user_id: uuid.UUID | str) -> int:
+    """End every session of a user (suspension, role change); returns how many were ended."""
+    try:
+        ids = await redis.smembers(user_sessions_key(user_id))
+        keys = [session_key(i.decode() if isinstance(i, bytes) else i) for i in ids]
+        async with redis.pipeline(transaction=True) as pipe:
+            if keys:
+                pipe.delete(*keys)
+            pipe.delete(user_sessions_key(user_id))
+            await pipe.execute()
+    except RedisError as exc:
+        raise _unavailable(exc) from exc
+    return len(keys)

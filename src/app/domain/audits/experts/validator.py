@@ -1,0 +1,173 @@
+"""Validator: is the position complete and arithmetically right?
+
+Description, quantity > 0, a known unit, a unit price in a priced budget, total = quantity × unit
+price within rounding, and no duplicate (same code, description and object) in the budget.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from decimal import Decimal
+
+from app.domain.audits.experts.contract import (
+    AuditContext,
+    AuditPosition,
+    Issue,
+    RuleExpert,
+    Status,
+    Verdict,
+    worst,
+)
+from app.domain.kb.codes import normalize_code
+from app.domain.kb.units import is_known_unit
+
+ROLE = "validator"
+_DUPLICATES_SHOWN = 10
+
+
+def check(positions: Sequence[AuditPosition], context: AuditContext) -> list[Verdict]:
+    """One verdict per position; duplicates are found across the whole budget."""
+    duplicates = _duplicate_groups(positions)
+    return [_verdict(position, context, duplicates.get(position.id)) for position in positions]
+
+
+def _verdict(position: AuditPosition, context: AuditContext, group: list[str] | None) -> Verdict:
+    issues: list[Issue] = []
+    evidence: dict[str, object] = {}
+    settings = context.settings
+
+    if not (position.description or "").strip():
+        issues.append(
+            Issue(
+                type="missing_description",
+                severity=Status.RED,
+                description="The position has no description.",
+                suggestion="Add the catalogue description of the work.",
+            )
+        )
+
+    quantity = position.quantity
+    if quantity is None:
+        issues.append(
+            Issue(
+                type="missing_quantity",
+                severity=Status.RED,
+                description="The position has no quantity.",
+                suggestion="Fill in the quantity from the výkaz výměr.",
+            )
+        )
+    elif quantity <= 0:
+        issues.append(
+            Issue(
+                type="non_positive_quantity",
+                severity=Status.RED,
+                description=f"The quantity is {quantity}, not above zero.",
+                suggestion="Check the výkaz výměr; remove the position if the work is not needed.",
+            )
+        )
+
+    if not (position.unit or "").strip():
+        issues.append(
+            Issue(
+                type="missing_unit",
+                severity=Status.RED,
+                description="The position has no unit of measure.",
+                suggestion="Add the catalogue unit (m3, m2, t, kus …).",
+            )
+        )
+    elif not is_known_unit(position.unit):
+        issues.append(
+            Issue(
+                type="unknown_unit",
+                severity=Status.AMBER,
+                description=f"The unit {position.unit!r} is not a known unit of measure.",
+                suggestion="Use a standard unit such as m3, m2, m, t, kg, kus, kpl, h.",
+            )
+        )
+
+    price = position.unit_price
+    if context.priced and (price is None or price == 0):
+        issues.append(
+            Issue(
+                type="missing_unit_price",
+                severity=Status.AMBER,
+                description="The budget is priced but this position has no unit price.",
+                suggestion="Price the position or explain why it is free of charge.",
+            )
+        )
+    elif price is not None and price < 0:
+        issues.append(
+            Issue(
+                type="negative_unit_price",
+                severity=Status.AMBER,
+                description=f"The unit price {price} is negative.",
+                suggestion="Negative prices belong in a deduction position with a note.",
+            )
+        )
+
+    total = position.total_price
+    if total is not None and quantity is not None and price is not None:
+        expected = quantity * price
+        tolerance = settings.total_tolerance + abs(price) * settings.quantity_step / 2
+        evidence["expected_total"] = str(expected.quantize(Decimal("0.01")))
+        if abs(total - expected) > tolerance:
+            issues.append(
+                Issue(
+                    type="total_mismatch",
+                    severity=Status.RED,
+                    description=(
+                        f"The total {total} is not quantity × unit price ({quantity} × {price} = "
+                        f"{expected.quantize(Decimal('0.01'))})."
+                    ),
+                    suggestion="Recalculate the line total.",
+                )
+            )
+
+    if group:
+        shown = [other for other in group[: _DUPLICATES_SHOWN + 1] if other != position.id][:_DUPLICATES_SHOWN]
+        evidence["duplicates"] = shown
+        more = "" if len(group) - 1 <= len(shown) else " …"
+        issues.append(
+            Issue(
+                type="duplicate",
+                severity=Status.AMBER,
+                description=(
+                    f"Same code, description and object as {len(group) - 1} other position(s): "
+                    f"{', '.join(shown)}{more}."
+                ),
+                suggestion="Merge the duplicates or make clear why the work is listed twice.",
+            )
+        )
+
+    status = worst(issue.severity for issue in issues)
+    if not issues:
+        reasoning = "Description, quantity, unit and price are present and the total adds up."
+        if not context.priced:
+            reasoning = "Description, quantity and unit are present; the budget is blank, so prices are not required."
+        return Verdict.make(ROLE, Status.GREEN, 100, reasoning, evidence=evidence)
+    confidence = 100 if status is Status.RED or any(i.type != "duplicate" for i in issues) else 85
+    return Verdict.make(
+        ROLE,
+        status,
+        confidence,
+        " ".join(issue.description for issue in issues),
+        evidence=evidence,
+        issues=issues,
+        suggestions=[issue.suggestion for issue in issues if issue.suggestion],
+    )
+
+
+def _duplicate_groups(positions: Sequence[AuditPosition]) -> dict[str, list[str]]:
+    """Position id → ids of all positions (itself included) with the same code, description and object."""
+    groups: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    for position in positions:
+        description = " ".join((position.description or "").split()).casefold()
+        if not description:
+            continue
+        key = (normalize_code(position.code), description, (position.object_code or "").strip())
+        groups[key].append(position.id)
+    return {position_id: ids for ids in groups.values() if len(ids) > 1 for position_id in ids}
+
+
+EXPERT = RuleExpert(ROLE, check)

@@ -1,0 +1,116 @@
+"""CSV budgets: a header row in English (code, description, unit, quantity, unit_price, total …)
+or as Czech spreadsheets save it (Kód;Popis;MJ;Množství;J.cena [CZK];Cena celkem), in UTF-8 or
+cp1250, with ``;``, ``,``, tab or ``|`` separators sniffed from the header.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from app.domain.budgets.records import DocumentParseError, ParsedDocument
+
+from . import budget_table
+from .assembly import DocumentBuilder
+from .budget_table import BudgetTableReader
+from .columns import Column, Header, find_header
+from .decoding import decode_text
+
+FORMAT = "csv"
+HEADER_SEARCH_ROWS = 30
+DELIMITERS = (";", "\t", ",", "|")
+
+COLUMNS = (
+    Column("number", exact=(*budget_table.NUMBER.exact, "no", "nr", "number", "positionnumber", "item", "poz")),
+    Column("type", exact=(*budget_table.TYPE.exact, "type", "itemtype")),
+    Column("code", exact=(*budget_table.CODE.exact, "code", "itemcode", "cislopolozky", "znacka")),
+    Column("description", exact=(*budget_table.DESCRIPTION.exact, "description", "name", "text")),
+    Column("full_description", exact=("plnypopis", "fulldescription", "longdescription")),
+    Column("unit", exact=(*budget_table.UNIT.exact, "unit", "uom", "units")),
+    Column("quantity", exact=(*budget_table.QUANTITY.exact, "quantity", "qty")),
+    Column(
+        "unit_price",
+        exact=("price", "rate"),
+        prefixes=(*budget_table.UNIT_PRICE.prefixes, "unitprice"),
+    ),
+    Column("total", exact=("amount",), prefixes=(*budget_table.TOTAL.prefixes, "totalprice", "total")),
+    Column("catalog", prefixes=(*budget_table.CATALOG.prefixes, "catalog", "pricelist")),
+    Column("category", exact=("dil", "oddil", "section", "category", "kapitola")),
+    Column("object", exact=("objekt", "object", "objectcode", "so")),
+    Column("object_name", exact=("nazevobjektu", "objectname")),
+    budget_table.VAT,
+)
+REQUIRED_SETS = (("description", "quantity", "code"), ("description", "quantity", "unit"))
+
+
+@dataclass(frozen=True, slots=True)
+class CsvTable:
+    """A decoded CSV file with its located header."""
+
+    rows: list[list[str]]
+    lines: list[int]
+    header: Header
+    delimiter: str
+    encoding: str
+
+
+def read_table(data: bytes) -> CsvTable | None:
+    """The CSV table if the bytes are text with a recognisable budget header, else ``None``."""
+    decoded = decode_text(data)
+    if decoded is None:
+        return None
+    text, encoding = decoded
+    best: CsvTable | None = None
+    for delimiter in DELIMITERS:
+        if delimiter not in text[:20_000]:
+            continue
+        rows, lines = _rows(text, delimiter, limit=HEADER_SEARCH_ROWS)
+        header = _header(rows)
+        if header is not None and (best is None or len(header.columns) > len(best.header.columns)):
+            best = CsvTable(rows=rows, lines=lines, header=header, delimiter=delimiter, encoding=encoding)
+    if best is None:
+        return None
+    rows, lines = _rows(text, best.delimiter)
+    return CsvTable(rows=rows, lines=lines, header=best.header, delimiter=best.delimiter, encoding=encoding)
+
+
+def _rows(text: str, delimiter: str, limit: int | None = None) -> tuple[list[list[str]], list[int]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    start = 1
+    try:
+        for row in reader:
+            rows.append(row)
+            lines.append(start)
+            start = reader.line_num + 1
+            if limit is not None and len(rows) >= limit:
+                break
+    except csv.Error as exc:
+        raise DocumentParseError(f"CSV is malformed at line {reader.line_num}: {exc}") from exc
+    return rows, lines
+
+
+def _header(rows: Sequence[Sequence[str]]) -> Header | None:
+    for required in REQUIRED_SETS:
+        header = find_header(rows, COLUMNS, required)
+        if header is not None:
+            return header
+    return None
+
+
+def parse_csv(data: bytes) -> ParsedDocument:
+    """Parse a CSV budget; a file without a recognisable header or without positions is an error."""
+    table = read_table(data)
+    if table is None:
+        raise DocumentParseError(
+            "CSV file has no header row naming its columns "
+            "(e.g. Kód;Popis;MJ;Množství;J.cena [CZK];Cena celkem or code,description,unit,quantity)"
+        )
+    builder = DocumentBuilder(FORMAT)
+    builder.metadata.update({"encoding": table.encoding, "delimiter": table.delimiter})
+    start = table.header.row + 1
+    BudgetTableReader(builder, table.header).read(table.rows[start:], lines=table.lines[start:])
+    return builder.build(empty_error="CSV file has a header but no position rows")

@@ -1,0 +1,56 @@
+"""The commands people and containers start: `app serve` (container entrypoint) and `app run`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import psutil
+import pytest
+
+from tests.support.servers import TestServers, free_port
+
+
+def _wait_ready(port: int, proc: subprocess.Popen[bytes], seconds: float = 60) -> int:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "process exited before it became ready"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2) as response:
+                return int(response.status)
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("not ready before the deadline")
+
+
+def _env(servers: TestServers, port: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": servers.database_url,
+        "REDIS_URL": servers.redis_url,
+        "REDIS_NAMESPACE": servers.namespace,
+        "SERVER_PORT": str(port),
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [["serve"], ["run"]])
+def test_command_serves_and_stops_without_leftovers(servers: TestServers, command: list[str]) -> None:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "app", *command], env=_env(servers, port), start_new_session=True)
+    try:
+        assert _wait_ready(port, proc) == 200
+        children = psutil.Process(proc.pid).children(recursive=True)
+        if command == ["run"]:
+            assert any("worker" in " ".join(c.cmdline()) for c in children), "app run starts a worker"
+        proc.send_signal(signal.SIGINT if command == ["run"] else signal.SIGTERM)
+        assert proc.wait(timeout=30) is not None
+        gone, alive = psutil.wait_procs(children, timeout=15)
+        assert not alive, f"left behind: {[p.cmdline() for p in alive]}"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
