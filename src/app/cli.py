@@ -230,7 +230,9 @@ def register(group: click.Group) -> None:
 
 def _domain_commands() -> list[click.Command]:
     """Commands owned by the domains (users, catalog, migrate-files ...), registered here."""
-    commands: list[click.Command] = []
+    from app.domain.accounts.cli import users_group
+
+    commands: list[click.Command] = [users_group]
     return commands
 
 

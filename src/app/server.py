@@ -9,15 +9,19 @@ from typing import Any
 from advanced_alchemy.extensions.litestar import SQLAlchemyInitPlugin, SQLAlchemySerializationPlugin
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
+from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.problem_details import ProblemDetailsPlugin
 from litestar.plugins.prometheus import PrometheusConfig
 
 from app.config import Settings, get_settings
+from app.domain.accounts.middleware import session_auth_middleware
 from app.lib.db import alchemy_config
 from app.lib.errors import problem_details_config
 from app.lib.logging import configure_logging
+from app.lib.rate_limit import rate_limit_middleware
 from app.lib.redis import create_redis
 from app.lib.request_id import request_id_middleware
 
@@ -31,10 +35,38 @@ class DatabasePlugin(SQLAlchemyInitPlugin):
 
 def route_handlers() -> list[Any]:
     """Every controller of every domain; a domain adds its controllers here."""
+    from app.domain.accounts.controllers import AuthController, MeController, UserAdminController
+    from app.domain.budgets.controllers import BudgetController
+    from app.domain.chat.controllers import ChatController
+    from app.domain.documents.controllers import DocumentController, ProjectDocumentController
+    from app.domain.jobs.controllers import jobs_route_handlers
+    from app.domain.projects.controllers import ProjectController
     from app.domain.system.controllers import MetricsController, SystemController
 
     handlers: list[Any] = [SystemController, MetricsController]
+    handlers += [AuthController, MeController, UserAdminController, ProjectController, BudgetController]
+    handlers += [ProjectDocumentController, DocumentController, ChatController]
+    handlers += jobs_route_handlers()
     return handlers
+
+
+def app_dependencies() -> dict[str, Provide]:
+    """Dependencies every handler may ask for: `current_user`, `redis`, `settings`."""
+    from app.domain.accounts.deps import provide_current_user, provide_redis, provide_settings
+
+    return {
+        "current_user": Provide(provide_current_user, sync_to_thread=False),
+        "redis": Provide(provide_redis, sync_to_thread=False),
+        "settings": Provide(provide_settings, sync_to_thread=False),
+    }
+
+
+def live_work_plugins(settings: Settings) -> list[Any]:
+    """Background jobs (`job_queues`, /saq) and live events (`events`, /ws)."""
+    from app.domain.jobs.plugin import JobsPlugin
+    from app.domain.realtime.plugin import RealtimePlugin
+
+    return [JobsPlugin(settings), RealtimePlugin(settings)]
 
 
 def build_app(settings: Settings | None = None) -> Litestar:
@@ -56,8 +88,16 @@ def build_app(settings: Settings | None = None) -> Litestar:
             DatabasePlugin(config=alchemy_config()),
             SQLAlchemySerializationPlugin(),
             ProblemDetailsPlugin(problem_details_config()),
+            *live_work_plugins(settings),
         ],
-        middleware=[request_id_middleware, prometheus.middleware],
+        # Authentication before rate limiting: limits are counted per user (per address when anonymous).
+        middleware=[
+            request_id_middleware,
+            prometheus.middleware,
+            session_auth_middleware,
+            rate_limit_middleware(settings),
+        ],
+        dependencies=app_dependencies(),
         lifespan=[redis_lifespan],
         openapi_config=OpenAPIConfig(
             title="concrete-agent",
@@ -69,5 +109,5 @@ def build_app(settings: Settings | None = None) -> Litestar:
         compression_config=CompressionConfig(backend="gzip", minimum_size=2048),
         request_max_body_size=settings.UPLOAD_MAX_BYTES + 1024 * 1024,
         debug=settings.DEBUG,
-        state=None,
+        state=State({"settings": settings}),
     )

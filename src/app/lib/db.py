@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.config import Settings, get_settings
 from app.db.models import Base
 
+
 def _migrations_dir() -> Path:
     """db/migrations of the checkout; in an installed image, the copy next to the working directory."""
     explicit = os.environ.get("MIGRATIONS_DIR")

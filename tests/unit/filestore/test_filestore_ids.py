@@ -36,7 +36,12 @@ def test_kind_and_id_both_matter() -> None:
 
 
 @pytest.mark.parametrize(
-    "legacy", ["9c5b94b1-35ad-49bb-b118-8e8fc24abf80", "9C5B94B1-35AD-49BB-B118-8E8FC24ABF80", " 9c5b94b1-35ad-49bb-b118-8e8fc24abf80 "]
+    "legacy",
+    [
+        "9c5b94b1-35ad-49bb-b118-8e8fc24abf80",
+        "9C5B94B1-35AD-49BB-B118-8E8FC24ABF80",
+        " 9c5b94b1-35ad-49bb-b118-8e8fc24abf80 ",
+    ],
 )
 def test_project_uuid_is_kept(legacy: str) -> None:
     assert stable_uuid("project", legacy) == uuid.UUID("9c5b94b1-35ad-49bb-b118-8e8fc24abf80")

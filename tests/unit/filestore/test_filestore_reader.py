@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from tests.fixtures.legacy_store import UNICODE_BUDGET, broken_project, write_file, write_json
 
 from app.domain.filestore import (
     LegacyProject,
@@ -23,7 +24,6 @@ from app.domain.filestore import (
     scan_store,
     stable_uuid,
 )
-from tests.fixtures.legacy_store import UNICODE_BUDGET, broken_project, write_file, write_json
 
 # ---------------------------------------------------------------------------------------------
 # "All leaves accounted for": every scalar of the source JSON appears in the normalised project.
@@ -204,6 +204,25 @@ def test_unknown_status_and_bad_dates_are_kept(data_dir: Path) -> None:
     assert len(project.warnings) == 3
 
 
+def test_audit_list_shaped_like_the_writers_but_invalid_is_read_as_old_data(data_dir: Path) -> None:
+    project_dir = data_dir / "p"
+    write_json(project_dir / "project.json", {"id": "p"})
+    entry = {
+        "position_ref": "1",
+        "expert": "cost",
+        "status": "amber",  # the writer only ever writes GREEN / AMBER / RED
+        "confidence": None,
+        "reasoning": None,
+        "evidence": None,
+        "issues": [],
+        "raw": {"x": 1},
+    }
+    write_json(project_dir / "audit_results.json", [entry])
+    (result,) = read_project(project_dir).audit_results
+    assert (result.position_ref, result.status) == ("1", "AMBER")
+    assert result.raw == entry
+
+
 def test_directory_name_differing_from_id_is_kept(data_dir: Path) -> None:
     write_json(data_dir / "folder_a" / "project.json", {"project_id": "proj_a", "project_name": "A"})
     project = read_project(data_dir / "folder_a")
@@ -311,8 +330,14 @@ def test_broken_json_raises_with_reason(data_dir: Path, broken: str, reason: str
         ({"project.json": b"[1, 2]"}, "project.json: expected an object, found a list"),
         ({"project.json": b"{}", "positions.json": b'"x"'}, "positions.json: expected a list of positions"),
         ({"project.json": b"{}", "positions.json": b'{"a": 1}'}, "positions.json: an object without"),
-        ({"project.json": b"{}", "positions.json": b"[{}, 5]"}, "positions.json: position 1 is int"),
-        ({"project.json": b"{}", "audit_results.json": b"[3]"}, "audit_results.json: an entry is int"),
+        (
+            {"project.json": b"{}", "positions.json": b"[{}, 5]"},
+            "positions.json: position 1 is a number, not an object",
+        ),
+        (
+            {"project.json": b"{}", "audit_results.json": b"[3]"},
+            "audit_results.json: an entry is a number, not an object",
+        ),
         ({"project.json": b'{"legacy_fields": 1}'}, "project.json: key 'legacy_fields' is reserved"),
     ],
 )

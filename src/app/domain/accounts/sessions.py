@@ -138,3 +138,18 @@ async def delete_user_sessions(redis: Redis, user_id: uuid.UUID | str) -> int:
     except RedisError as exc:
         raise _unavailable(exc) from exc
     return len(keys)
+
+
+async def update_user_sessions(redis: Redis, user_id: uuid.UUID | str, *, role: str, status: str) -> None:
+    """Rewrite the role and status carried by a user's live sessions (e.g. after e-mail verification)."""
+    try:
+        ids = await redis.smembers(user_sessions_key(user_id))
+        for raw_id in ids:
+            key = session_key(raw_id.decode() if isinstance(raw_id, bytes) else raw_id)
+            raw = await redis.get(key)
+            if raw is None:
+                continue
+            stored = msgspec.structs.replace(_decoder.decode(raw), role=role, status=status)
+            await redis.set(key, _encoder.encode(stored), keepttl=True, xx=True)
+    except RedisError as exc:
+        raise _unavailable(exc) from exc

@@ -69,7 +69,7 @@ _EXPOSURE = re.compile(
 )
 _MAX_GRADE = {"C": 4, "D": 3, "S": 3, "F": 4, "A": 3, "M": 3}
 _CONCRETE_WORD = re.compile(
-    r"beton|betón|železob|želbet|(?<![0-9a-zà-ž])žb(?![0-9a-zà-ž])|ž\.\s?b\.|concrete", re.IGNORECASE
+    r"beton(?!ář)|betón|železob|želbet|(?<![0-9a-zà-ž])žb(?![0-9a-zà-ž])|ž\.\s?b\.|concrete", re.IGNORECASE
 )
 _AIR_WORD = re.compile(
     r"provzdušn|air[\s-]?entrain|obsah\w*\s+vzduch|vzduchov\w*\s+pór|(?<![0-9A-Za-z])LP(?![0-9A-Za-z])",
@@ -78,7 +78,7 @@ _AIR_WORD = re.compile(
 _PERCENT = re.compile(r"(\d{1,2}(?:[.,]\d{1,2})?)\s*%")
 
 
-class StrengthClass(msgspec.Struct, frozen=True, order=True):
+class StrengthClass(msgspec.Struct, frozen=True, order=True, gc=False):
     """A compressive strength class; ordered by characteristic cylinder strength, then cube strength."""
 
     cylinder: int
@@ -97,7 +97,7 @@ class StrengthClass(msgspec.Struct, frozen=True, order=True):
         return found[0]
 
 
-class ConcreteSpec(msgspec.Struct, frozen=True, kw_only=True):
+class ConcreteSpec(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """What a text says about concrete. Classes and exposures keep the order they appear in."""
 
     strength_classes: tuple[StrengthClass, ...] = ()

@@ -2,7 +2,8 @@
 
 ``data/projects/{id}/``: project.json, positions.json, audit_results.json, raw/{file_type}/…,
 processed/, artifacts/. Files written by the new code carry a ``schema`` marker so the reader can
-tell them from the old app's files and read them back exactly.
+tell them from the old app's files and read them back exactly. audit_results.json stays a plain list (the old
+app's own shape); its entries are recognised by having exactly the LegacyAuditResult keys.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ _AREAS: dict[str, FileArea] = {"raw": "raw", "processed": "processed", "artifact
 
 SCHEMA_KEY = "schema"
 POSITIONS_SCHEMA = "concrete-agent/positions@1"
-AUDIT_SCHEMA = "concrete-agent/audit-results@1"
 
 # Canonical project.json keys, in the order the writer emits them.
 PROJECT_KEYS = (

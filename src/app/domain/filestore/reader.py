@@ -23,7 +23,6 @@ from app.domain.budgets.records import PositionRecord
 from app.domain.filestore.ids import stable_uuid
 from app.domain.filestore.layout import (
     AUDIT_FILE,
-    AUDIT_SCHEMA,
     JSON_FILES,
     POSITIONS_FILE,
     POSITIONS_SCHEMA,
@@ -228,9 +227,8 @@ def _read_json(path: Path, label: str) -> Any:
 
 
 def _kind(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", type(None): "null"}.get(
-        type(value), type(value).__name__
-    )
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number" if isinstance(value, int | float) else type(value).__name__)
 
 
 # Project fields: (field, aliases in priority order). The first alias is the canonical key.
@@ -565,11 +563,6 @@ def _audit_results(doc: Any, notes: _Notes) -> tuple[list[LegacyAuditResult], di
     extra: dict[str, Any] = {}
     entries: list[tuple[str | None, Any]]
     if isinstance(doc, dict):
-        if doc.get(SCHEMA_KEY) == AUDIT_SCHEMA:
-            try:
-                return msgspec.convert(doc.get("results", []), list[LegacyAuditResult]), {}
-            except msgspec.ValidationError as exc:
-                raise _Broken(f"{AUDIT_FILE}: {exc}") from exc
         list_key = next((k for k in _AUDIT_LIST_KEYS if isinstance(doc.get(k), list)), None)
         if list_key is not None:
             entries = [(None, item) for item in doc[list_key]]
@@ -577,6 +570,9 @@ def _audit_results(doc: Any, notes: _Notes) -> tuple[list[LegacyAuditResult], di
         else:
             entries = list(doc.items())
     elif isinstance(doc, list):
+        exported = _exported_audit_results(doc)
+        if exported is not None:
+            return exported, {}
         entries = [(None, item) for item in doc]
     else:
         raise _Broken(f"{AUDIT_FILE}: expected a list or an object, found {_kind(doc)}")
@@ -585,6 +581,20 @@ def _audit_results(doc: Any, notes: _Notes) -> tuple[list[LegacyAuditResult], di
         for item in entry if isinstance(entry, list) else [entry]:
             results.extend(_audit_entry(ref, item, None, notes))
     return results, extra
+
+
+_EXPORTED_AUDIT_KEYS = frozenset(LegacyAuditResult.__struct_fields__)
+
+
+def _exported_audit_results(doc: list[Any]) -> list[LegacyAuditResult] | None:
+    """The results as the writer wrote them (every entry has exactly the LegacyAuditResult keys),
+    or None for the old app's entries."""
+    if not doc or not all(isinstance(item, dict) and item.keys() == _EXPORTED_AUDIT_KEYS for item in doc):
+        return None
+    try:
+        return msgspec.convert(doc, list[LegacyAuditResult])
+    except msgspec.ValidationError:
+        return None
 
 
 def _audit_entry(ref: str | None, item: Any, expert: str | None, notes: _Notes) -> list[LegacyAuditResult]:

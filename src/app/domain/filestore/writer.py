@@ -17,7 +17,6 @@ from app.domain.filestore.atomic import atomic_copy_file, atomic_write_json, pro
 from app.domain.filestore.ids import stable_uuid
 from app.domain.filestore.layout import (
     AUDIT_FILE,
-    AUDIT_SCHEMA,
     JSON_FILES,
     POSITIONS_FILE,
     POSITIONS_SCHEMA,
@@ -54,7 +53,7 @@ def write_project(
             if not _unchanged(source, target):
                 atomic_copy_file(source, target)
         atomic_write_json(project_dir / POSITIONS_FILE, {SCHEMA_KEY: POSITIONS_SCHEMA, "positions": project.positions})
-        atomic_write_json(project_dir / AUDIT_FILE, {SCHEMA_KEY: AUDIT_SCHEMA, "results": project.audit_results})
+        atomic_write_json(project_dir / AUDIT_FILE, project.audit_results)
         atomic_write_json(project_dir / PROJECT_FILE, document)
     return project_dir
 

@@ -46,14 +46,16 @@ _OTSKP = re.compile(r"(?=[0-9A-Z]{5,6}$)\d{2,}[0-9A-Z]*")
 _USER_R = re.compile(r"\d{4,10}R")  # KROS/RTS "R-položka": a catalogue number with an R suffix
 _RTS = re.compile(r"\d{3,}[0-9A-Z]*[A-Z][0-9A-Z]*")
 _PRIVATE = re.compile(r"[A-Z].*|.*POL\d*")
-_SPACES = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=65536)
+def _normalized(code: str) -> str:
+    return "".join(code.split()).upper()
 
 
 def normalize_code(code: str | None) -> str:
     """Upper-case, without whitespace: the key under which catalogue items are looked up."""
-    if not code:
-        return ""
-    return _SPACES.sub("", code).upper()
+    return _normalized(code) if code else ""
 
 
 @lru_cache(maxsize=65536)

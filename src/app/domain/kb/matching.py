@@ -11,7 +11,6 @@ Fuzzy candidates come from PostgreSQL (pg_trgm) in production and are injected a
 from __future__ import annotations
 
 import re
-import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
@@ -48,7 +47,7 @@ class MatchablePosition(Protocol):
     def unit(self) -> str | None: ...
 
 
-class MatchCandidate(msgspec.Struct, frozen=True, kw_only=True):
+class MatchCandidate(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A catalogue item proposed for a position, with the score of the rule that proposed it."""
 
     code: str
@@ -163,16 +162,9 @@ class TrigramSearch:
         return [(self._items[index], -negative) for negative, _, index in scored[:limit]]
 
 
-_DEFAULT_SEARCH: weakref.WeakKeyDictionary[CatalogIndex, TrigramSearch] = weakref.WeakKeyDictionary()
-
-
 def default_fuzzy_candidates(index: CatalogIndex) -> FuzzyCandidates:
-    """The pure-Python fuzzy search over ``index`` (built once per index and reused)."""
-    search = _DEFAULT_SEARCH.get(index)
-    if search is None:
-        search = TrigramSearch(index.values())
-        _DEFAULT_SEARCH[index] = search
-    return search
+    """The pure-Python fuzzy search over ``index`` (built once per index and kept with it)."""
+    return index.derived("trigram_search", lambda catalog: TrigramSearch(catalog.values()))
 
 
 # ----------------------------------------------------------------------------------- the matching
@@ -190,15 +182,8 @@ class _ConcreteItems:
         self.by_class = by_class
 
 
-_CONCRETE_ITEMS: weakref.WeakKeyDictionary[CatalogIndex, _ConcreteItems] = weakref.WeakKeyDictionary()
-
-
 def _concrete_items(index: CatalogIndex) -> _ConcreteItems:
-    found = _CONCRETE_ITEMS.get(index)
-    if found is None:
-        found = _ConcreteItems(index)
-        _CONCRETE_ITEMS[index] = found
-    return found
+    return index.derived("concrete_items", _ConcreteItems)
 
 
 def match_position(
@@ -263,9 +248,7 @@ def match_positions(
     return [match_position(position, catalog, search) for position in positions]
 
 
-def _match_concrete(
-    spec: ConcreteSpec, unit: str, description: str, catalog: CatalogIndex
-) -> EnrichmentMatch | None:
+def _match_concrete(spec: ConcreteSpec, unit: str, description: str, catalog: CatalogIndex) -> EnrichmentMatch | None:
     concrete = _concrete_items(catalog)
     classes = [strength.label for strength in spec.strength_classes]
     pool = [pair for label in classes for pair in concrete.by_class.get(label, ())]

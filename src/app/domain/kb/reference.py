@@ -11,11 +11,11 @@ import csv
 import datetime
 import io
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from lxml import etree
@@ -27,6 +27,7 @@ DATA_PACKAGE = "app.domain.kb"
 CATALOG_EXTRACT_FILE = "catalog_extract.csv"
 EXPOSURE_CLASSES_FILE = "exposure_classes.json"
 PRICE_BANDS_FILE = "price_bands.json"
+_T = TypeVar("_T")
 CATALOG_COLUMNS = ("catalog", "code", "description", "unit", "reference_price", "valid_from")
 
 
@@ -37,7 +38,7 @@ class CatalogFileError(ValueError):
 # --------------------------------------------------------------------------------------- catalogue
 
 
-class CatalogItem(msgspec.Struct, frozen=True, kw_only=True):
+class CatalogItem(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One priced catalogue item (ÚRS, OTSKP, RTS …). ``reference_price`` is CZK excl. VAT, or None."""
 
     catalog: str
@@ -72,6 +73,7 @@ class CatalogIndex(Mapping[str, CatalogItem]):
             family for item in by_code.values() if (family := code_family(item.code, item.catalog))
         )
         self._by_prefix: dict[str, list[CatalogItem]] | None = None
+        self._derived: dict[str, Any] = {}
 
     @classmethod
     def of(cls, catalog: Mapping[str, CatalogItem] | Iterable[CatalogItem]) -> CatalogIndex:
@@ -93,6 +95,13 @@ class CatalogIndex(Mapping[str, CatalogItem]):
 
     def __len__(self) -> int:
         return len(self._by_code)
+
+    def derived(self, name: str, build: Callable[[CatalogIndex], _T]) -> _T:
+        """A structure computed from this index once and kept with it (search indexes, groupings)."""
+        if name not in self._derived:
+            self._derived[name] = build(self)
+        result: _T = self._derived[name]
+        return result
 
     @property
     def families(self) -> frozenset[str]:
@@ -131,7 +140,18 @@ def _newer(item: CatalogItem, known: CatalogItem) -> bool:
 
 def load_catalog_extract() -> list[CatalogItem]:
     """The shipped catalogue extract (codes, units and prices seen in real 2025 exports)."""
-    return read_catalog_file(_data(CATALOG_EXTRACT_FILE))
+    return list(_shipped_catalog())
+
+
+@lru_cache(maxsize=1)
+def load_catalog_index() -> CatalogIndex:
+    """The shipped catalogue extract as a look-up, built once per process."""
+    return CatalogIndex(_shipped_catalog())
+
+
+@lru_cache(maxsize=1)
+def _shipped_catalog() -> tuple[CatalogItem, ...]:
+    return tuple(read_catalog_file(_data(CATALOG_EXTRACT_FILE)))
 
 
 def read_catalog_file(
@@ -234,9 +254,7 @@ def _read_csv(data: bytes, *, catalog: str | None, valid_from: datetime.date | N
     header = next(rows, [])
     columns = _csv_columns(header)
     if "code" not in columns:
-        raise CatalogFileError(
-            "The CSV has no code column; expected the columns " + ", ".join(CATALOG_COLUMNS) + "."
-        )
+        raise CatalogFileError("The CSV has no code column; expected the columns " + ", ".join(CATALOG_COLUMNS) + ".")
     items: list[CatalogItem] = []
     for row in rows:
         cell = _row_reader(row, columns)
@@ -275,7 +293,7 @@ def _csv_columns(header: Sequence[str]) -> dict[str, int]:
     return columns
 
 
-def _row_reader(row: Sequence[str], columns: Mapping[str, int]) -> Any:
+def _row_reader(row: Sequence[str], columns: Mapping[str, int]) -> Callable[[str], str]:
     def cell(field: str) -> str:
         index = columns.get(field)
         if index is None or index >= len(row):
@@ -365,7 +383,9 @@ class ExposureTable(msgspec.Struct, frozen=True, kw_only=True):
         return self.minimum_strength.get(exposure.upper())
 
 
-class _ExposureTableEntry(msgspec.Struct, frozen=True, kw_only=True):
+class ExposureTableEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """One table as stored in exposure_classes.json (the air rule is shared by all tables)."""
+
     title: str
     source: str
     minimum_strength: dict[str, str]
@@ -376,7 +396,7 @@ class ExposureTables(msgspec.Struct, frozen=True, kw_only=True):
 
     version: str
     default_table: str
-    tables: dict[str, _ExposureTableEntry]
+    tables: dict[str, ExposureTableEntry]
     air_entrainment: AirEntrainmentRule
     kind: str = "exposure_classes"
 
@@ -441,9 +461,7 @@ class PriceBand(msgspec.Struct, frozen=True, kw_only=True):
     recognise: BandRecognition
     source: str = ""
 
-    def recognises(
-        self, *, code: str | None, text: str, unit: str | None, item_type: str | None = None
-    ) -> bool:
+    def recognises(self, *, code: str | None, text: str, unit: str | None, item_type: str | None = None) -> bool:
         """Whether a position with this code, text, unit and item type (K/M) is of this band's kind."""
         rule = self.recognise
         if normalize_unit(unit) != normalize_unit(self.unit):

@@ -13,11 +13,13 @@ from typing import Any
 
 from app.domain.audits.concrete_text import ConcreteSpec, StrengthClass, read_concrete_spec
 from app.domain.audits.experts.contract import (
+    AMBER,
+    GREEN,
+    RED,
     AuditContext,
     AuditPosition,
     Issue,
     RuleExpert,
-    Status,
     Verdict,
     worst,
 )
@@ -35,9 +37,7 @@ def check(positions: Sequence[AuditPosition], context: AuditContext) -> list[Ver
 def _verdict(position: AuditPosition, context: AuditContext) -> Verdict:
     spec = read_concrete_spec(position.text)
     if not spec.applies:
-        return Verdict.make(
-            ROLE, Status.GREEN, 100, "The position does not concern concrete.", evidence={"applicable": False}
-        )
+        return Verdict.make(ROLE, GREEN, 100, "The position does not concern concrete.", evidence={"applicable": False})
 
     classes = spec.strength_classes
     class_source = "text"
@@ -52,9 +52,9 @@ def _verdict(position: AuditPosition, context: AuditContext) -> Verdict:
     table = context.exposure_table
     evidence: dict[str, Any] = {
         "applicable": True,
-        "strength_classes": [c.label for c in classes],
+        "strength_classes": tuple(c.label for c in classes),
         "class_source": class_source if classes else None,
-        "exposure_classes": list(spec.exposure_classes),
+        "exposure_classes": spec.exposure_classes,
         "exposure_table": table.name,
         "upper_bound": spec.upper_bound,
     }
@@ -66,10 +66,8 @@ def _verdict(position: AuditPosition, context: AuditContext) -> Verdict:
         issues.append(
             Issue(
                 type="exposure_without_class",
-                severity=Status.AMBER,
-                description=(
-                    f"Exposure class {', '.join(spec.exposure_classes)} is given but no strength class."
-                ),
+                severity=AMBER,
+                description=(f"Exposure class {', '.join(spec.exposure_classes)} is given but no strength class."),
                 suggestion=_minimum_hint(spec.exposure_classes, table),
             )
         )
@@ -81,19 +79,19 @@ def _verdict(position: AuditPosition, context: AuditContext) -> Verdict:
     if not issues:
         if not classes:
             reasoning = "Concrete is mentioned without a strength or exposure class; nothing to check."
-            return Verdict.make(ROLE, Status.GREEN, 60, reasoning, evidence=evidence, claims=claims)
+            return Verdict.make(ROLE, GREEN, 60, reasoning, evidence=evidence, claims=claims)
         if not spec.exposure_classes:
             reasoning = f"{_labels(classes)} is stated without an exposure class; only the class format is checked."
-            return Verdict.make(ROLE, Status.GREEN, 70, reasoning, evidence=evidence, claims=claims)
+            return Verdict.make(ROLE, GREEN, 70, reasoning, evidence=evidence, claims=claims)
         reasoning = (
             f"{_labels(classes)} reaches the minimum {evidence['required_class']} for "
             f"{', '.join(spec.exposure_classes)} ({table.title})."
         )
-        return Verdict.make(ROLE, Status.GREEN, 95, reasoning, evidence=evidence, claims=claims)
+        return Verdict.make(ROLE, GREEN, 95, reasoning, evidence=evidence, claims=claims)
 
     suggestions = [issue.suggestion for issue in issues if issue.suggestion]
     status = worst(issue.severity for issue in issues)
-    confidence = 95 if status is Status.RED else 75
+    confidence = 95 if status is RED else 75
     if any(issue.type == "ambiguous_class" for issue in issues):
         confidence = 60
     return Verdict.make(
@@ -124,7 +122,7 @@ def _strength_issues(
         issues.append(
             Issue(
                 type="exposure_without_minimum",
-                severity=Status.AMBER,
+                severity=AMBER,
                 description=f"The table {table.name} gives no minimum class for {', '.join(unknown)}.",
                 suggestion="Check the strength class for these exposure classes by hand.",
             )
@@ -146,7 +144,7 @@ def _strength_issues(
         issues.append(
             Issue(
                 type="ambiguous_class",
-                severity=Status.AMBER,
+                severity=AMBER,
                 description=(
                     f"The text names several classes ({_labels(classes)}); {weakest.label} is below the "
                     f"{required.label} that {governing} needs."
@@ -159,7 +157,7 @@ def _strength_issues(
     issues.append(
         Issue(
             type="strength_below_exposure_minimum",
-            severity=Status.RED,
+            severity=RED,
             description=f"{weakest.label} is below the minimum for the exposure: {needs} ({table.title}).",
             suggestion=f"Specify at least {required.label}.",
         )
@@ -179,7 +177,7 @@ def _air_issues(spec: ConcreteSpec, table: ExposureTable, evidence: dict[str, An
         return [
             Issue(
                 type="air_entrainment_missing",
-                severity=Status.AMBER,
+                severity=AMBER,
                 description=(
                     f"{', '.join(frost)} needs air-entrained concrete (at least {minimum} % air), "
                     "which the position does not mention."
@@ -191,7 +189,7 @@ def _air_issues(spec: ConcreteSpec, table: ExposureTable, evidence: dict[str, An
         return [
             Issue(
                 type="air_content_low",
-                severity=Status.AMBER,
+                severity=AMBER,
                 description=(
                     f"The air content {spec.air_content_percent} % is below the {minimum} % that "
                     f"{', '.join(frost)} needs."

@@ -8,7 +8,7 @@ without touching the rule-based ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -23,7 +23,7 @@ from app.domain.kb.reference import (
     CatalogItem,
     ExposureTable,
     PriceBand,
-    load_catalog_extract,
+    load_catalog_index,
     load_exposure_table,
     load_price_bands,
 )
@@ -41,19 +41,21 @@ class Status(StrEnum):
         return _RANK[self]
 
 
-_RANK = {Status.GREEN: 0, Status.AMBER: 1, Status.RED: 2}
+GREEN, AMBER, RED = Status.GREEN, Status.AMBER, Status.RED
+_RANK = {GREEN: 0, AMBER: 1, RED: 2}
 
 
-def worst(statuses: Sequence[Status] | Any) -> Status:
+def worst(statuses: Iterable[Status]) -> Status:
     """The most severe of the statuses (GREEN when there are none)."""
-    result = Status.GREEN
+    result = GREEN
+    rank = 0
     for status in statuses:
-        if _RANK[status] > _RANK[result]:
-            result = status
+        if _RANK[status] > rank:
+            result, rank = status, _RANK[status]
     return result
 
 
-class Issue(msgspec.Struct, frozen=True, kw_only=True):
+class Issue(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One finding: ``type`` is a stable machine name (e.g. "unit_mismatch"), the rest is for people."""
 
     type: str
@@ -62,7 +64,7 @@ class Issue(msgspec.Struct, frozen=True, kw_only=True):
     suggestion: str | None = None
 
 
-class Verdict(msgspec.Struct, kw_only=True):
+class Verdict(msgspec.Struct, kw_only=True, gc=False):
     """One expert's judgement of one position.
 
     ``confidence`` is 0–100 with two decimals. ``claims`` are what the expert asserts about subjects
@@ -75,11 +77,11 @@ class Verdict(msgspec.Struct, kw_only=True):
     confidence: Decimal
     reasoning: str
     evidence: dict[str, Any] = msgspec.field(default_factory=dict)
-    issues: list[Issue] = msgspec.field(default_factory=list)
-    suggestions: list[str] = msgspec.field(default_factory=list)
+    issues: tuple[Issue, ...] = ()
+    suggestions: tuple[str, ...] = ()
     claims: dict[str, str] = msgspec.field(default_factory=dict)
     needs_review: bool = False
-    conflicts_with: list[str] = msgspec.field(default_factory=list)
+    conflicts_with: tuple[str, ...] = ()
     resolution: str | None = None
 
     @classmethod
@@ -91,8 +93,8 @@ class Verdict(msgspec.Struct, kw_only=True):
         reasoning: str,
         *,
         evidence: dict[str, Any] | None = None,
-        issues: list[Issue] | None = None,
-        suggestions: list[str] | None = None,
+        issues: Sequence[Issue] = (),
+        suggestions: Sequence[str] = (),
         claims: dict[str, str] | None = None,
         needs_review: bool = False,
     ) -> Verdict:
@@ -103,8 +105,8 @@ class Verdict(msgspec.Struct, kw_only=True):
             confidence=as_confidence(confidence),
             reasoning=reasoning,
             evidence=evidence if evidence is not None else {},
-            issues=issues if issues is not None else [],
-            suggestions=suggestions if suggestions is not None else [],
+            issues=tuple(issues),
+            suggestions=tuple(suggestions),
             claims=claims if claims is not None else {},
             needs_review=needs_review,
         )
@@ -114,14 +116,19 @@ _CENT = Decimal("0.01")
 _HUNDRED = Decimal(100)
 
 
+_WHOLE = {n: Decimal(n).quantize(_CENT) for n in range(101)}
+
+
 def as_confidence(value: int | float | Decimal) -> Decimal:
     """A confidence as Decimal 0.00–100.00 (floats are converted through their text)."""
+    if type(value) is int and 0 <= value <= 100:
+        return _WHOLE[value]
     number = value if isinstance(value, Decimal) else Decimal(str(value))
     number = min(max(number, Decimal(0)), _HUNDRED)
     return number.quantize(_CENT)
 
 
-class AuditPosition(msgspec.Struct, frozen=True, kw_only=True):
+class AuditPosition(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A position as the experts see it: the budget fields plus its identity and enrichment match.
 
     Fields (all but ``id`` and ``description`` optional):
@@ -268,7 +275,7 @@ class AuditContext:
     ) -> AuditContext:
         """A context for these positions; what is not given comes from the shipped reference data."""
         return cls(
-            catalog=CatalogIndex.of(catalog if catalog is not None else load_catalog_extract()),
+            catalog=CatalogIndex.of(catalog) if catalog is not None else load_catalog_index(),
             exposure_table=exposure_table or load_exposure_table(),
             price_bands=tuple(price_bands) if price_bands is not None else load_price_bands().bands,
             priced=is_priced(positions),
@@ -283,7 +290,11 @@ def is_priced(positions: Sequence[AuditPosition]) -> bool:
 
 
 class Expert(Protocol):
-    """An audit expert: one verdict per position, in the order of ``positions``."""
+    """An audit expert: one fresh verdict per position, in the order of ``positions``, signed with ``role``.
+
+    The orchestrator annotates the verdicts it receives (``conflicts_with``, ``resolution``), so an
+    expert must not hand out the same ``Verdict`` object for two positions.
+    """
 
     @property
     def role(self) -> str: ...
@@ -305,11 +316,11 @@ class RuleExpert:
         return self.rules(positions, context)
 
 
-class PositionAudit(msgspec.Struct, kw_only=True):
+class PositionAudit(msgspec.Struct, kw_only=True, gc=False):
     """All verdicts for one position: each expert's, then the orchestrator's combined ``final``."""
 
     position_id: str
-    verdicts: list[Verdict]
+    verdicts: tuple[Verdict, ...]
     final: Verdict
 
     @property

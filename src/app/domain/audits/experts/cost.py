@@ -14,11 +14,13 @@ from decimal import Decimal
 from typing import Any
 
 from app.domain.audits.experts.contract import (
+    AMBER,
+    GREEN,
+    RED,
     AuditContext,
     AuditPosition,
     Issue,
     RuleExpert,
-    Status,
     Verdict,
     worst,
 )
@@ -39,7 +41,7 @@ def check(positions: Sequence[AuditPosition], context: AuditContext) -> list[Ver
         return [
             Verdict.make(
                 ROLE,
-                Status.GREEN,
+                GREEN,
                 100,
                 "The budget is not priced (a blank tender budget), so unit prices are not judged.",
                 evidence={"priced": False},
@@ -55,7 +57,7 @@ def _verdict(position: AuditPosition, context: AuditContext, medians: dict[_Grou
     if price is None or price <= 0:
         return Verdict.make(
             ROLE,
-            Status.GREEN,
+            GREEN,
             50,
             "There is no unit price to compare (the validator reports a missing price).",
             evidence={"priced": True, "unit_price": price},
@@ -99,19 +101,12 @@ def _verdict(position: AuditPosition, context: AuditContext, medians: dict[_Grou
             else:
                 side = "above" if deviation > 0 else "below"
                 reasons.append(
-                    f"Unit price {_money(price)} is {abs(deviation)} % {side} the band {span} "
-                    f"for {band.label.lower()}."
+                    f"Unit price {_money(price)} is {abs(deviation)} % {side} the band {span} for {band.label.lower()}."
                 )
 
     if deviation is not None:
         size = abs(deviation)
-        severity = (
-            Status.RED
-            if size > settings.price_red_pct
-            else Status.AMBER
-            if size > settings.price_amber_pct
-            else None
-        )
+        severity = RED if size > settings.price_red_pct else AMBER if size > settings.price_amber_pct else None
         if severity is not None:
             issues.append(
                 Issue(
@@ -131,7 +126,7 @@ def _verdict(position: AuditPosition, context: AuditContext, medians: dict[_Grou
             issues.append(
                 Issue(
                     type="project_price_outlier",
-                    severity=Status.AMBER,
+                    severity=AMBER,
                     description=(
                         f"Unit price {_money(price)} is {abs(spread)} % {side} the median {_money(median)} "
                         f"of {position.code} elsewhere in this budget."
@@ -145,7 +140,7 @@ def _verdict(position: AuditPosition, context: AuditContext, medians: dict[_Grou
     if not reasons and not issues:
         return Verdict.make(
             ROLE,
-            Status.GREEN,
+            GREEN,
             40,
             "No reference price or price band applies to this position; its price is not judged.",
             evidence=evidence,

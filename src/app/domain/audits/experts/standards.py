@@ -12,6 +12,8 @@ from typing import Any
 
 from app.domain.audits.concrete_text import read_concrete_spec
 from app.domain.audits.experts.contract import (
+    AMBER,
+    RED,
     AuditContext,
     AuditPosition,
     Issue,
@@ -44,7 +46,7 @@ def _verdict(position: AuditPosition, context: AuditContext) -> Verdict:
         issues.append(
             Issue(
                 type="missing_code",
-                severity=Status.AMBER,
+                severity=AMBER,
                 description="The position has no catalogue code.",
                 suggestion="Assign the catalogue code of the work, or mark the item as a private one.",
             )
@@ -58,11 +60,11 @@ def _verdict(position: AuditPosition, context: AuditContext) -> Verdict:
     base = base_code(key)
     if base is not None and base in context.index:
         base_item = context.index[base]
-        evidence["base_item"] = _item_evidence(base_item)
+        evidence.update(_item_evidence(base_item, prefix="base_"))
         issues.append(
             Issue(
                 type="catalogue_variant",
-                severity=Status.AMBER,
+                severity=AMBER,
                 description=(
                     f"{position.code} is a manufacturer variant of catalogue item {base_item.code} "
                     f"({base_item.description!r}), which the reference catalogue does not list itself."
@@ -71,22 +73,36 @@ def _verdict(position: AuditPosition, context: AuditContext) -> Verdict:
             )
         )
         if position.unit and base_item.unit and not same_unit(position.unit, base_item.unit):
-            issues.append(_unit_issue(position, base_item, Status.AMBER))
+            issues.append(_unit_issue(position, base_item, AMBER))
         return _finish(position, context, issues, evidence, 70, match_score=0.9, claims={"code": key})
 
     candidates = _candidates(position, context)
-    evidence["candidates"] = [_candidate_evidence(candidate) for candidate in candidates]
+    evidence["candidates"] = tuple(_candidate_evidence(candidate) for candidate in candidates)
     match_score = candidates[0].score if candidates else 0.0
     if position.match_score is not None:
         match_score = max(match_score, position.match_score)
     family = code_family(position.code, position.catalog)
     listed = _candidate_list(candidates)
 
+    if shape is CodeShape.URS_VARIANT:
+        issues.append(
+            Issue(
+                type="unknown_variant",
+                severity=AMBER,
+                description=(
+                    f"{position.code} is a manufacturer variant whose base item {base} is not in the "
+                    "reference catalogue either." + listed
+                ),
+                suggestion="Check the item against the manufacturer's price list.",
+            )
+        )
+        return _finish(position, context, issues, evidence, 60, match_score=match_score, claims={"code": key})
+
     if shape in (CodeShape.PRIVATE, CodeShape.OTHER):
         issues.append(
             Issue(
                 type="private_code",
-                severity=Status.AMBER,
+                severity=AMBER,
                 description=f"{position.code} is not a catalogue code (a private item)." + listed,
                 suggestion="Price private items from a quotation and describe them fully.",
             )
@@ -97,7 +113,7 @@ def _verdict(position: AuditPosition, context: AuditContext) -> Verdict:
         issues.append(
             Issue(
                 type="catalogue_not_loaded",
-                severity=Status.AMBER,
+                severity=AMBER,
                 description=(
                     f"{position.code} looks like a {family.upper() if family else 'catalogue'} code, "
                     "but no such catalogue is loaded to check it against."
@@ -111,7 +127,7 @@ def _verdict(position: AuditPosition, context: AuditContext) -> Verdict:
         issues.append(
             Issue(
                 type="unknown_code",
-                severity=Status.AMBER,
+                severity=AMBER,
                 description=f"{position.code} is not in the reference catalogue." + listed,
                 suggestion=f"Check whether {candidates[0].code} was meant.",
             )
@@ -121,7 +137,7 @@ def _verdict(position: AuditPosition, context: AuditContext) -> Verdict:
     issues.append(
         Issue(
             type="unknown_code",
-            severity=Status.RED,
+            severity=RED,
             description=f"{position.code} is not in the reference catalogue and nothing close to it is.",
             suggestion="Replace it with a valid catalogue code.",
         )
@@ -132,9 +148,9 @@ def _verdict(position: AuditPosition, context: AuditContext) -> Verdict:
 def _known(
     position: AuditPosition, context: AuditContext, item: CatalogItem, issues: list[Issue], evidence: dict[str, Any]
 ) -> Verdict:
-    evidence["catalog_item"] = _item_evidence(item)
+    evidence.update(_item_evidence(item, prefix="catalog_"))
     claims = {"code": normalize_code(item.code)}
-    catalog_class = read_concrete_spec(item.description).strongest_class
+    catalog_class = read_concrete_spec(item.description).weakest_class
     if catalog_class is not None:
         claims["concrete_class"] = catalog_class.label
 
@@ -150,7 +166,7 @@ def _known(
     else:
         confidence = 95
         evidence["unit_check"] = "mismatch"
-        issues.append(_unit_issue(position, item, Status.RED))
+        issues.append(_unit_issue(position, item, RED))
     return _finish(position, context, issues, evidence, confidence, match_score=1.0, claims=claims, item=item)
 
 
@@ -158,9 +174,7 @@ def _unit_issue(position: AuditPosition, item: CatalogItem, severity: Status) ->
     return Issue(
         type="unit_mismatch",
         severity=severity,
-        description=(
-            f"The unit {position.unit!r} differs from the catalogue unit {item.unit!r} of {item.code}."
-        ),
+        description=(f"The unit {position.unit!r} differs from the catalogue unit {item.unit!r} of {item.code}."),
         suggestion=f"Use {normalize_unit(item.unit)} and convert the quantity, or correct the code.",
     )
 
@@ -176,7 +190,7 @@ def _declared_catalog_issues(position: AuditPosition, shape: CodeShape) -> list[
             return [
                 Issue(
                     type="code_shape",
-                    severity=Status.AMBER,
+                    severity=AMBER,
                     description=(
                         f"{position.code} has the shape of a {family.upper()} code, "
                         f"but the position names the price system {position.catalog!r}."
@@ -209,14 +223,16 @@ def _candidate_list(candidates: list[MatchCandidate]) -> str:
     return f" Close catalogue items: {listed}."
 
 
-def _item_evidence(item: CatalogItem) -> dict[str, Any]:
-    return {
-        "catalog": item.catalog,
-        "code": item.code,
-        "description": item.description,
-        "unit": item.unit,
-        "reference_price": item.reference_price,
-    }
+_ITEM_KEYS = {
+    prefix: tuple(f"{prefix}{field}" for field in ("catalog", "code", "description", "unit", "reference_price"))
+    for prefix in ("catalog_", "base_")
+}
+
+
+def _item_evidence(item: CatalogItem, prefix: str) -> dict[str, Any]:
+    """Flat keys (``catalog_code`` …) keep the evidence dict free of nested containers."""
+    keys = _ITEM_KEYS[prefix]
+    return dict(zip(keys, (item.catalog, item.code, item.description, item.unit, item.reference_price), strict=True))
 
 
 def _candidate_evidence(candidate: MatchCandidate) -> dict[str, Any]:

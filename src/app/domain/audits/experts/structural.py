@@ -18,11 +18,12 @@ from typing import Any
 
 from app.domain.audits.concrete_text import read_concrete_spec
 from app.domain.audits.experts.contract import (
+    AMBER,
+    GREEN,
     AuditContext,
     AuditPosition,
     Issue,
     RuleExpert,
-    Status,
     Verdict,
 )
 from app.domain.kb.codes import element_group, normalize_code
@@ -115,7 +116,7 @@ def check(positions: Sequence[AuditPosition], context: AuditContext) -> list[Ver
             verdicts.append(
                 Verdict.make(
                     ROLE,
-                    Status.GREEN,
+                    GREEN,
                     100,
                     "The position is not part of the structural plausibility checks.",
                     evidence={"applicable": False},
@@ -124,14 +125,12 @@ def check(positions: Sequence[AuditPosition], context: AuditContext) -> list[Ver
             continue
         issues, evidence = found
         if not issues:
-            verdicts.append(
-                Verdict.make(ROLE, Status.GREEN, 80, _summary(evidence), evidence=dict(evidence))
-            )
+            verdicts.append(Verdict.make(ROLE, GREEN, 80, _summary(evidence), evidence=dict(evidence)))
             continue
         verdicts.append(
             Verdict.make(
                 ROLE,
-                Status.AMBER,
+                AMBER,
                 60,
                 " ".join(issue.description for issue in issues),
                 evidence=dict(evidence),
@@ -182,7 +181,7 @@ def _judge_object(
         if not low <= ratio <= high:
             issue = Issue(
                 type="reinforcement_ratio",
-                severity=Status.AMBER,
+                severity=AMBER,
                 description=(
                     f"Reinforcement{where} is {ratio} kg per m3 of reinforced concrete "
                     f"({rebar_kg} kg / {reinforced_m3} m3), outside the usual {low}–{high} kg/m3."
@@ -194,7 +193,7 @@ def _judge_object(
     elif rebar_kg > 0:
         issue = Issue(
             type="reinforcement_without_concrete",
-            severity=Status.AMBER,
+            severity=AMBER,
             description=f"There is reinforcement ({rebar_kg} kg){where} but no in-place concrete it could belong to.",
             suggestion="Check whether the concrete positions are missing or sit in another object.",
         )
@@ -203,10 +202,8 @@ def _judge_object(
     elif reinforced_m3 > 0:
         issue = Issue(
             type="concrete_without_reinforcement",
-            severity=Status.AMBER,
-            description=(
-                f"Reinforced concrete ({reinforced_m3} m3){where} has no reinforcement position."
-            ),
+            severity=AMBER,
+            description=(f"Reinforced concrete ({reinforced_m3} m3){where} has no reinforcement position."),
             suggestion="Add the reinforcement or confirm that its price is included in the concrete.",
         )
         for i, _, _ in reinforced:
@@ -219,7 +216,7 @@ def _judge_object(
         if not low <= ratio <= high:
             issue = Issue(
                 type="formwork_ratio",
-                severity=Status.AMBER,
+                severity=AMBER,
                 description=(
                     f"Formwork{where} is {ratio} m2 per m3 of formed concrete "
                     f"({formwork_m2} m2 / {formed_m3} m3), outside the plausible {low}–{high} m2/m3."
@@ -231,7 +228,7 @@ def _judge_object(
     elif formwork_m2 > 0:
         issue = Issue(
             type="formwork_without_concrete",
-            severity=Status.AMBER,
+            severity=AMBER,
             description=f"There is formwork ({formwork_m2} m2){where} but no in-place concrete.",
             suggestion="Check whether the concrete positions are missing or sit in another object.",
         )

@@ -11,11 +11,13 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from app.domain.audits.experts.contract import (
+    AMBER,
+    GREEN,
+    RED,
     AuditContext,
     AuditPosition,
     Issue,
     RuleExpert,
-    Status,
     Verdict,
     worst,
 )
@@ -41,7 +43,7 @@ def _verdict(position: AuditPosition, context: AuditContext, group: list[str] | 
         issues.append(
             Issue(
                 type="missing_description",
-                severity=Status.RED,
+                severity=RED,
                 description="The position has no description.",
                 suggestion="Add the catalogue description of the work.",
             )
@@ -52,7 +54,7 @@ def _verdict(position: AuditPosition, context: AuditContext, group: list[str] | 
         issues.append(
             Issue(
                 type="missing_quantity",
-                severity=Status.RED,
+                severity=RED,
                 description="The position has no quantity.",
                 suggestion="Fill in the quantity from the výkaz výměr.",
             )
@@ -61,7 +63,7 @@ def _verdict(position: AuditPosition, context: AuditContext, group: list[str] | 
         issues.append(
             Issue(
                 type="non_positive_quantity",
-                severity=Status.RED,
+                severity=RED,
                 description=f"The quantity is {quantity}, not above zero.",
                 suggestion="Check the výkaz výměr; remove the position if the work is not needed.",
             )
@@ -71,7 +73,7 @@ def _verdict(position: AuditPosition, context: AuditContext, group: list[str] | 
         issues.append(
             Issue(
                 type="missing_unit",
-                severity=Status.RED,
+                severity=RED,
                 description="The position has no unit of measure.",
                 suggestion="Add the catalogue unit (m3, m2, t, kus …).",
             )
@@ -80,7 +82,7 @@ def _verdict(position: AuditPosition, context: AuditContext, group: list[str] | 
         issues.append(
             Issue(
                 type="unknown_unit",
-                severity=Status.AMBER,
+                severity=AMBER,
                 description=f"The unit {position.unit!r} is not a known unit of measure.",
                 suggestion="Use a standard unit such as m3, m2, m, t, kg, kus, kpl, h.",
             )
@@ -91,7 +93,7 @@ def _verdict(position: AuditPosition, context: AuditContext, group: list[str] | 
         issues.append(
             Issue(
                 type="missing_unit_price",
-                severity=Status.AMBER,
+                severity=AMBER,
                 description="The budget is priced but this position has no unit price.",
                 suggestion="Price the position or explain why it is free of charge.",
             )
@@ -100,7 +102,7 @@ def _verdict(position: AuditPosition, context: AuditContext, group: list[str] | 
         issues.append(
             Issue(
                 type="negative_unit_price",
-                severity=Status.AMBER,
+                severity=AMBER,
                 description=f"The unit price {price} is negative.",
                 suggestion="Negative prices belong in a deduction position with a note.",
             )
@@ -110,12 +112,12 @@ def _verdict(position: AuditPosition, context: AuditContext, group: list[str] | 
     if total is not None and quantity is not None and price is not None:
         expected = quantity * price
         tolerance = settings.total_tolerance + abs(price) * settings.quantity_step / 2
-        evidence["expected_total"] = str(expected.quantize(Decimal("0.01")))
         if abs(total - expected) > tolerance:
+            evidence["expected_total"] = str(expected.quantize(Decimal("0.01")))
             issues.append(
                 Issue(
                     type="total_mismatch",
-                    severity=Status.RED,
+                    severity=RED,
                     description=(
                         f"The total {total} is not quantity × unit price ({quantity} × {price} = "
                         f"{expected.quantize(Decimal('0.01'))})."
@@ -126,12 +128,12 @@ def _verdict(position: AuditPosition, context: AuditContext, group: list[str] | 
 
     if group:
         shown = [other for other in group[: _DUPLICATES_SHOWN + 1] if other != position.id][:_DUPLICATES_SHOWN]
-        evidence["duplicates"] = shown
+        evidence["duplicates"] = tuple(shown)
         more = "" if len(group) - 1 <= len(shown) else " …"
         issues.append(
             Issue(
                 type="duplicate",
-                severity=Status.AMBER,
+                severity=AMBER,
                 description=(
                     f"Same code, description and object as {len(group) - 1} other position(s): "
                     f"{', '.join(shown)}{more}."
@@ -145,8 +147,8 @@ def _verdict(position: AuditPosition, context: AuditContext, group: list[str] | 
         reasoning = "Description, quantity, unit and price are present and the total adds up."
         if not context.priced:
             reasoning = "Description, quantity and unit are present; the budget is blank, so prices are not required."
-        return Verdict.make(ROLE, Status.GREEN, 100, reasoning, evidence=evidence)
-    confidence = 100 if status is Status.RED or any(i.type != "duplicate" for i in issues) else 85
+        return Verdict.make(ROLE, GREEN, 100, reasoning, evidence=evidence)
+    confidence = 100 if status is RED or any(i.type != "duplicate" for i in issues) else 85
     return Verdict.make(
         ROLE,
         status,

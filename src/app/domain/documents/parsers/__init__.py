@@ -7,7 +7,8 @@ for the person who uploaded it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from app.domain.budgets.records import DocumentParseError, ParsedDocument
 
@@ -41,7 +42,8 @@ FORMATS = frozenset(_FROM_BYTES) | frozenset(_FROM_WORKBOOK)
 def detect_format(data: bytes) -> str | None:
     """The format name (unixml, kros_xlsx, rts_xlsx, esticon_xlsx, xc4, csv, pdf, txt) or ``None``."""
     try:
-        return detect(data).format
+        with _readable_errors("file"):
+            return detect(data).format
     except DocumentParseError:
         return None
 
@@ -52,12 +54,20 @@ def parse_document(data: bytes, filename: str | None = None) -> ParsedDocument:
     Raises ``DocumentParseError`` for unknown, empty, truncated or broken files, and for budget
     formats that hold no positions.
     """
-    detected = detect(data, filename)
-    try:
+    with _readable_errors("file"):
+        detected = detect(data, filename)
+    with _readable_errors(f"{detected.format} file"):
         if detected.workbook is not None:
             return _FROM_WORKBOOK[detected.format](detected.workbook)
         return _FROM_BYTES[detected.format](data)
+
+
+@contextmanager
+def _readable_errors(what: str) -> Iterator[None]:
+    """A malformed file must end as a ``DocumentParseError`` a person can read, never as a crash."""
+    try:
+        yield
     except (DocumentParseError, MemoryError):
         raise
-    except Exception as exc:  # a malformed file must end as a readable error, never a crash
-        raise DocumentParseError(f"The {detected.format} file could not be read: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:
+        raise DocumentParseError(f"The {what} could not be read: {type(exc).__name__}: {exc}") from exc

@@ -19,7 +19,7 @@ from app.domain.budgets.records import (
     PositionRecord,
 )
 
-from .cells import Cell
+from .cells import Cell, iso_date
 from .numbers import InvalidNumber, line_total, parse_decimal, quantize_money, quantize_quantity
 
 
@@ -115,6 +115,7 @@ class DocumentBuilder:
             return None
 
     def add_object(self, code: str | None, name: str | None, parent_code: str | None = None) -> None:
+        """Record an object once (by code, or name when it has no code, and parent)."""
         if not code and not name:
             return
         key = (code or name, parent_code)
@@ -132,6 +133,10 @@ class DocumentBuilder:
         if empty_error and not self.positions:
             raise DocumentParseError(empty_error)
         positions = [draft.finish() for draft in self.positions]
+        date = self.metadata.get("date")
+        iso = iso_date(date) if isinstance(date, str) else None
+        if iso:
+            self.metadata["date"] = iso
         return ParsedDocument(
             format=self.format,
             positions=positions,

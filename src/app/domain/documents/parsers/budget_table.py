@@ -18,6 +18,7 @@ from .columns import Column, Header
 
 SECTION_GROUPS = frozenset({"HSV", "PSV", "M", "VRN", "OST", "HZS", "ON", "VN"})
 DETAIL_KINDS = frozenset({"PP", "VV", "PSC", "P"})
+_ROW_KINDS = DETAIL_KINDS | {"D", "K", "M"}
 _PRICE_NOTE_PREFIX = "poznámka k souboru cen:"
 
 NUMBER = Column("number", exact=("pc", "porc", "poradovecislo", "cp"))
@@ -63,10 +64,12 @@ class BudgetTableReader:
     def read(self, rows: Sequence[Sequence[Cell]], lines: Sequence[int] | None = None) -> None:
         """Read ``rows`` (those after the header); ``lines`` gives each row's 1-based line number."""
         for position, row in enumerate(rows):
-            if is_blank_row(row) or self.is_header_again(row):
+            if is_blank_row(row):
                 continue
             line = lines[position] if lines is not None else position + 1
             kind = self.text(row, "type").upper() if self.has_type else ""
+            if kind not in _ROW_KINDS and self.is_header_again(row):
+                continue
             if kind == "D":
                 self.section(self.text(row, "code"), self.text(row, "description"))
             elif kind in ("K", "M"):
@@ -78,6 +81,8 @@ class BudgetTableReader:
                     self.item(row, line, kind)
             elif not self.has_type:
                 self.untyped(row, line)
+            elif self.text(row, "unit") or self.text(row, "quantity"):
+                self.item(row, line, None)  # an item whose Typ cell was left empty
 
     def text(self, row: Sequence[Cell], field: str) -> str:
         return cell_text(self.header.get(row, field))

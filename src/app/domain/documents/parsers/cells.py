@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 import unicodedata
 from collections.abc import Sequence
 from typing import TypeAlias
@@ -12,6 +13,7 @@ Cell: TypeAlias = (
 )
 
 _FOLD_CACHE: dict[str, str] = {}
+_CZECH_DATE = re.compile(r"(\d{1,2})\.\s*(\d{1,2})\.\s*(\d{4})")
 
 
 def cell_text(value: Cell) -> str:
@@ -25,11 +27,6 @@ def cell_text(value: Cell) -> str:
     if isinstance(value, datetime.datetime | datetime.date):
         return value.strftime("%d.%m.%Y")
     return str(value).strip()
-
-
-def optional_text(value: Cell) -> str | None:
-    """Like ``cell_text`` but ``None`` for empty cells."""
-    return cell_text(value) or None
 
 
 def fold(value: Cell) -> str:
@@ -50,3 +47,15 @@ def fold(value: Cell) -> str:
 
 def is_blank_row(row: Sequence[Cell]) -> bool:
     return all(value is None or value == "" for value in row)
+
+
+def iso_date(text: str) -> str | None:
+    """A Czech date ("08.09.2025", "20. 1. 2026") as ISO "2025-09-08"; ``None`` if it is not one."""
+    match = _CZECH_DATE.fullmatch(text.strip())
+    if match is None:
+        return None
+    day, month, year = (int(part) for part in match.groups())
+    try:
+        return datetime.date(year, month, day).isoformat()
+    except ValueError:
+        return None

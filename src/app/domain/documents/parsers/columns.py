@@ -60,11 +60,18 @@ def find_header(
     limit: int | None = None,
 ) -> Header | None:
     """The first row (within ``limit`` rows) that names every ``required`` field."""
-    needed = set(required)
+    needed = [column for column in columns if column.field in set(required)]
     for index, row in enumerate(rows[:limit] if limit else rows):
-        if not row or sum(1 for value in row if value not in (None, "")) < len(needed):
+        labels = {fold(value) for value in row if isinstance(value, str) and value}
+        if len(labels) < len(needed) or not all(_named(column, labels) for column in needed):
             continue
         found = match_columns(row, columns)
-        if needed.issubset(found):
+        if all(column.field in found for column in needed):
             return Header(row=index, columns=found)
     return None
+
+
+def _named(column: Column, labels: set[str]) -> bool:
+    if not labels.isdisjoint(column.exact):
+        return True
+    return any(column.matches(label) for label in labels) if column.prefixes else False

@@ -83,6 +83,10 @@ def _detect_workbook(data: bytes) -> Detected:
         if "xl/workbook.xml" not in names and "content.xml" not in names:
             raise DocumentParseError("ZIP archive is not an Excel workbook (no xl/workbook.xml inside)")
     workbook = Workbook(data)
+    if rts_excel.has_marker(workbook):
+        return Detected("rts_xlsx", workbook)
+    if kros_excel.has_marker(workbook):
+        return Detected("kros_xlsx", workbook)
     if rts_excel.looks_like_rts(workbook):
         return Detected("rts_xlsx", workbook)
     if esticon_excel.looks_like_esticon(workbook):

@@ -45,6 +45,7 @@ ITEM_KINDS = frozenset({"P"})
 
 
 def sheet_header(rows: Sequence[Row]) -> Header | None:
+    """The Esticon header of a sheet, with "Cena" resolved into unit price and total when split."""
     header = find_header(rows, COLUMNS, REQUIRED, limit=HEADER_SEARCH_ROWS)
     if header is None or "unit_price" in header.columns:
         return header
@@ -57,10 +58,12 @@ def sheet_header(rows: Sequence[Row]) -> Header | None:
 
 
 def looks_like_esticon(workbook: Workbook) -> bool:
+    """True when some sheet has the Esticon header (Typ / Poř. číslo / Kód položky …)."""
     return any(sheet_header(workbook.rows(name)) is not None for name in workbook.sheet_names)
 
 
 def parse_esticon_excel(workbook: Workbook) -> ParsedDocument:
+    """Parse every sheet with an Esticon header; S/O/O1 rows set the stavba and object context."""
     builder = DocumentBuilder(FORMAT)
     sheets = 0
     for name in workbook.sheet_names:
@@ -78,6 +81,8 @@ def parse_esticon_excel(workbook: Workbook) -> ParsedDocument:
 
 
 class _SheetReader:
+    """Reads one sheet top to bottom; S/O/O1 rows may also appear between blocks of items."""
+
     def __init__(self, builder: DocumentBuilder, sheet: str, header: Header) -> None:
         self.builder = builder
         self.sheet = sheet
@@ -106,7 +111,7 @@ class _SheetReader:
                 code, name = self.text(row, "code") or self.text(row, "number"), self.text(row, "description")
                 self.category = f"{code} - {name}" if code and name else code or name or None
                 self.current = None
-            elif kind in ITEM_KINDS:
+            elif kind in ITEM_KINDS or (not kind and self.text(row, "code") and self.text(row, "unit")):
                 self.item(row, index + 1)
             elif kind in ("PP", "VV", "TS"):
                 self.detail(row, kind)
@@ -117,8 +122,9 @@ class _SheetReader:
         code = values[0] if values else None
         name = values[1] if len(values) > 1 else None
         if kind == "S":
-            self.builder.metadata.setdefault("stavba_code", code or "")
-            self.builder.metadata.setdefault("stavba_name", name or "")
+            for key, value in (("stavba_code", code), ("stavba_name", name)):
+                if value:
+                    self.builder.metadata.setdefault(key, value)
         elif kind == "O":
             self.object_code, self.object_name = code, name
             self.budget_code = self.budget_name = None

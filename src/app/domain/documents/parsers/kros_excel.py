@@ -24,6 +24,7 @@ from .workbook import Row, Workbook
 FORMAT = "kros_xlsx"
 HEADER_SEARCH_ROWS = 600
 RECAP_SHEET = "rekapitulacestavby"
+EXPORT_MARKER = "exportkomplet"
 
 COLUMNS = (
     budget_table.NUMBER,
@@ -43,6 +44,13 @@ REQUIRED = ("code", "description", "unit", "quantity")
 def sheet_header(rows: Sequence[Row]) -> Header | None:
     """The budget header of a KROS-like sheet, if it has one."""
     return find_header(rows, COLUMNS, REQUIRED, limit=HEADER_SEARCH_ROWS)
+
+
+def has_marker(workbook: Workbook) -> bool:
+    """A "Rekapitulace stavby" sheet or a sheet starting with "Export Komplet", as KROS writes them."""
+    return any(
+        fold(name) == RECAP_SHEET or fold(workbook.first_cell(name)) == EXPORT_MARKER for name in workbook.sheet_names
+    )
 
 
 def looks_like_kros(workbook: Workbook) -> bool:
@@ -79,7 +87,7 @@ def parse_kros_excel(workbook: Workbook) -> ParsedDocument:
         header = sheet_header(rows)
         if header is not None:
             headers.append((name, header))
-        elif fold(name) == RECAP_SHEET or fold(workbook.first_cell(name)) == "exportkomplet":
+        elif fold(name) == RECAP_SHEET or fold(workbook.first_cell(name)) == EXPORT_MARKER:
             recap.update(_read_recap(rows))
             _read_stavba(rows, builder)
     if not headers:
@@ -105,7 +113,7 @@ def _labelled(rows: Sequence[Row], wanted: set[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for index, row in enumerate(rows):
         for col, value in enumerate(row):
-            if not _is_label(value):
+            if not value or not _is_label(value):
                 continue
             label = fold(value)
             if label not in wanted or label in found:
@@ -123,7 +131,8 @@ def _labelled(rows: Sequence[Row], wanted: set[str]) -> dict[str, str]:
 
 
 def _is_label(value: Cell) -> bool:
-    return isinstance(value, str) and value.rstrip().endswith(":")
+    """A cover label such as "Stavba:" (the cheap ``in`` test keeps scanning wide sheets fast)."""
+    return isinstance(value, str) and ":" in value and value.rstrip().endswith(":")
 
 
 def _read_stavba(rows: Sequence[Row], builder: DocumentBuilder) -> None:

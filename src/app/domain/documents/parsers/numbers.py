@@ -12,7 +12,7 @@ QUANTITY_STEP = Decimal("0.0001")
 MONEY_STEP = Decimal("0.01")
 
 _SPACES = re.compile(r"[\s\u00a0\u2007\u202f']+")
-_CURRENCY = re.compile(r"(?i)(kč|czk|,-|\.-)$")
+_CURRENCY = re.compile(r"(?i)(?:\s*(?:kč|czk|,-|\.-))+$")
 _DASHES = frozenset({"-", "\u2013", "\u2014"})
 _PLAIN = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 
@@ -40,7 +40,7 @@ def parse_decimal(value: object) -> Decimal | None:
     text = str(value).strip().replace("\u2212", "-")
     if not text or text in _DASHES:
         return None
-    text = _SPACES.sub("", _CURRENCY.sub("", text.strip()).strip())
+    text = _SPACES.sub("", _CURRENCY.sub("", text))
     if not text:
         raise InvalidNumber(f"not a number: {value!r}")
     text = _normalise_separators(text)

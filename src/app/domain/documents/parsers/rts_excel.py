@@ -9,6 +9,7 @@ decides.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -40,16 +41,23 @@ COLUMNS = (
 )
 REQUIRED = ("number", "code", "description", "unit", "quantity")
 _NOTE_LABEL = "poznamkakpolozce"
+_EXPRESSION = re.compile(r"[\d\s,.+\-*/()=]+")
 _END_RECORDS = frozenset({"DPH", "SUM", "END", "JKSO", "JKSOCHAR", "JKSOAKCE", "POPUZIV"})
 
 
 def sheet_header(rows: Sequence[Row]) -> Header | None:
+    """The item header of an RTS sheet (P.č. | Číslo položky | Název položky | MJ | Množství …)."""
     return find_header(rows, COLUMNS, REQUIRED, limit=HEADER_SEARCH_ROWS)
+
+
+def has_marker(workbook: Workbook) -> bool:
+    """A sheet starts with ``#RTSROZP#``, as RTS / BUILDpower exports do."""
+    return any(cell_text(workbook.first_cell(name)) == MARKER for name in workbook.sheet_names)
 
 
 def looks_like_rts(workbook: Workbook) -> bool:
     """True for a workbook with the ``#RTSROZP#`` marker or an item sheet with S:/O: rows."""
-    if any(cell_text(workbook.first_cell(name)) == MARKER for name in workbook.sheet_names):
+    if has_marker(workbook):
         return True
     for name in workbook.sheet_names:
         rows = workbook.rows(name)
@@ -90,16 +98,18 @@ def parse_rts_excel(workbook: Workbook) -> ParsedDocument:
 
 
 class _SheetReader:
+    """Reads one item sheet: the S:/O:/R: context, then Díl:, item, POP and VV rows."""
+
     def __init__(self, builder: DocumentBuilder, sheet: str, rows: Sequence[Row], header: Header) -> None:
         self.builder = builder
         self.sheet = sheet
         self.rows = rows
         self.header = header
         labels = _header_rows(rows[: header.row])
-        stavba = labels.get("S:")
-        if stavba:
-            builder.metadata.setdefault("stavba_code", stavba[0])
-            builder.metadata.setdefault("stavba_name", stavba[1])
+        stavba_code, stavba_name = labels.get("S:", ("", ""))
+        for key, value in (("stavba_code", stavba_code), ("stavba_name", stavba_name)):
+            if value:
+                builder.metadata.setdefault(key, value)
         self.object_code, self.object_name = labels.get("O:", ("", ""))
         self.budget_code, self.budget_name = labels.get("R:", ("", ""))
         builder.add_object(self.object_code or None, self.object_name or None)
@@ -189,11 +199,16 @@ class _SheetReader:
         text = self.text(row, "description")
         if self.current is None or not text:
             return
-        is_measurement = record == "VV" or (not record and self.text(row, "quantity") != "")
+        is_measurement = record == "VV" or (not record and _looks_like_measurement(text, self.text(row, "quantity")))
         if is_measurement:
             self.current.measurements.append(text)
         elif fold(text) != _NOTE_LABEL:
             self.current.full_description.append(text)
+
+
+def _looks_like_measurement(text: str, quantity: str) -> bool:
+    """Without record types: a VV line has a quantity, ends with " : ", or is plain arithmetic."""
+    return bool(quantity) or text.rstrip().endswith(":") or _EXPRESSION.fullmatch(text) is not None
 
 
 def _record_type_column(rows: Sequence[Row]) -> int | None:

@@ -1,7 +1,8 @@
 """PDF and plain-text documents: their text for full-text search and Workflow B.
 
-When the text holds a budget table (lines with a 9-digit ÚRS code, a unit and a quantity) those
-lines also become positions, best effort: each such document carries a warning to check them.
+When the text holds a budget table (lines with a 9-digit ÚRS code, or an 8-digit material code, a
+unit and a quantity) those lines also become positions, best effort: such a document carries a
+warning to check them, and a line with a 9-digit code that cannot be read is warned about.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ TXT_FORMAT = "txt"
 
 _UNITS = r"m3|m2|m³|m²|bm|km|m|t|kg|kus|ks|kpl|soubor|sb|hod|h|litr|l|ha|měsíc|měs|mes|den|%"
 _ITEM_LINE = re.compile(
-    r"^\s*(?:(?P<number>\d{1,4})[.)]?\s+)?(?:(?P<kind>[KM])\s+)?(?P<code>\d{9})\s+"
+    r"^\s*(?:(?P<number>\d{1,4})[.)]?\s+)?(?:(?P<kind>[KM])\s+)?(?P<code>\d{8,9})\s+"
     rf"(?P<description>.+?)\s+(?P<unit>{_UNITS})\s+(?P<numbers>-?\d[\d\s\u00a0.,-]*?)"
-    r"(?:\s+(?P<catalog>[^\d\s-].*?))?\s*$",
+    r"(?:\s+(?P<catalog>[^\d\s-]\S.*?))?\s*$",
     re.IGNORECASE,
 )
-_CODE = re.compile(r"(?<![\d.,])\d{9}(?![\d.,])")
+_URS_CODE = re.compile(r"(?<![\d.,])\d{9}(?![\d.,])")
+_CANDIDATE = re.compile(r"(?<![\d.,])\d{8,9}(?![\d.,])")
 _THOUSANDS_HEAD = re.compile(r"-?\d{1,3}(?: \d{3})*")
 _THOUSANDS_TAIL = re.compile(r"\d{3}(?:[.,]\d+)?")
 
@@ -77,13 +79,14 @@ def parse_txt(data: bytes) -> ParsedDocument:
 def _positions_from_text(text: str, builder: DocumentBuilder, pages: list[int] | None) -> None:
     unreadable: list[tuple[int, str]] = []
     for index, raw in enumerate(text.split("\n")):
-        if not _CODE.search(raw):
+        if not _CANDIDATE.search(raw):
             continue
         line = index + 1
         match = _ITEM_LINE.match(raw.replace("\u00a0", " "))
         numbers = _numbers(match.group("numbers")) if match else None
         if match is None or not numbers:
-            unreadable.append((line, raw.strip()))
+            if _URS_CODE.search(raw):
+                unreadable.append((line, raw.strip()))
             continue
         quantity = numbers[0]
         unit_price = numbers[1] if len(numbers) > 1 else None

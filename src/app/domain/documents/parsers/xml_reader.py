@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+import re
 
 from lxml import etree
 
 from app.domain.budgets.records import DocumentParseError
+
+_POSITION_SUFFIX = re.compile(r",?\s*line \d+, column \d+\s*$")
 
 
 def _parser() -> etree.XMLParser:
@@ -51,9 +54,10 @@ def root_name(data: bytes) -> str | None:
 
 
 def _syntax_message(exc: etree.XMLSyntaxError) -> str:
-    line = exc.lineno if exc.lineno else getattr(exc, "position", (None,))[0]
-    detail = (exc.msg or str(exc)).strip()
+    line, column = exc.position if exc.position else (exc.lineno, None)
+    detail = _POSITION_SUFFIX.sub("", (exc.msg or str(exc)).strip())
     where = f" at line {line}" if line else ""
+    where += f", column {column}" if line and column else ""
     return f"XML is not well-formed{where}: {detail}"
 
 

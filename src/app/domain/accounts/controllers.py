@@ -1,0 +1,128 @@
+"""HTTP face of the accounts domain: register, verify, login, logout, me, user administration."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.datastructures import Cookie
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from redis.asyncio import Redis
+
+from app.config import Settings
+from app.domain.accounts.guards import requires_admin
+from app.domain.accounts.schemas import LoginRequest, LoginResponse, RegisterRequest, UserRead, VerifyEmailRequest
+from app.domain.accounts.services import UserService
+from app.domain.accounts.sessions import SESSION_COOKIE, SessionUser, delete_session
+from app.lib.errors import NotFound
+
+AUTH_GROUP = {"rate_limit_group": "auth"}
+
+
+def _users_service_dependencies() -> dict[str, Provide]:
+    from app.domain.accounts.deps import user_service_dependencies
+
+    return user_service_dependencies()
+
+
+class AuthController(Controller):
+    path = "/api/auth"
+    tags = ["accounts"]
+    dependencies = _users_service_dependencies()
+
+    @post("/register", exclude_from_auth=True, opt=AUTH_GROUP, status_code=HTTP_201_CREATED)
+    async def register(
+        self,
+        data: JSONBody[RegisterRequest],
+        users_service: NamedDependency[UserService],
+        settings: NamedDependency[Settings],
+    ) -> UserRead:
+        """Create an account (status `pending`); the verification token goes to the outbox."""
+        user, _ = await users_service.register(
+            email=data.email, password=data.password, full_name=data.full_name, settings=settings
+        )
+        return UserRead.from_model(user)
+
+    @post("/verify-email", exclude_from_auth=True, opt=AUTH_GROUP, status_code=HTTP_200_OK)
+    async def verify_email(
+        self,
+        data: JSONBody[VerifyEmailRequest],
+        users_service: NamedDependency[UserService],
+        redis: NamedDependency[Redis],
+    ) -> UserRead:
+        """Confirm the e-mail address with the token from the verification message."""
+        return UserRead.from_model(await users_service.verify_email(data.token, redis))
+
+    @post("/login", exclude_from_auth=True, opt=AUTH_GROUP, status_code=HTTP_200_OK)
+    async def login(
+        self,
+        data: JSONBody[LoginRequest],
+        users_service: NamedDependency[UserService],
+        redis: NamedDependency[Redis],
+        settings: NamedDependency[Settings],
+    ) -> Response[LoginResponse]:
+        """Open a session: the token in the body (Bearer use) and as an HttpOnly cookie (browsers)."""
+        user, token, expires_at = await users_service.login(
+            email=data.email, password=data.password, redis=redis, settings=settings
+        )
+        body = LoginResponse(token=token, expires_at=expires_at, user=UserRead.from_model(user))
+        cookie = Cookie(
+            key=SESSION_COOKIE,
+            value=token,
+            max_age=settings.SESSION_TTL_SECONDS,
+            httponly=True,
+            secure=True,
+            samesite="lax",
+        )
+        return Response(body, cookies=[cookie])
+
+    @post("/logout", status_code=HTTP_204_NO_CONTENT)
+    async def logout(self, current_user: NamedDependency[SessionUser], redis: NamedDependency[Redis]) -> Response[None]:
+        """End this session at once (the token stops working on the next request)."""
+        await delete_session(redis, current_user.session_id, current_user.id)
+        return Response(
+            None, status_code=HTTP_204_NO_CONTENT, cookies=[Cookie(key=SESSION_COOKIE, value="", max_age=0)]
+        )
+
+
+class MeController(Controller):
+    path = "/api/me"
+    tags = ["accounts"]
+    dependencies = _users_service_dependencies()
+
+    @get()
+    async def me(
+        self, current_user: NamedDependency[SessionUser], users_service: NamedDependency[UserService]
+    ) -> UserRead:
+        """The signed-in user."""
+        user = await users_service.get_one_or_none(id=current_user.id)
+        if user is None:
+            raise NotFound("The user does not exist.")
+        return UserRead.from_model(user)
+
+
+class UserStatusChange(msgspec.Struct, kw_only=True):
+    status: Literal["active", "suspended"]
+
+
+class UserAdminController(Controller):
+    """Operators: suspend or re-activate an account (suspension ends its sessions at once)."""
+
+    path = "/api/admin/users"
+    tags = ["administration"]
+    guards = [requires_admin]
+    dependencies = _users_service_dependencies()
+
+    @post("/{user_id:uuid}/status", status_code=HTTP_200_OK)
+    async def set_status(
+        self,
+        user_id: FromPath[uuid.UUID],
+        data: JSONBody[UserStatusChange],
+        users_service: NamedDependency[UserService],
+        redis: NamedDependency[Redis],
+    ) -> UserRead:
+        return UserRead.from_model(await users_service.set_status(user_id, data.status, redis))

@@ -1,0 +1,59 @@
+"""Request and response bodies of the accounts API."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Annotated
+
+import msgspec
+
+from app.db.models import User
+
+EmailText = Annotated[str, msgspec.Meta(min_length=3, max_length=255)]
+PasswordText = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+
+
+class RegisterRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    email: EmailText
+    password: PasswordText
+    full_name: Annotated[str, msgspec.Meta(max_length=255)] | None = None
+
+
+class VerifyEmailRequest(msgspec.Struct, kw_only=True):
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+
+
+class LoginRequest(msgspec.Struct, kw_only=True):
+    email: EmailText
+    password: PasswordText
+
+
+class UserRead(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    email: str
+    full_name: str | None
+    role: str
+    status: str
+    email_verified: bool
+    last_login_at: datetime.datetime | None
+    created_at: datetime.datetime
+
+    @classmethod
+    def from_model(cls, user: User) -> UserRead:
+        return cls(
+            id=user.id,
+            email=user.email,
+            full_name=user.full_name,
+            role=user.role,
+            status=user.status,
+            email_verified=user.email_verified,
+            last_login_at=user.last_login_at,
+            created_at=user.created_at,
+        )
+
+
+class LoginResponse(msgspec.Struct, kw_only=True):
+    token: str
+    expires_at: datetime.datetime
+    user: UserRead

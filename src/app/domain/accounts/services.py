@@ -1,0 +1,158 @@
+"""Account rules: registration, e-mail verification, login, suspension."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import re
+import secrets
+import uuid
+
+import structlog
+from advanced_alchemy.repository import SQLAlchemyAsyncRepository
+from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
+from redis.asyncio import Redis
+from sqlalchemy import func, select
+
+from app.config import Settings
+from app.db.models import OutboxMessage, User, utc_now
+from app.domain.accounts import sessions
+from app.domain.accounts.passwords import hash_password, password_problems, verify_password
+from app.lib.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, field_error
+
+logger = structlog.get_logger(__name__)
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+LOGIN_FAILED = "Invalid e-mail or password."
+
+
+def normalise_email(email: str) -> str:
+    """Trim and lower-case: e-mail addresses are unique case-insensitively."""
+    return email.strip().lower()
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class UserService(SQLAlchemyAsyncRepositoryService[User]):
+    """Users and their sessions; every method that changes rows commits before it returns."""
+
+    class Repository(SQLAlchemyAsyncRepository[User]):
+        model_type = User
+
+    repository_type = Repository
+
+    async def get_by_email(self, email: str) -> User | None:
+        statement = select(User).where(func.lower(User.email) == normalise_email(email))
+        return (await self.repository.session.execute(statement)).scalar_one_or_none()
+
+    async def register(
+        self,
+        *,
+        email: str,
+        password: str,
+        full_name: str | None,
+        settings: Settings,
+        role: str = "user",
+        status: str = "pending",
+    ) -> tuple[User, str]:
+        """Create a user and queue the verification e-mail; returns the user and the raw token."""
+        email = normalise_email(email)
+        errors = []
+        if not _EMAIL.match(email):
+            errors.append(field_error("email", "is not a valid e-mail address"))
+        problems = password_problems(password, min_length=settings.PASSWORD_MIN_LENGTH, email=email)
+        errors += [field_error("password", problem) for problem in problems]
+        if errors:
+            raise InvalidInput("The registration is not valid.", errors=errors)
+        if await self.get_by_email(email) is not None:
+            raise Conflict(
+                "An account with this e-mail already exists.",
+                errors=[field_error("email", "is already registered")],
+            )
+        token = secrets.token_urlsafe(32)
+        user = User(
+            email=email,
+            password_hash=await hash_password(password),
+            full_name=(full_name or "").strip() or None,
+            role=role,
+            status=status,
+            email_verified=status == "active",
+            verification_token_hash=None if status == "active" else token_hash(token),
+        )
+        session = self.repository.session
+        session.add(user)
+        if status != "active":
+            session.add(
+                OutboxMessage(
+                    kind="verify_email",
+                    recipient=email,
+                    subject="Confirm your e-mail address",
+                    body=f"Confirm your e-mail address with this token: {token}",
+                    payload={"token": token},
+                    user_id=user.id,
+                )
+            )
+        await session.commit()
+        if settings.DEBUG and status != "active":
+            logger.info("verification token (development only)", email=email, token=token)
+        return user, token
+
+    async def verify_email(self, token: str, redis: Redis) -> User:
+        statement = select(User).where(User.verification_token_hash == token_hash(token)).with_for_update()
+        user = (await self.repository.session.execute(statement)).scalar_one_or_none()
+        if user is None:
+            raise InvalidInput(
+                "The verification token is not valid.", errors=[field_error("token", "is unknown or already used")]
+            )
+        user.email_verified = True
+        user.verification_token_hash = None
+        if user.status == "pending":
+            user.status = "active"
+        await self.repository.session.commit()
+        await sessions.update_user_sessions(redis, user.id, role=user.role, status=user.status)
+        return user
+
+    async def login(
+        self, *, email: str, password: str, redis: Redis, settings: Settings
+    ) -> tuple[User, str, datetime.datetime]:
+        """Check the password and open a session. The same answer and timing for an unknown e-mail."""
+        user = await self.get_by_email(email)
+        ok = await verify_password(user.password_hash if user else None, password)
+        if user is None or not ok:
+            raise NotAuthenticated(LOGIN_FAILED)
+        if user.status == "suspended":
+            raise Forbidden("This account is suspended.")
+        token, expires_at = await sessions.create_session(
+            redis,
+            user_id=user.id,
+            email=user.email,
+            role=user.role,
+            status=user.status,
+            ttl_seconds=settings.SESSION_TTL_SECONDS,
+        )
+        user.last_login_at = utc_now()
+        try:
+            await self.repository.session.commit()
+        except Exception:
+            await sessions.delete_session(redis, sessions.session_id_for(token), user.id)
+            raise
+        return user, token, expires_at
+
+    async def set_status(self, user_id: uuid.UUID, status: str, redis: Redis) -> User:
+        """Suspend or re-activate; suspension ends every session of the user at once."""
+        user = await self.get_one_or_none(id=user_id)
+        if user is None:
+            raise NotFound("The user does not exist.")
+        if status == "suspended":
+            # Before the commit too: a Redis failure then refuses the change instead of leaving
+            # live sessions of a suspended user behind.
+            await sessions.delete_user_sessions(redis, user.id)
+        user.status = status
+        await self.repository.session.commit()
+        if status == "suspended":
+            await sessions.delete_user_sessions(redis, user.id)
+        else:
+            await sessions.update_user_sessions(redis, user.id, role=user.role, status=user.status)
+        return user

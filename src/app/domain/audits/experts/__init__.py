@@ -1,0 +1,35 @@
+"""Audit experts: pure rules over a whole budget, one verdict per position per expert.
+
+``audit_budget(positions, context)`` runs the registry ``DEFAULT_EXPERTS`` and the orchestrator.
+"""
+
+from app.domain.audits.experts.contract import (
+    AuditContext,
+    AuditPosition,
+    AuditSettings,
+    Expert,
+    Issue,
+    PositionAudit,
+    RuleExpert,
+    Status,
+    Verdict,
+    is_priced,
+)
+from app.domain.audits.experts.orchestrator import DEFAULT_EXPERTS, audit_budget, combine, find_conflicts
+
+__all__ = [
+    "DEFAULT_EXPERTS",
+    "AuditContext",
+    "AuditPosition",
+    "AuditSettings",
+    "Expert",
+    "Issue",
+    "PositionAudit",
+    "RuleExpert",
+    "Status",
+    "Verdict",
+    "audit_budget",
+    "combine",
+    "find_conflicts",
+    "is_priced",
+]

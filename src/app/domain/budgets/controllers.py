@@ -1,0 +1,216 @@
+"""HTTP face of versioned budgets: versions, positions and position edits (each edit = a new version).
+
+`{position_id}` in PATCH/DELETE is the position's id in the LATEST version or its `lineage_id`
+(stable across versions — clients should prefer it). Send `If-Match: <version>` (e.g. `"7"`) to
+refuse the edit with 412 when the budget has moved on; list responses carry `ETag: "<version>"`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import msgspec
+from advanced_alchemy.filters import LimitOffset
+from litestar import Controller, Response, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from redis.asyncio import Redis
+
+from app.config import Settings
+from app.domain.accounts.sessions import SessionUser
+from app.domain.budgets.changes import ChangeSet, NewPosition
+from app.domain.budgets.deps import budget_dependencies
+from app.domain.budgets.schemas import (
+    PositionChangeResult,
+    PositionCreate,
+    PositionRead,
+    PositionUpdate,
+    VersionDetail,
+    VersionSummary,
+)
+from app.domain.budgets.services import BudgetService, NewVersion, PositionService
+from app.domain.projects.services import get_project_state
+from app.lib.errors import InvalidInput, NotFound, field_error
+from app.lib.pagination import Filters, Page
+
+IfMatch = Annotated[str | None, HeaderParameter(name="If-Match")]
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """`7`, `"7"` or `W/"7"` → 7; `*` or no header → None (no precondition)."""
+    if value is None or value.strip() in ("", "*"):
+        return None
+    text = value.strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise InvalidInput(
+            "If-Match must be a budget version number.", errors=[field_error("If-Match", 'must look like "7"')]
+        )
+    return int(text)
+
+
+def version_not_found() -> NotFound:
+    return NotFound("The budget version does not exist.")
+
+
+def _etag(version: int) -> dict[str, str]:
+    return {"ETag": f'"{version}"'}
+
+
+async def _position_after(positions_service: PositionService, result: NewVersion, reference: uuid.UUID) -> PositionRead:
+    lineage_id = result.lineages.get(reference, reference)
+    position = await positions_service.in_version(result.version.id, lineage_id)
+    if position is None:
+        raise NotFound("The position does not exist.")
+    return PositionRead.from_model(position)
+
+
+class BudgetController(Controller):
+    path = "/api/projects/{project_id:uuid}"
+    tags = ["budgets"]
+    dependencies = budget_dependencies()
+
+    @get("/versions")
+    async def list_versions(
+        self,
+        project_id: FromPath[uuid.UUID],
+        current_user: NamedDependency[SessionUser],
+        budgets_service: NamedDependency[BudgetService],
+        limit_offset: NamedDependency[LimitOffset],
+        redis: NamedDependency[Redis],
+        settings: NamedDependency[Settings],
+    ) -> Page[VersionSummary]:
+        """Budget versions, newest first, with trigger, totals and delta_cost."""
+        await get_project_state(
+            budgets_service.db_session, redis, current_user, project_id, ttl_seconds=settings.CACHE_TTL_SECONDS
+        )
+        return await budgets_service.list_versions(project_id, limit_offset)
+
+    @get("/versions/{number:int}")
+    async def get_version(
+        self,
+        project_id: FromPath[uuid.UUID],
+        number: FromPath[int],
+        current_user: NamedDependency[SessionUser],
+        budgets_service: NamedDependency[BudgetService],
+        redis: NamedDependency[Redis],
+        settings: NamedDependency[Settings],
+    ) -> VersionDetail:
+        """One version with `changes: {added, removed, modified}` (modified: each field's before/after)."""
+        await get_project_state(
+            budgets_service.db_session, redis, current_user, project_id, ttl_seconds=settings.CACHE_TTL_SECONDS
+        )
+        version = await budgets_service.version_by_number(project_id, number)
+        if version is None:
+            raise version_not_found()
+        return VersionDetail.from_model(version)
+
+    @get("/positions")
+    async def list_positions(
+        self,
+        project_id: FromPath[uuid.UUID],
+        current_user: NamedDependency[SessionUser],
+        budgets_service: NamedDependency[BudgetService],
+        positions_service: NamedDependency[PositionService],
+        filters: Filters,
+        limit_offset: NamedDependency[LimitOffset],
+        redis: NamedDependency[Redis],
+        settings: NamedDependency[Settings],
+        version: Annotated[int | None, QueryParameter(ge=1)] = None,
+    ) -> Response[Page[PositionRead]]:
+        """Positions of the latest version (or `version=n`); filters `status`, `category`, `code`, `q`."""
+        state = await get_project_state(
+            budgets_service.db_session, redis, current_user, project_id, ttl_seconds=settings.CACHE_TTL_SECONDS
+        )
+        number = version if version is not None else state.current_version
+        if number == 0:
+            empty: Page[PositionRead] = Page(items=[], total=0, limit=limit_offset.limit, offset=limit_offset.offset)
+            return Response(empty, headers=_etag(0))
+        budget_version = await budgets_service.version_by_number(project_id, number)
+        if budget_version is None:
+            raise version_not_found()
+        page = await positions_service.list_in_version(budget_version.id, list(filters), limit_offset)
+        return Response(page, headers=_etag(number))
+
+    @post("/positions", status_code=HTTP_201_CREATED)
+    async def add_position(
+        self,
+        project_id: FromPath[uuid.UUID],
+        data: JSONBody[PositionCreate],
+        current_user: NamedDependency[SessionUser],
+        budgets_service: NamedDependency[BudgetService],
+        positions_service: NamedDependency[PositionService],
+        redis: NamedDependency[Redis],
+        if_match: IfMatch = None,
+    ) -> Response[PositionChangeResult]:
+        """Add a position → a new version (trigger `user_edit`)."""
+        new = NewPosition(**msgspec.structs.asdict(data), source="manual")
+        result = await budgets_service.create_version(
+            project_id,
+            "user_edit",
+            {"action": "add_position"},
+            changes=ChangeSet(added=[new]),
+            user_id=current_user.id,
+            actor=current_user,
+            expected_version=parse_if_match(if_match),
+            redis=redis,
+        )
+        (lineage_id,) = result.position_ids
+        position = await _position_after(positions_service, result, lineage_id)
+        body = PositionChangeResult(position=position, version=VersionSummary.from_model(result.version))
+        return Response(body, status_code=HTTP_201_CREATED, headers=_etag(result.version.version))
+
+    @patch("/positions/{position_id:uuid}")
+    async def update_position(
+        self,
+        project_id: FromPath[uuid.UUID],
+        position_id: FromPath[uuid.UUID],
+        data: JSONBody[PositionUpdate],
+        current_user: NamedDependency[SessionUser],
+        budgets_service: NamedDependency[BudgetService],
+        positions_service: NamedDependency[PositionService],
+        redis: NamedDependency[Redis],
+        if_match: IfMatch = None,
+    ) -> Response[PositionChangeResult]:
+        """Change a position → a new version; `If-Match: <version>` refuses a stale edit with 412."""
+        changed = data.changed_fields()
+        if not changed:
+            raise InvalidInput("Send at least one field to change.", errors=[field_error("body", "is empty")])
+        result = await budgets_service.create_version(
+            project_id,
+            "user_edit",
+            {"action": "update_position", "position_id": str(position_id), "fields": sorted(changed)},
+            changes=ChangeSet(modified={position_id: changed}),
+            user_id=current_user.id,
+            actor=current_user,
+            expected_version=parse_if_match(if_match),
+            redis=redis,
+        )
+        position = await _position_after(positions_service, result, position_id)
+        body = PositionChangeResult(position=position, version=VersionSummary.from_model(result.version))
+        return Response(body, headers=_etag(result.version.version))
+
+    @delete("/positions/{position_id:uuid}", status_code=HTTP_200_OK)
+    async def delete_position(
+        self,
+        project_id: FromPath[uuid.UUID],
+        position_id: FromPath[uuid.UUID],
+        current_user: NamedDependency[SessionUser],
+        budgets_service: NamedDependency[BudgetService],
+        redis: NamedDependency[Redis],
+        if_match: IfMatch = None,
+    ) -> Response[PositionChangeResult]:
+        """Remove a position → a new version without it (earlier versions keep it)."""
+        result = await budgets_service.create_version(
+            project_id,
+            "user_edit",
+            {"action": "delete_position", "position_id": str(position_id)},
+            changes=ChangeSet(removed=[position_id]),
+            user_id=current_user.id,
+            actor=current_user,
+            expected_version=parse_if_match(if_match),
+            redis=redis,
+        )
+        body = PositionChangeResult(position=None, version=VersionSummary.from_model(result.version))
+        return Response(body, headers=_etag(result.version.version))

@@ -1,0 +1,178 @@
+"""Request and response bodies of the budgets API (versions and positions)."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from app.db.models import BudgetVersion, Position
+
+PositionStatus = Literal["GREEN", "AMBER", "RED"]
+ShortText = Annotated[str, msgspec.Meta(max_length=50)]
+UnitText = Annotated[str, msgspec.Meta(max_length=20)]
+CategoryText = Annotated[str, msgspec.Meta(max_length=255)]
+DescriptionText = Annotated[str, msgspec.Meta(min_length=1, max_length=20_000)]
+NotesText = Annotated[str, msgspec.Meta(max_length=20_000)]
+Confidence = Decimal  # 0..100, checked with the other amounts (msgspec has no bounds on Decimal)
+
+
+class PositionCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A new position; total_price defaults to quantity × unit_price rounded half-up to 0.01."""
+
+    description: DescriptionText
+    code: ShortText | None = None
+    position_number: ShortText | None = None
+    category: CategoryText | None = None
+    unit: UnitText | None = None
+    quantity: Decimal | None = None
+    unit_price: Decimal | None = None
+    total_price: Decimal | None = None
+    status: PositionStatus | None = None
+    confidence: Confidence | None = None
+    notes: NotesText | None = None
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class PositionUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """PATCH: an absent field stays; null clears it. A new quantity or unit price recomputes the
+    line total unless total_price is sent too."""
+
+    description: DescriptionText | msgspec.UnsetType = msgspec.UNSET
+    code: ShortText | msgspec.UnsetType | None = msgspec.UNSET
+    position_number: ShortText | msgspec.UnsetType | None = msgspec.UNSET
+    category: CategoryText | msgspec.UnsetType | None = msgspec.UNSET
+    unit: UnitText | msgspec.UnsetType | None = msgspec.UNSET
+    quantity: Decimal | msgspec.UnsetType | None = msgspec.UNSET
+    unit_price: Decimal | msgspec.UnsetType | None = msgspec.UNSET
+    total_price: Decimal | msgspec.UnsetType | None = msgspec.UNSET
+    status: PositionStatus | msgspec.UnsetType | None = msgspec.UNSET
+    confidence: Confidence | msgspec.UnsetType | None = msgspec.UNSET
+    notes: NotesText | msgspec.UnsetType | None = msgspec.UNSET
+    metadata: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
+
+    def changed_fields(self) -> dict[str, Any]:
+        """The fields sent, by model attribute name."""
+        values = {
+            name: getattr(self, name)
+            for name in self.__struct_fields__
+            if not isinstance(getattr(self, name), msgspec.UnsetType)
+        }
+        if "metadata" in values:
+            values["metadata_"] = values.pop("metadata")
+        return values
+
+
+class PositionRead(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    lineage_id: uuid.UUID
+    version_id: uuid.UUID
+    position_number: str | None
+    code: str | None
+    description: str
+    category: str | None
+    unit: str | None
+    quantity: Decimal | None
+    unit_price: Decimal | None
+    total_price: Decimal | None
+    status: str | None
+    confidence: Decimal | None
+    source: str
+    source_document_id: uuid.UUID | None
+    source_line: int | None
+    enrichment: dict[str, Any]
+    metadata: dict[str, Any]
+    notes: str | None
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+    @classmethod
+    def from_model(cls, position: Position) -> PositionRead:
+        return cls(
+            id=position.id,
+            lineage_id=position.lineage_id,
+            version_id=position.version_id,
+            position_number=position.position_number,
+            code=position.code,
+            description=position.description,
+            category=position.category,
+            unit=position.unit,
+            quantity=position.quantity,
+            unit_price=position.unit_price,
+            total_price=position.total_price,
+            status=position.status,
+            confidence=position.confidence,
+            source=position.source,
+            source_document_id=position.source_document_id,
+            source_line=position.source_line,
+            enrichment=dict(position.enrichment or {}),
+            metadata=dict(position.metadata_ or {}),
+            notes=position.notes,
+            created_at=position.created_at,
+            updated_at=position.updated_at,
+        )
+
+
+class VersionSummary(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    project_id: uuid.UUID
+    version: int
+    trigger_type: str
+    trigger_details: dict[str, Any]
+    total_positions: int
+    total_cost: Decimal
+    delta_cost: Decimal
+    created_by: uuid.UUID | None
+    created_at: datetime.datetime
+
+    @classmethod
+    def from_model(cls, version: BudgetVersion) -> VersionSummary:
+        return cls(
+            id=version.id,
+            project_id=version.project_id,
+            version=version.version,
+            trigger_type=version.trigger_type,
+            trigger_details=dict(version.trigger_details or {}),
+            total_positions=version.total_positions,
+            total_cost=version.total_cost,
+            delta_cost=version.delta_cost,
+            created_by=version.created_by,
+            created_at=version.created_at,
+        )
+
+
+class VersionChanges(msgspec.Struct, kw_only=True):
+    """added/removed: {lineage_id, position_id, code, description, total_price};
+    modified: {lineage_id, position_id, previous_position_id, code, description, fields: {name: {before, after}}}."""
+
+    added: list[dict[str, Any]]
+    removed: list[dict[str, Any]]
+    modified: list[dict[str, Any]]
+
+
+class VersionDetail(VersionSummary, kw_only=True):
+    changes: VersionChanges
+
+    @classmethod
+    def from_model(cls, version: BudgetVersion) -> VersionDetail:
+        summary = VersionSummary.from_model(version)
+        changes = version.changes or {}
+        return cls(
+            **msgspec.structs.asdict(summary),
+            changes=VersionChanges(
+                added=list(changes.get("added", [])),
+                removed=list(changes.get("removed", [])),
+                modified=list(changes.get("modified", [])),
+            ),
+        )
+
+
+class PositionChangeResult(msgspec.Struct, kw_only=True):
+    """The answer to a position edit: the position as it is in the new version (null after a
+    delete) and the version the edit created."""
+
+    position: PositionRead | None
+    version: VersionSummary

@@ -1,0 +1,413 @@
+"""Versioned budgets: every change to positions makes a new, complete, immutable version.
+
+PUBLIC for other domains (imports, audits, enrichment, chat commands):
+
+    result = await BudgetService(session=db_session).create_version(
+        project_id, "audit", {"job_id": ...},
+        changes=ChangeSet(added=[...], modified={position_or_lineage_id: {"status": "RED"}}, removed=[...]),
+        # or: positions=[NewPosition | PositionRecord, ...] to replace the whole budget
+        #     (with replace_source_document_id=doc_id: only the positions read from that document)
+        user_id=..., redis=redis,
+    )
+    # -> NewVersion(version=BudgetVersion, project=Project, position_ids={lineage_id: new position id})
+
+How: the project row is locked (`SELECT ... FOR UPDATE`) so versions of one project are made one
+at a time and numbered without gaps; the previous version's positions are copied with one
+INSERT ... SELECT (minus the changed ones), the changed and added ones are bulk-inserted, totals
+come from one aggregate query, and the project's cached aggregates are updated in the same
+transaction. After the commit the project's cache entries are dropped.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from advanced_alchemy.filters import LimitOffset, StatementFilter
+from advanced_alchemy.repository import SQLAlchemyAsyncRepository
+from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
+from redis.asyncio import Redis
+from sqlalchemy import Table, all_, bindparam, func, insert, literal, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import BudgetVersion, Position, Project, utc_now
+from app.db.models.budgets import TRIGGER_TYPES
+from app.domain.accounts.sessions import SessionUser
+from app.domain.budgets.changes import (
+    PRICE_INTEGER_DIGITS,
+    PRICE_PLACES,
+    QUANTITY_INTEGER_DIGITS,
+    QUANTITY_PLACES,
+    TRACKED_FIELDS,
+    ChangeSet,
+    NewPosition,
+    apply_modification,
+    decimal_problem,
+    field_changes,
+    match_replacement,
+    summary,
+)
+from app.domain.budgets.records import PositionRecord
+from app.domain.budgets.schemas import PositionRead, VersionSummary
+from app.domain.projects.cache import invalidate_project
+from app.domain.projects.services import lock_project
+from app.lib.errors import InvalidInput, NotFound, PreconditionFailed, field_error
+from app.lib.pagination import Page
+
+_positions: Table = Position.__table__  # type: ignore[assignment]
+# Columns copied unchanged from the previous version (id, version_id and updated_at are new).
+_COPIED_COLUMNS = [c.name for c in _positions.columns if c.name not in ("id", "version_id", "updated_at")]
+
+
+@dataclass
+class NewVersion:
+    version: BudgetVersion
+    project: Project
+    # lineage id → the position's id in the new version, for every added or modified position.
+    position_ids: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+    # each id a change set referred to (position id or lineage id) → its lineage id.
+    lineages: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+
+
+def position_values(position: Position) -> dict[str, Any]:
+    return {name: getattr(position, name) for name in TRACKED_FIELDS}
+
+
+def validate_amounts(values: dict[str, Any], *, prefix: str = "") -> None:
+    """Refuse decimals that do not fit their columns, naming the field; normalise the rest to the
+    column scale so that diffs and answers show what is stored ("10" → "10.0000")."""
+    errors = []
+    for name, places, digits in (
+        ("quantity", QUANTITY_PLACES, QUANTITY_INTEGER_DIGITS),
+        ("unit_price", PRICE_PLACES, PRICE_INTEGER_DIGITS),
+        ("total_price", PRICE_PLACES, PRICE_INTEGER_DIGITS),
+        ("confidence", 2, 3),
+    ):
+        problem = decimal_problem(values.get(name), places=places, integer_digits=digits)
+        if problem:
+            errors.append(field_error(f"{prefix}{name}", problem))
+    confidence = values.get("confidence")
+    if confidence is not None and confidence.is_finite() and not Decimal(0) <= confidence <= Decimal(100):
+        errors.append(field_error(f"{prefix}confidence", "must be between 0 and 100"))
+    if errors:
+        raise InvalidInput("Some amounts do not fit.", errors=errors)
+    for name, places in (("quantity", QUANTITY_PLACES), ("unit_price", 2), ("total_price", 2), ("confidence", 2)):
+        if values.get(name) is not None:
+            values[name] = values[name].quantize(Decimal(1).scaleb(-places))
+
+
+def position_not_found() -> NotFound:
+    return NotFound("The position does not exist in the latest version.")
+
+
+class BudgetService(SQLAlchemyAsyncRepositoryService[BudgetVersion]):
+    """Budget versions of a project and the one way to make a new one."""
+
+    class Repository(SQLAlchemyAsyncRepository[BudgetVersion]):
+        model_type = BudgetVersion
+
+    repository_type = Repository
+
+    @property
+    def db_session(self) -> AsyncSession:
+        session: AsyncSession = self.repository.session  # type: ignore[assignment]
+        return session
+
+    async def version_by_number(self, project_id: uuid.UUID, number: int) -> BudgetVersion | None:
+        statement = select(BudgetVersion).where(BudgetVersion.project_id == project_id, BudgetVersion.version == number)
+        return (await self.db_session.execute(statement)).scalar_one_or_none()
+
+    async def list_versions(self, project_id: uuid.UUID, limit_offset: LimitOffset) -> Page[VersionSummary]:
+        rows, total = await self.get_many_and_count(
+            limit_offset, project_id=project_id, order_by=[(BudgetVersion.version, True)]
+        )
+        return Page(
+            items=[VersionSummary.from_model(row) for row in rows],
+            total=total,
+            limit=limit_offset.limit,
+            offset=limit_offset.offset,
+        )
+
+    async def create_version(
+        self,
+        project_id: uuid.UUID,
+        trigger_type: str,
+        trigger_details: dict[str, Any] | None = None,
+        *,
+        changes: ChangeSet | None = None,
+        positions: Sequence[NewPosition | PositionRecord] | None = None,
+        replace_source_document_id: uuid.UUID | None = None,
+        user_id: uuid.UUID | None = None,
+        actor: SessionUser | None = None,
+        expected_version: int | None = None,
+        redis: Redis | None = None,
+        commit: bool = True,
+    ) -> NewVersion:
+        """Make the next version of a project's budget from a change set or a full set of positions.
+
+        `actor` limits the project to what that user may see (404 otherwise); background work passes
+        None. `expected_version` (If-Match) must equal the latest version, else 412. With
+        `commit=False` the caller commits and then calls `invalidate_project` itself.
+        """
+        if trigger_type not in TRIGGER_TYPES:
+            raise InvalidInput(
+                f"Unknown trigger type {trigger_type!r}.", errors=[field_error("trigger_type", "unknown")]
+            )
+        if (changes is None) == (positions is None):
+            raise ValueError("give either a change set or a full set of positions")
+        session = self.db_session
+        project = await lock_project(session, actor, project_id)
+        if expected_version is not None and expected_version != project.current_version:
+            raise PreconditionFailed(
+                f"The budget changed: the latest version is {project.current_version}, "
+                f"not {expected_version}. Reload and try again.",
+                headers={"ETag": f'"{project.current_version}"'},
+                extra={"current_version": project.current_version},
+            )
+        previous = await self.version_by_number(project.id, project.current_version)
+        new_version = BudgetVersion(
+            id=uuid.uuid4(),
+            project_id=project.id,
+            version=project.current_version + 1,
+            trigger_type=trigger_type,
+            trigger_details=trigger_details or {},
+            created_by=user_id,
+        )
+        session.add(new_version)
+        await session.flush()
+
+        if changes is not None:
+            plan = await self._plan_change_set(previous, changes)
+        else:
+            assert positions is not None
+            new_positions = [p if isinstance(p, NewPosition) else NewPosition.from_record(p) for p in positions]
+            plan = await self._plan_replacement(previous, new_positions, replace_source_document_id)
+
+        now = utc_now()
+        if previous is not None:
+            await self._copy_positions(previous.id, new_version.id, plan.excluded_lineages)
+        rows = []
+        for lineage_id, values, created_at in plan.rows:
+            position_id = uuid.uuid4()
+            plan.position_ids[lineage_id] = position_id
+            rows.append(
+                {
+                    **values,
+                    "id": position_id,
+                    "project_id": project.id,
+                    "version_id": new_version.id,
+                    "lineage_id": lineage_id,
+                    "created_at": created_at or now,
+                    "updated_at": now,
+                }
+            )
+        if rows:
+            await session.execute(insert(Position), rows)
+        for entry in plan.changes["added"]:
+            entry["position_id"] = str(plan.position_ids[uuid.UUID(entry["lineage_id"])])
+        for entry in plan.changes["modified"]:
+            entry["position_id"] = str(plan.position_ids[uuid.UUID(entry["lineage_id"])])
+
+        count, total, red, amber, green = (
+            await session.execute(
+                select(
+                    func.count(),
+                    func.coalesce(func.sum(Position.total_price), 0),
+                    func.count().filter(Position.status == "RED"),
+                    func.count().filter(Position.status == "AMBER"),
+                    func.count().filter(Position.status == "GREEN"),
+                ).where(Position.version_id == new_version.id)
+            )
+        ).one()
+        total_cost = Decimal(total or 0)
+        new_version.total_positions = count
+        new_version.total_cost = total_cost
+        new_version.delta_cost = total_cost - (previous.total_cost if previous is not None else Decimal("0"))
+        new_version.changes = plan.changes
+        project.current_version = new_version.version
+        project.total_positions = count
+        project.total_cost = total_cost
+        project.issues_count_red = red
+        project.issues_count_amber = amber
+        project.issues_count_green = green
+        if commit:
+            await session.commit()
+            if redis is not None:
+                await invalidate_project(redis, project.id, project.owner_id)
+        return NewVersion(version=new_version, project=project, position_ids=plan.position_ids, lineages=plan.lineages)
+
+    async def _copy_positions(
+        self, previous_id: uuid.UUID, new_id: uuid.UUID, excluded_lineages: set[uuid.UUID]
+    ) -> None:
+        """INSERT ... SELECT the previous version's positions, except the excluded lineages."""
+        source = select(
+            func.gen_random_uuid(),
+            literal(new_id, PG_UUID(as_uuid=True)),
+            *[_positions.c[name] for name in _COPIED_COLUMNS],
+            func.now(),
+        ).where(_positions.c.version_id == previous_id)
+        if excluded_lineages:
+            excluded = bindparam("excluded", list(excluded_lineages), type_=ARRAY(PG_UUID(as_uuid=True)))
+            source = source.where(_positions.c.lineage_id != all_(excluded))
+        statement = insert(_positions).from_select(
+            ["id", "version_id", *_COPIED_COLUMNS, "updated_at"], source, include_defaults=False
+        )
+        await self.db_session.execute(statement)
+
+    async def _plan_change_set(self, previous: BudgetVersion | None, changes: ChangeSet) -> _Plan:
+        plan = _Plan()
+        referenced = changes.referenced_ids()
+        by_reference: dict[uuid.UUID, Position] = {}
+        if referenced:
+            if previous is None:
+                raise position_not_found()
+            ids = list(referenced)
+            statement = select(Position).where(
+                Position.version_id == previous.id, or_(Position.id.in_(ids), Position.lineage_id.in_(ids))
+            )
+            for position in (await self.db_session.execute(statement)).scalars():
+                by_reference[position.id] = position
+                by_reference[position.lineage_id] = position
+            missing = referenced - set(by_reference)
+            if missing:
+                raise NotFound(f"Position {sorted(map(str, missing))[0]} does not exist in the latest version.")
+            plan.lineages = {reference: by_reference[reference].lineage_id for reference in referenced}
+        removed_lineages: set[uuid.UUID] = set()
+        for reference in changes.removed:
+            position = by_reference[reference]
+            if position.lineage_id in removed_lineages:
+                continue
+            removed_lineages.add(position.lineage_id)
+            plan.excluded_lineages.add(position.lineage_id)
+            plan.changes["removed"].append(
+                summary(position_values(position), lineage_id=position.lineage_id, position_id=position.id)
+            )
+        for reference, change in changes.modified.items():
+            position = by_reference[reference]
+            if position.lineage_id in removed_lineages:
+                raise InvalidInput("A position cannot be changed and removed in one version.")
+            before = position_values(position)
+            try:
+                after = apply_modification(before, change)
+            except ValueError as exc:
+                raise InvalidInput(str(exc)) from exc
+            validate_amounts(after)
+            diff = field_changes(before, after)
+            if not diff:
+                continue
+            plan.excluded_lineages.add(position.lineage_id)
+            plan.rows.append((position.lineage_id, after, position.created_at))
+            plan.changes["modified"].append(
+                {
+                    "lineage_id": str(position.lineage_id),
+                    "position_id": None,
+                    "previous_position_id": str(position.id),
+                    "code": after.get("code"),
+                    "description": after.get("description"),
+                    "fields": diff,
+                }
+            )
+        for index, new in enumerate(changes.added):
+            values = new.column_values()
+            validate_amounts(values, prefix=f"added[{index}]." if len(changes.added) > 1 else "")
+            lineage_id = uuid.uuid4()
+            plan.rows.append((lineage_id, values, None))
+            plan.changes["added"].append(summary(values, lineage_id=lineage_id, position_id=lineage_id))
+        return plan
+
+    async def _plan_replacement(
+        self,
+        previous: BudgetVersion | None,
+        new_positions: list[NewPosition],
+        source_document_id: uuid.UUID | None,
+    ) -> _Plan:
+        plan = _Plan()
+        old: dict[uuid.UUID, Position] = {}
+        if previous is not None:
+            statement = select(Position).where(Position.version_id == previous.id)
+            if source_document_id is not None:
+                statement = statement.where(Position.source_document_id == source_document_id)
+            old = {p.lineage_id: p for p in (await self.db_session.execute(statement)).scalars()}
+        plan.excluded_lineages.update(old)
+        matched = match_replacement({k: position_values(v) for k, v in old.items()}, new_positions)
+        continued: set[uuid.UUID] = set()
+        for index, (lineage_id, new) in enumerate(matched):
+            values = new.column_values()
+            validate_amounts(values, prefix=f"positions[{index}].")
+            if lineage_id is None:
+                lineage_id = uuid.uuid4()
+                plan.rows.append((lineage_id, values, None))
+                plan.changes["added"].append(summary(values, lineage_id=lineage_id, position_id=lineage_id))
+                continue
+            continued.add(lineage_id)
+            before_position = old[lineage_id]
+            plan.rows.append((lineage_id, values, before_position.created_at))
+            diff = field_changes(position_values(before_position), values)
+            if diff:
+                plan.changes["modified"].append(
+                    {
+                        "lineage_id": str(lineage_id),
+                        "position_id": None,
+                        "previous_position_id": str(before_position.id),
+                        "code": values.get("code"),
+                        "description": values.get("description"),
+                        "fields": diff,
+                    }
+                )
+        for lineage_id, position in old.items():
+            if lineage_id not in continued:
+                plan.changes["removed"].append(
+                    summary(position_values(position), lineage_id=lineage_id, position_id=position.id)
+                )
+        return plan
+
+
+@dataclass
+class _Plan:
+    """What a new version does: lineages not copied, rows to insert, and the `changes` record."""
+
+    excluded_lineages: set[uuid.UUID] = field(default_factory=set)
+    rows: list[tuple[uuid.UUID, dict[str, Any], Any]] = field(default_factory=list)
+    changes: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {"added": [], "removed": [], "modified": []}
+    )
+    position_ids: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+    lineages: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+
+
+class PositionService(SQLAlchemyAsyncRepositoryService[Position]):
+    """Reading positions of a version (changes go through BudgetService.create_version)."""
+
+    class Repository(SQLAlchemyAsyncRepository[Position]):
+        model_type = Position
+
+    repository_type = Repository
+
+    async def list_in_version(
+        self, version_id: uuid.UUID, filters: list[StatementFilter], limit_offset: LimitOffset
+    ) -> Page[PositionRead]:
+        rows, total = await self.get_many_and_count(
+            *filters,
+            limit_offset,
+            version_id=version_id,
+            order_by=[
+                Position.source_line.asc().nulls_last(),
+                Position.created_at.asc(),
+                Position.lineage_id.asc(),
+            ],
+        )
+        return Page(
+            items=[PositionRead.from_model(row) for row in rows],
+            total=total,
+            limit=limit_offset.limit,
+            offset=limit_offset.offset,
+        )
+
+    async def in_version(self, version_id: uuid.UUID, lineage_id: uuid.UUID) -> Position | None:
+        statement = select(Position).where(Position.version_id == version_id, Position.lineage_id == lineage_id)
+        return (await self.repository.session.execute(statement)).scalar_one_or_none()

@@ -1,0 +1,84 @@
+"""Chat history of a project: messages are stored with the positions and documents they refer to."""
+
+from __future__ import annotations
+
+import uuid
+
+from advanced_alchemy.filters import LimitOffset
+from advanced_alchemy.repository import SQLAlchemyAsyncRepository
+from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import ChatMessage, Position, ProjectDocument
+from app.domain.accounts.sessions import SessionUser
+from app.domain.chat.schemas import ChatMessageCreate, ChatMessageRead
+from app.lib.errors import InvalidInput, field_error
+from app.lib.pagination import Page
+
+
+class ChatService(SQLAlchemyAsyncRepositoryService[ChatMessage]):
+    class Repository(SQLAlchemyAsyncRepository[ChatMessage]):
+        model_type = ChatMessage
+
+    repository_type = Repository
+
+    @property
+    def db_session(self) -> AsyncSession:
+        session: AsyncSession = self.repository.session  # type: ignore[assignment]
+        return session
+
+    async def history(self, project_id: uuid.UUID, limit_offset: LimitOffset) -> Page[ChatMessageRead]:
+        """A window of the history, newest last; `offset` counts back from the newest message, so
+        offset=0 is the latest page (what a chat view shows first)."""
+        rows, total = await self.get_many_and_count(
+            limit_offset,
+            project_id=project_id,
+            order_by=[(ChatMessage.created_at, True), (ChatMessage.id, True)],
+        )
+        items = [ChatMessageRead.from_model(row) for row in reversed(rows)]
+        return Page(items=items, total=total, limit=limit_offset.limit, offset=limit_offset.offset)
+
+    async def post_message(self, actor: SessionUser, project_id: uuid.UUID, data: ChatMessageCreate) -> ChatMessage:
+        """Store a user's message; referenced positions and documents must belong to the project."""
+        position_ids = list(dict.fromkeys(data.position_ids))
+        document_ids = list(dict.fromkeys(data.document_ids))
+        errors = []
+        if position_ids:
+            known = await self._known_position_refs(project_id, position_ids)
+            if set(position_ids) - known:
+                errors.append(field_error("position_ids", "refer to positions that are not in this project"))
+        if document_ids:
+            count = await self.db_session.scalar(
+                select(func.count()).where(
+                    ProjectDocument.project_id == project_id, ProjectDocument.id.in_(document_ids)
+                )
+            )
+            if count != len(document_ids):
+                errors.append(field_error("document_ids", "refer to documents that are not in this project"))
+        if errors:
+            raise InvalidInput("The message refers to things outside this project.", errors=errors)
+        message = ChatMessage(
+            project_id=project_id,
+            user_id=actor.id,
+            role="user",
+            message=data.message,
+            message_type=data.message_type,
+            position_ids=position_ids,
+            document_ids=document_ids,
+        )
+        self.db_session.add(message)
+        await self.db_session.commit()
+        return message
+
+    async def _known_position_refs(self, project_id: uuid.UUID, refs: list[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of `refs` name a position of the project (a row id of any version, or a lineage id)."""
+        rows = await self.db_session.execute(
+            select(Position.id, Position.lineage_id).where(
+                Position.project_id == project_id, (Position.id.in_(refs)) | (Position.lineage_id.in_(refs))
+            )
+        )
+        known: set[uuid.UUID] = set()
+        for position_id, lineage_id in rows:
+            known.update((position_id, lineage_id))
+        return known & set(refs)

@@ -1,0 +1,45 @@
+"""What a job handler gets: its transaction, the infrastructure, and a way to act after the commit.
+
+A handler runs inside ONE database transaction that the runner (app.workers.runner) commits together
+with marking the row `completed`; so a handler never commits, and a run that fails, times out, is
+cancelled or dies leaves nothing behind. Work that must only happen once the result is durable
+(cache invalidation, events about the new data) goes into `ctx.after_commit(...)`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.lib.events import EventPublisher
+
+
+class PermanentJobError(Exception):
+    """Raise from a handler when retrying cannot help (bad input, missing project): fails at once."""
+
+
+@dataclass(kw_only=True)
+class JobContext:
+    """The handler's first argument (the second is the job row, the third its progress reporter)."""
+
+    job_id: uuid.UUID
+    session: AsyncSession
+    settings: Settings
+    redis: Redis
+    events: EventPublisher
+    attempt: int
+    artifact_path: str | None = None
+    after_commit_callbacks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run `await callback()` once the job's transaction has committed (errors are logged)."""
+        self.after_commit_callbacks.append(callback)
+
+    def set_artifact(self, path: str) -> None:
+        """The file this job produced (relative to STORAGE_DIR), served by GET /api/jobs/{id}/artifact."""
+        self.artifact_path = path

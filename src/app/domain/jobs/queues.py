@@ -1,0 +1,207 @@
+"""The three SAQ queues (`high`, `default`, `low`) on Redis, shared by API processes and workers.
+
+Queue names carry settings.REDIS_NAMESPACE (`{ns}:high`) so that several deployments or test runs can
+share one Redis server. A SAQ job's key is its `background_jobs` row id; the SAQ function is always
+`run_job` and the row says what to do, so an unknown job type fails visibly on its row instead of
+inside SAQ. `submit_job` wakes idle workers through a pub/sub "doorbell"; workers also poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import uuid
+from typing import Any
+
+import structlog
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from saq.job import Job, Status
+from saq.queue.redis import RedisQueue
+
+from app.config import Settings
+from app.domain.jobs.registry import QUEUE_NAMES, QueueName
+from app.lib.redis import create_redis
+
+logger = structlog.get_logger(__name__)
+
+SAQ_FUNCTION = "run_job"
+# A job's SAQ timeout is its own timeout plus this margin: the job runner enforces the real limit
+# itself (so a timeout is an ordinary, retried failure) and SAQ's limit only catches a runner gone astray.
+SAQ_TIMEOUT_MARGIN_SECONDS = 30
+# How long SAQ keeps a finished job in Redis (for the /saq monitor); the row keeps everything forever.
+SAQ_FINISHED_TTL_SECONDS = 24 * 3600
+RETRY_BACKOFF_CAP_SECONDS = 300.0
+
+# The job a dispatcher claimed for the SAQ worker that runs it (see `ClaimingRedisQueue.dequeue`).
+claimed_job_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("claimed_job_id", default=None)
+
+# Claim the first waiting job, trying the queues in the order given (high before default before low).
+_CLAIM_SCRIPT = """
+for i = 1, #KEYS, 2 do
+  local job_id = redis.call('LMOVE', KEYS[i], KEYS[i + 1], 'LEFT', 'RIGHT')
+  if job_id then return {(i + 1) / 2, job_id} end
+end
+return nil
+"""
+
+
+def queue_name(settings: Settings, name: str) -> str:
+    return f"{settings.REDIS_NAMESPACE}:{name}"
+
+
+def wakeup_channel(settings: Settings) -> str:
+    return f"{settings.REDIS_NAMESPACE}:jobs:wakeup"
+
+
+class ClaimingRedisQueue(RedisQueue):
+    """SAQ's Redis queue whose `dequeue` hands over a job the process dispatcher already claimed.
+
+    The dispatcher claims across the three queues in priority order (one Lua script) and then lets
+    SAQ's own `Worker.process` run the job, so retries, aborts, timeouts and heartbeats stay SAQ's.
+    """
+
+    sweep_abort_wait: float = 5.0
+
+    async def sweep(self, lock: int = 60, abort: float = 5.0) -> list[str]:
+        """SAQ's sweep, waiting at most `sweep_abort_wait` for a stuck job to stop (a dead worker never answers)."""
+        return await super().sweep(lock, abort=min(abort, self.sweep_abort_wait))
+
+    @property
+    def queued_key(self) -> str:
+        return self.namespace("queued")
+
+    @property
+    def active_key(self) -> str:
+        return self.namespace("active")
+
+    async def dequeue(self, timeout: float = 0.0, poll_interval: float = 0.0) -> Job | None:
+        job_id = claimed_job_id.get()
+        if job_id is None:
+            return await super().dequeue(timeout, poll_interval)
+        return await self._get_job_by_id(job_id)
+
+
+class JobQueues:
+    """The three queues of one process over one Redis client (a blocking pool, see app.lib.redis)."""
+
+    def __init__(self, settings: Settings, redis: Redis | None = None) -> None:
+        self.settings = settings
+        self.redis = redis or create_redis(settings)
+        self._owns_redis = redis is None
+        self.queues: dict[QueueName, ClaimingRedisQueue] = {
+            name: ClaimingRedisQueue(self.redis, name=queue_name(settings, name)) for name in QUEUE_NAMES
+        }
+        self._claim_script = self.redis.register_script(_CLAIM_SCRIPT)
+
+    def queue(self, name: str) -> ClaimingRedisQueue:
+        return self.queues[name if name in self.queues else "default"]  # type: ignore[index]
+
+    def by_saq_name(self) -> dict[str, ClaimingRedisQueue]:
+        return {queue.name: queue for queue in self.queues.values()}
+
+    def new_saq_job(
+        self,
+        *,
+        job_id: uuid.UUID,
+        job_type: str,
+        queue: str,
+        timeout: int,
+        max_retries: int,
+    ) -> Job:
+        """The SAQ job of a row: key = row id, retries = total attempts, heartbeat and backoff from settings."""
+        settings = self.settings
+        return Job(
+            function=SAQ_FUNCTION,
+            kwargs={"job_id": str(job_id), "job_type": job_type},
+            queue=self.queue(queue),
+            key=str(job_id),
+            timeout=timeout + SAQ_TIMEOUT_MARGIN_SECONDS,
+            heartbeat=settings.SAQ_JOB_HEARTBEAT,
+            retries=max_retries + 1,  # SAQ counts attempts, not retries
+            retry_delay=settings.SAQ_RETRY_BACKOFF,
+            retry_backoff=RETRY_BACKOFF_CAP_SECONDS,
+            ttl=SAQ_FINISHED_TTL_SECONDS,
+        )
+
+    async def enqueue(
+        self,
+        *,
+        job_id: uuid.UUID,
+        job_type: str,
+        queue: str,
+        timeout: int,
+        max_retries: int,
+    ) -> bool:
+        """Put the job on its queue (a no-op when SAQ already holds it) and ring the doorbell."""
+        saq_job = self.new_saq_job(
+            job_id=job_id, job_type=job_type, queue=queue, timeout=timeout, max_retries=max_retries
+        )
+        enqueued = await self.queue(queue).enqueue(saq_job)
+        with contextlib.suppress(RedisError):
+            await self.redis.publish(wakeup_channel(self.settings), queue)
+        return enqueued is not None
+
+    async def saq_job(self, job_id: uuid.UUID | str, queue: str) -> Job | None:
+        return await self.queue(queue).job(str(job_id))
+
+    async def abort(self, job_id: uuid.UUID | str, queue: str, reason: str = "cancelled") -> None:
+        """Stop a job: a queued one leaves its queue, a running one is cancelled by its worker."""
+        saq_queue = self.queue(queue)
+        saq_job = await saq_queue.job(str(job_id))
+        if saq_job is None or saq_job.status in (Status.COMPLETE, Status.FAILED, Status.ABORTED):
+            return
+        await saq_queue.abort(saq_job, error=reason)
+
+    async def claim(self, order: tuple[QueueName, ...] = QUEUE_NAMES) -> tuple[QueueName, str] | None:
+        """Move the first waiting job (in queue order) to its active list; return (queue, SAQ job id)."""
+        keys: list[str] = []
+        for name in order:
+            keys += [self.queues[name].queued_key, self.queues[name].active_key]
+        claimed = await self._claim_script(keys=keys, args=[])
+        if not claimed:
+            return None
+        index, job_id = claimed
+        raw = job_id.decode() if isinstance(job_id, bytes) else str(job_id)
+        return order[int(index) - 1], raw
+
+    async def close(self) -> None:
+        for queue in self.queues.values():
+            with contextlib.suppress(Exception):
+                await queue._pubsub.close()
+        if self._owns_redis:
+            with contextlib.suppress(Exception):
+                await self.redis.aclose()
+                await self.redis.connection_pool.disconnect()
+
+
+_process_queues: dict[tuple[str, str, int], JobQueues] = {}
+
+
+def get_job_queues(settings: Settings) -> JobQueues:
+    """The queues of this process for these settings (one per event loop: Redis connections are loop-bound)."""
+    loop_id = id(asyncio.get_running_loop())
+    key = (settings.redis_url, settings.REDIS_NAMESPACE, loop_id)
+    queues = _process_queues.get(key)
+    if queues is None:
+        queues = _process_queues[key] = JobQueues(settings)
+    return queues
+
+
+def bind_job_queues(queues: JobQueues) -> None:
+    """Make `queues` the ones `get_job_queues` returns in the running loop (the API app's instance)."""
+    settings = queues.settings
+    _process_queues[(settings.redis_url, settings.REDIS_NAMESPACE, id(asyncio.get_running_loop()))] = queues
+
+
+def unbind_job_queues(queues: JobQueues) -> None:
+    for key in [key for key, value in _process_queues.items() if value is queues]:
+        del _process_queues[key]
+
+
+def describe_saq_job(job: Job | None) -> dict[str, Any] | None:
+    """The few SAQ fields worth showing next to a row (status, attempts, worker)."""
+    if job is None:
+        return None
+    return {"status": job.status.value, "attempts": job.attempts, "worker_id": job.worker_id, "error": job.error}

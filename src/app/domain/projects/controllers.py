@@ -1,0 +1,90 @@
+"""HTTP face of the projects domain."""
+
+from __future__ import annotations
+
+import uuid
+
+from advanced_alchemy.filters import LimitOffset
+from litestar import Controller, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from redis.asyncio import Redis
+
+from app.config import Settings
+from app.domain.accounts.sessions import SessionUser
+from app.domain.projects.deps import project_dependencies
+from app.domain.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate
+from app.domain.projects.services import ProjectPage, ProjectService, get_project_state
+from app.lib.pagination import Filters
+
+
+class ProjectController(Controller):
+    path = "/api/projects"
+    tags = ["projects"]
+    dependencies = project_dependencies()
+
+    @get()
+    async def list_projects(
+        self,
+        current_user: NamedDependency[SessionUser],
+        projects_service: NamedDependency[ProjectService],
+        filters: Filters,
+        limit_offset: NamedDependency[LimitOffset],
+        redis: NamedDependency[Redis],
+        settings: NamedDependency[Settings],
+    ) -> ProjectPage:
+        """Own projects (administrators: all), newest first; filters `status`, `workflow`, `q`,
+        `created_after`, `created_before`; `limit`, `offset`."""
+        return await projects_service.list_for(
+            current_user, list(filters), limit_offset, redis=redis, ttl_seconds=settings.CACHE_TTL_SECONDS
+        )
+
+    @post(status_code=HTTP_201_CREATED)
+    async def create_project(
+        self,
+        data: JSONBody[ProjectCreate],
+        current_user: NamedDependency[SessionUser],
+        projects_service: NamedDependency[ProjectService],
+        redis: NamedDependency[Redis],
+    ) -> ProjectRead:
+        return ProjectRead.from_model(await projects_service.create_for(current_user, data, redis=redis))
+
+    @get("/{project_id:uuid}")
+    async def get_project(
+        self,
+        project_id: FromPath[uuid.UUID],
+        current_user: NamedDependency[SessionUser],
+        projects_service: NamedDependency[ProjectService],
+        redis: NamedDependency[Redis],
+        settings: NamedDependency[Settings],
+    ) -> ProjectRead:
+        """The project with the aggregates of its latest budget version (served from the cache)."""
+        return await get_project_state(
+            projects_service.db_session, redis, current_user, project_id, ttl_seconds=settings.CACHE_TTL_SECONDS
+        )
+
+    @patch("/{project_id:uuid}")
+    async def update_project(
+        self,
+        project_id: FromPath[uuid.UUID],
+        data: JSONBody[ProjectUpdate],
+        current_user: NamedDependency[SessionUser],
+        projects_service: NamedDependency[ProjectService],
+        redis: NamedDependency[Redis],
+    ) -> ProjectRead:
+        """Change any of name, description, status, metadata."""
+        project = await projects_service.update_for(current_user, project_id, data, redis=redis)
+        return ProjectRead.from_model(project)
+
+    @delete("/{project_id:uuid}", status_code=HTTP_204_NO_CONTENT)
+    async def delete_project(
+        self,
+        project_id: FromPath[uuid.UUID],
+        current_user: NamedDependency[SessionUser],
+        projects_service: NamedDependency[ProjectService],
+        redis: NamedDependency[Redis],
+        settings: NamedDependency[Settings],
+    ) -> None:
+        """Delete the project with its documents, versions, chat and files."""
+        await projects_service.delete_for(current_user, project_id, redis=redis, settings=settings)

@@ -1,0 +1,187 @@
+"""Project rules: who sees what, the per-project write lock, cached reads, deletion with its files.
+
+PUBLIC for other domains:
+    await lock_project(db_session, actor, project_id) -> Project       # SELECT ... FOR UPDATE, 404 if not visible
+    await get_project_state(db_session, redis, actor, project_id, ttl_seconds=...) -> ProjectRead   # cached
+    await invalidate_project(redis, project_id, owner_id)               # (app.domain.projects.cache)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import structlog
+from advanced_alchemy.filters import LimitOffset, StatementFilter
+from advanced_alchemy.repository import SQLAlchemyAsyncRepository
+from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.db.models import Project, utc_now
+from app.domain.accounts.sessions import SessionUser
+from app.domain.projects.cache import invalidate_project, project_state_key, user_projects_key
+from app.domain.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate
+from app.lib import cache
+from app.lib.errors import NotFound
+from app.lib.pagination import Page
+
+logger = structlog.get_logger(__name__)
+
+ProjectPage = Page[ProjectRead]
+
+
+def project_not_found() -> NotFound:
+    return NotFound("The project does not exist.")
+
+
+def can_see(actor: SessionUser, owner_id: uuid.UUID) -> bool:
+    """Owners see their projects, administrators see all; others get 404, never 403."""
+    return actor.is_admin or owner_id == actor.id
+
+
+def project_storage_dir(settings: Settings, project_id: uuid.UUID) -> Path:
+    """Where a project's uploaded files live (removed with the project)."""
+    return Path(settings.STORAGE_DIR).resolve() / "projects" / str(project_id)
+
+
+async def lock_project(db_session: AsyncSession, actor: SessionUser | None, project_id: uuid.UUID) -> Project:
+    """Lock the project row for this transaction (serialises writes per project); 404 if not visible.
+
+    `actor=None` is for background work that acts on the owner's behalf.
+    """
+    # populate_existing: a Project loaded earlier in this session must show the row as locked now.
+    statement = (
+        select(Project).where(Project.id == project_id).with_for_update().execution_options(populate_existing=True)
+    )
+    if actor is not None and not actor.is_admin:
+        statement = statement.where(Project.owner_id == actor.id)
+    project = (await db_session.execute(statement)).scalar_one_or_none()
+    if project is None:
+        raise project_not_found()
+    return project
+
+
+async def get_project_state(
+    db_session: AsyncSession, redis: Redis, actor: SessionUser, project_id: uuid.UUID, *, ttl_seconds: int
+) -> ProjectRead:
+    """The project as the API shows it, from the cache when possible; 404 if not visible."""
+
+    async def load() -> ProjectRead | None:
+        project = await db_session.get(Project, project_id, populate_existing=True)
+        return ProjectRead.from_model(project) if project is not None else None
+
+    state = await cache.get_or_load(redis, project_state_key(project_id), load, ProjectRead, ttl_seconds=ttl_seconds)
+    if state is None or not can_see(actor, state.owner_id):
+        raise project_not_found()
+    return state
+
+
+def _list_cache_field(filters: list[StatementFilter], limit_offset: LimitOffset) -> str:
+    """One hash field per distinct query: filters are dataclasses with a stable repr."""
+    text = repr([*filters, limit_offset])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+class ProjectService(SQLAlchemyAsyncRepositoryService[Project]):
+    """Projects of a user; writes commit, then drop the cached state and lists."""
+
+    class Repository(SQLAlchemyAsyncRepository[Project]):
+        model_type = Project
+
+    repository_type = Repository
+
+    @property
+    def db_session(self) -> AsyncSession:
+        session: AsyncSession = self.repository.session  # type: ignore[assignment]
+        return session
+
+    async def list_for(
+        self,
+        actor: SessionUser,
+        filters: list[StatementFilter],
+        limit_offset: LimitOffset,
+        *,
+        redis: Redis,
+        ttl_seconds: int,
+    ) -> ProjectPage:
+        """Own projects (all for administrators), newest first; a user's lists are cached."""
+
+        async def load() -> ProjectPage:
+            scope: dict[str, Any] = {} if actor.is_admin else {"owner_id": actor.id}
+            rows, total = await self.get_many_and_count(
+                *filters,
+                limit_offset,
+                order_by=[(Project.created_at, True), (Project.id, True)],
+                **scope,
+            )
+            return ProjectPage(
+                items=[ProjectRead.from_model(row) for row in rows],
+                total=total,
+                limit=limit_offset.limit,
+                offset=limit_offset.offset,
+            )
+
+        if actor.is_admin:  # an administrator's list spans every owner: not worth caching
+            return await load()
+        page = await cache.get_or_load(
+            redis,
+            user_projects_key(actor.id),
+            load,
+            ProjectPage,
+            ttl_seconds=ttl_seconds,
+            field=_list_cache_field(filters, limit_offset),
+        )
+        return page if page is not None else await load()
+
+    async def create_for(self, actor: SessionUser, data: ProjectCreate, *, redis: Redis) -> Project:
+        project = Project(
+            owner_id=actor.id,
+            name=data.name.strip() or data.name,
+            description=data.description,
+            workflow=data.workflow,
+            metadata_=data.metadata,
+        )
+        self.db_session.add(project)
+        await self.db_session.commit()
+        await invalidate_project(redis, project.id, project.owner_id)
+        return project
+
+    async def update_for(
+        self, actor: SessionUser, project_id: uuid.UUID, data: ProjectUpdate, *, redis: Redis
+    ) -> Project:
+        project = await lock_project(self.db_session, actor, project_id)
+        if not isinstance(data.name, msgspec.UnsetType):
+            project.name = data.name
+        if not isinstance(data.description, msgspec.UnsetType):
+            project.description = data.description
+        if not isinstance(data.metadata, msgspec.UnsetType):
+            project.metadata_ = data.metadata
+        if not isinstance(data.status, msgspec.UnsetType) and data.status != project.status:
+            project.status = data.status
+            project.completed_at = utc_now() if data.status == "completed" else None
+        await self.db_session.commit()
+        await invalidate_project(redis, project.id, project.owner_id)
+        return project
+
+    async def delete_for(self, actor: SessionUser, project_id: uuid.UUID, *, redis: Redis, settings: Settings) -> None:
+        """Delete the project (its rows cascade), then its files on disk."""
+        project = await lock_project(self.db_session, actor, project_id)
+        owner_id = project.owner_id
+        await self.db_session.delete(project)
+        await self.db_session.commit()
+        await invalidate_project(redis, project_id, owner_id)
+        directory = project_storage_dir(settings, project_id)
+        try:
+            await asyncio.to_thread(shutil.rmtree, directory, ignore_errors=False)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            logger.error("project files not removed", project_id=str(project_id), path=str(directory), error=str(exc))

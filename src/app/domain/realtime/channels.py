@@ -1,0 +1,185 @@
+"""Litestar channels on Redis pub/sub, hardened for many sockets and an unreliable network.
+
+- `SocketOutbox`: each socket's bounded backlog (settings.WEBSOCKET_BACKLOG). When it is full the
+  oldest `progress` event is dropped first, then the oldest other non-final event; `job_complete` /
+  `job_failed` are never dropped (the backlog may overflow for them, up to twice its size, after
+  which the socket is closed as hopeless). Publishing only ever appends here, so a slow or dead
+  client never blocks the fan-out or other clients; clients notice drops by gaps in `seq`.
+- `SocketSubscriber`: Litestar's Subscriber writing into that outbox.
+- `LiveChannelsPlugin`: Litestar's ChannelsPlugin that (a) adds channels to an existing subscriber
+  (join/leave a project on the same socket), (b) undoes a subscription whose Redis SUBSCRIBE failed,
+  and (c) keeps fanning out after a Redis outage (the stock loop dies with the first error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncGenerator, Iterable
+
+import structlog
+from litestar.channels import ChannelsPlugin
+from litestar.channels.subscriber import BacklogStrategy, Subscriber
+
+logger = structlog.get_logger(__name__)
+
+_PROGRESS_PREFIX = b'{"type":"progress"'
+_FINAL_PREFIXES = (b'{"type":"job_complete"', b'{"type":"job_failed"')
+ERROR_BACKOFF_SECONDS = 1.0
+
+
+def is_progress(event: bytes) -> bool:
+    return event.startswith(_PROGRESS_PREFIX)
+
+
+def is_final(event: bytes) -> bool:
+    return event.startswith(_FINAL_PREFIXES)
+
+
+class SocketOutbox:
+    """The events waiting to be written to one socket (see the module docstring for what is dropped)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self._items: deque[bytes] = deque()
+        self._ready = asyncio.Event()
+        self.closed = False
+        self.overflowed = False
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def push(self, event: bytes) -> bool:
+        if self.closed:
+            return False
+        if len(self._items) >= self.limit and not self._make_room(event):
+            self.dropped += 1
+            return False
+        self._items.append(event)
+        self._ready.set()
+        return True
+
+    def _make_room(self, incoming: bytes) -> bool:
+        for index, queued in enumerate(self._items):
+            if is_progress(queued):
+                del self._items[index]
+                self.dropped += 1
+                return True
+        if is_progress(incoming):
+            return False
+        for index, queued in enumerate(self._items):
+            if not is_final(queued):
+                del self._items[index]
+                self.dropped += 1
+                return True
+        if is_final(incoming) and len(self._items) < 2 * self.limit:
+            return True
+        self.overflowed = True
+        self._ready.set()
+        return False
+
+    def close(self) -> None:
+        self.closed = True
+        self._ready.set()
+
+    async def next(self, timeout: float) -> bytes | None:
+        """The next event; None when `timeout` passed with nothing to send (or the outbox closed)."""
+        if not self._items and not self.closed and not self.overflowed:
+            self._ready.clear()
+            try:
+                await asyncio.wait_for(self._ready.wait(), timeout)
+            except TimeoutError:
+                return None
+        if self._items and not self.overflowed:
+            return self._items.popleft()
+        return None
+
+
+class SocketSubscriber(Subscriber):
+    """A Litestar subscriber whose backlog is a SocketOutbox; the socket's sender drains it."""
+
+    def __init__(
+        self, plugin: ChannelsPlugin, max_backlog: int | None = None, backlog_strategy: BacklogStrategy = "backoff"
+    ) -> None:
+        super().__init__(plugin, max_backlog=None, backlog_strategy=backlog_strategy)
+        self.outbox = SocketOutbox(max_backlog or 500)
+
+    def put_nowait(self, item: bytes | None) -> bool:
+        if item is None:
+            self.outbox.close()
+            return True
+        return self.outbox.push(item)
+
+    async def put(self, item: bytes | None) -> None:
+        self.put_nowait(item)
+
+    @property
+    def qsize(self) -> int:
+        return len(self.outbox)
+
+    async def iter_events(self) -> AsyncGenerator[bytes, None]:
+        while not self.outbox.closed:
+            event = await self.outbox.next(timeout=3600)
+            if event is not None:
+                yield event
+
+
+class LiveChannelsPlugin(ChannelsPlugin):
+    """ChannelsPlugin with per-socket channel sets and a fan-out loop that survives Redis outages."""
+
+    async def open_subscriber(self, channels: Iterable[str]) -> SocketSubscriber:
+        subscriber = SocketSubscriber(plugin=self, max_backlog=self._max_backlog)
+        await self.add_channels(subscriber, channels)
+        return subscriber
+
+    async def add_channels(self, subscriber: Subscriber, channels: Iterable[str]) -> None:
+        """Subscribe an existing subscriber to more channels; on a Redis error nothing is left half-done."""
+        added: list[str] = []
+        to_subscribe: list[str] = []
+        for channel in channels:
+            members = self._channels.setdefault(channel, set())
+            if subscriber in members:
+                continue
+            if not members:
+                to_subscribe.append(channel)
+            members.add(subscriber)
+            added.append(channel)
+        if not to_subscribe:
+            return
+        try:
+            await self._backend.subscribe(to_subscribe)
+        except BaseException:
+            for channel in added:
+                self._channels.get(channel, set()).discard(subscriber)
+            raise
+
+    async def remove_channels(self, subscriber: Subscriber, channels: Iterable[str]) -> None:
+        """Unsubscribe from some channels without ending the subscriber (leave a project)."""
+        to_unsubscribe = []
+        for channel in channels:
+            members = self._channels.get(channel)
+            if members is None or subscriber not in members:
+                continue
+            members.discard(subscriber)
+            if not members:
+                to_unsubscribe.append(channel)
+        if to_unsubscribe:
+            await self._backend.unsubscribe(to_unsubscribe)
+
+    async def close_subscriber(self, subscriber: SocketSubscriber) -> None:
+        subscriber.outbox.close()
+        channels = [channel for channel, members in self._channels.items() if subscriber in members]
+        await self.remove_channels(subscriber, channels)
+
+    async def _sub_worker(self) -> None:
+        while True:
+            try:
+                async for channel, payload in self._backend.stream_events():
+                    for subscriber in list(self._channels.get(channel, ())):
+                        subscriber.put_nowait(payload)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis away: redis-py reconnects and resubscribes on the next read
+                logger.warning("live events stream interrupted; resuming", error=f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(ERROR_BACKOFF_SECONDS)

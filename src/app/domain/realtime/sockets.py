@@ -1,0 +1,232 @@
+"""`/ws`: one authenticated socket per browser tab, fed by the Redis-backed channels of every process.
+
+Protocol (see /work/shared/API.md): authenticate with `?token=` (or the session cookie / Bearer
+header); a socket without a valid session is accepted and closed at once with 1008. The socket is
+subscribed to `channel:user:{id}` straight away and told so by a `subscribed` event. Client messages:
+`{"action": "join_project", "project_id"}` (owner or admin only, else an `error` event and nothing
+subscribed), `{"action": "leave_project", "project_id"}`, `{"action": "ping"}` → `pong`.
+
+Liveness: the server sends a `ping` event after WEBSOCKET_PING_INTERVAL seconds without traffic, and
+gives every write WEBSOCKET_PING_TIMEOUT seconds; a client that cannot take a write in that time is
+closed (1013, try again later), so a dead peer is found without a browser having to answer pings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import uuid
+from typing import Any
+
+import msgspec
+import structlog
+from litestar import WebSocket, websocket
+from litestar.exceptions import WebSocketDisconnect
+from redis.asyncio import Redis
+from sqlalchemy import select
+
+from app.config import Settings
+from app.db.models import Project
+from app.domain.accounts.middleware import token_from_connection
+from app.domain.accounts.sessions import SessionUser, resolve_session
+from app.domain.realtime.channels import LiveChannelsPlugin, SocketSubscriber
+from app.lib.db import alchemy_config
+from app.lib.events import project_channel, user_channel
+from app.lib.metrics import WEBSOCKET_CONNECTIONS
+from app.lib.redis_events import pubsub_channel
+
+logger = structlog.get_logger(__name__)
+
+WS_POLICY_VIOLATION = 1008
+WS_INTERNAL_ERROR = 1011
+WS_TRY_AGAIN_LATER = 1013
+
+
+class ClientMessage(msgspec.Struct, kw_only=True):
+    action: str
+    project_id: uuid.UUID | None = None
+
+
+class DirectEvent(msgspec.Struct):
+    """An event for this socket only (pong, error, subscribed, ping): no channel, no seq."""
+
+    type: str
+    data: dict[str, Any]
+    timestamp: datetime.datetime
+
+
+_decode_client_message = msgspec.json.Decoder(ClientMessage).decode
+_encoder = msgspec.json.Encoder()
+
+
+def direct_event(event_type: str, data: dict[str, Any]) -> bytes:
+    return _encoder.encode(DirectEvent(type=event_type, data=data, timestamp=datetime.datetime.now(datetime.UTC)))
+
+
+def socket_token(socket: WebSocket[Any, Any, Any]) -> str | None:
+    return socket.query_params.get("token") or token_from_connection(socket)
+
+
+@websocket("/ws", opt={"exclude_from_auth": True, "skip_rate_limit": True}, name="live_events")
+async def live_events(socket: WebSocket[Any, Any, Any], channels: LiveChannelsPlugin) -> None:
+    """Live events of the signed-in user and of the projects the socket joined."""
+    settings: Settings = socket.app.state.settings
+    redis: Redis = socket.app.state.redis
+    token = socket_token(socket)
+    user: SessionUser | None = None
+    unavailable = False
+    if token:
+        try:
+            user = await resolve_session(redis, token)
+        except Exception as exc:  # session store down: fail closed, but say it is temporary
+            logger.warning("websocket session check failed", error=str(exc))
+            unavailable = True
+    await socket.accept()
+    if user is None:
+        if unavailable:
+            await socket.close(code=WS_TRY_AGAIN_LATER, reason="session store unavailable")
+        else:
+            await socket.close(code=WS_POLICY_VIOLATION, reason="a valid session token is required")
+        return
+    await LiveSocket(socket, channels, settings, user).serve()
+
+
+class LiveSocket:
+    """One open socket: its subscriptions, its outbox, a sender task and a receiver loop."""
+
+    def __init__(
+        self, socket: WebSocket[Any, Any, Any], channels: LiveChannelsPlugin, settings: Settings, user: SessionUser
+    ) -> None:
+        self.socket = socket
+        self.channels = channels
+        self.settings = settings
+        self.user = user
+        self.namespace = settings.REDIS_NAMESPACE
+        self.projects: set[uuid.UUID] = set()
+        self.subscriber: SocketSubscriber | None = None
+        self.log = logger.bind(user_id=str(user.id))
+
+    def _pubsub(self, channel: str) -> str:
+        return pubsub_channel(self.namespace, channel)
+
+    async def serve(self) -> None:
+        own_channel = user_channel(self.user.id)
+        try:
+            self.subscriber = await self.channels.open_subscriber([self._pubsub(own_channel)])
+        except Exception as exc:
+            self.log.warning("websocket subscribe failed", error=str(exc))
+            await self.socket.close(code=WS_TRY_AGAIN_LATER, reason="live events unavailable")
+            return
+        WEBSOCKET_CONNECTIONS.inc()
+        self.send_direct("subscribed", {"channel": own_channel})
+        sender = asyncio.create_task(self._send_loop(self.subscriber))
+        receiver = asyncio.create_task(self._receive_loop())
+        try:
+            await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sender, receiver):
+                task.cancel()
+            await asyncio.gather(sender, receiver, return_exceptions=True)
+            WEBSOCKET_CONNECTIONS.dec()
+            with contextlib.suppress(Exception):
+                await self.channels.close_subscriber(self.subscriber)
+            if self.subscriber.outbox.dropped:
+                self.log.info("websocket closed after dropping events", dropped=self.subscriber.outbox.dropped)
+
+    def send_direct(self, event_type: str, data: dict[str, Any]) -> None:
+        if self.subscriber is not None:
+            self.subscriber.outbox.push(direct_event(event_type, data))
+
+    async def _send_loop(self, subscriber: SocketSubscriber) -> None:
+        outbox = subscriber.outbox
+        idle_ping = self.settings.WEBSOCKET_PING_INTERVAL
+        write_timeout = self.settings.WEBSOCKET_PING_TIMEOUT
+        while True:
+            event = await outbox.next(timeout=idle_ping)
+            if outbox.overflowed:
+                await self._close(WS_TRY_AGAIN_LATER, "too far behind; reconnect and reload")
+                return
+            if outbox.closed and event is None:
+                return
+            if event is None:
+                event = direct_event("ping", {})
+            try:
+                async with asyncio.timeout(write_timeout):
+                    await self.socket.send_text(event.decode("utf-8"))
+            except TimeoutError:
+                self.log.info("websocket client too slow; closing")
+                await self._close(WS_TRY_AGAIN_LATER, "client too slow")
+                return
+            except (WebSocketDisconnect, OSError, RuntimeError):
+                return
+
+    async def _close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(1.0):
+                await self.socket.close(code=code, reason=reason)
+
+    async def _receive_loop(self) -> None:
+        while True:
+            try:
+                text = await self.socket.receive_data("text")
+            except (WebSocketDisconnect, RuntimeError):
+                return
+            try:
+                message = _decode_client_message(text)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                self.send_direct("error", {"message": f"invalid message: {exc}"})
+                continue
+            await self._handle(message)
+
+    async def _handle(self, message: ClientMessage) -> None:
+        if message.action == "ping":
+            self.send_direct("pong", {})
+        elif message.action == "join_project":
+            await self._join(message.project_id)
+        elif message.action == "leave_project":
+            await self._leave(message.project_id)
+        else:
+            self.send_direct("error", {"message": f"unknown action {message.action!r}", "action": message.action})
+
+    async def _join(self, project_id: uuid.UUID | None) -> None:
+        if project_id is None:
+            self.send_direct("error", {"message": "project_id is required", "action": "join_project"})
+            return
+        if not await self._may_see(project_id):
+            self.send_direct(
+                "error",
+                {"message": "The project does not exist.", "action": "join_project", "project_id": str(project_id)},
+            )
+            return
+        channel = project_channel(project_id)
+        assert self.subscriber is not None
+        try:
+            await self.channels.add_channels(self.subscriber, [self._pubsub(channel)])
+        except Exception as exc:
+            self.log.warning("project subscribe failed", error=str(exc))
+            self.send_direct("error", {"message": "live events unavailable; try again", "project_id": str(project_id)})
+            return
+        self.projects.add(project_id)
+        self.send_direct("subscribed", {"channel": channel, "project_id": str(project_id)})
+
+    async def _leave(self, project_id: uuid.UUID | None) -> None:
+        if project_id is None or project_id not in self.projects:
+            self.send_direct("error", {"message": "not joined", "action": "leave_project"})
+            return
+        channel = project_channel(project_id)
+        assert self.subscriber is not None
+        with contextlib.suppress(Exception):
+            await self.channels.remove_channels(self.subscriber, [self._pubsub(channel)])
+        self.projects.discard(project_id)
+        self.send_direct("unsubscribed", {"channel": channel, "project_id": str(project_id)})
+
+    async def _may_see(self, project_id: uuid.UUID) -> bool:
+        """Owners and administrators may join a project's channel (checked in PostgreSQL, not cached)."""
+        try:
+            async with alchemy_config().get_engine().connect() as conn:
+                owner_id = await conn.scalar(select(Project.owner_id).where(Project.id == project_id))
+        except Exception as exc:
+            self.log.warning("project check failed", error=str(exc))
+            return False
+        return owner_id is not None and (self.user.is_admin or owner_id == self.user.id)

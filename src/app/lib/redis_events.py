@@ -1,0 +1,93 @@
+"""The Redis transport behind app.lib.events: one Lua call numbers an event and publishes it.
+
+Pub/sub is global to a Redis server (not per database), so the pub/sub channel is the contract's
+channel name prefixed with settings.REDIS_NAMESPACE; the envelope shows the unprefixed name. The
+`seq` counter (INCR, kept 7 days after the last event) and the PUBLISH run in one script, so the
+order of `seq` is the order of delivery. Any API process's Litestar channels plugin (see
+app.domain.realtime) receives the message and fans it out to its sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+import structlog
+from redis.asyncio import Redis
+
+logger = structlog.get_logger(__name__)
+
+SEQ_TTL_SECONDS = 7 * 24 * 3600
+PUBLISH_TIMEOUT_SECONDS = 2.0
+
+# KEYS[1] = seq counter; ARGV = envelope without seq, pub/sub channel, counter TTL.
+_PUBLISH_SCRIPT = """
+local seq = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('PUBLISH', ARGV[2], string.sub(ARGV[1], 1, -2) .. ',"seq":' .. seq .. '}')
+return seq
+"""
+
+
+class EventEnvelope(msgspec.Struct):
+    """Field order matters: `type` first lets a socket tell progress events apart without decoding."""
+
+    type: str
+    data: Any
+    timestamp: datetime.datetime
+    channel: str
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def pubsub_channel(namespace: str, channel: str) -> str:
+    return f"{namespace}:{channel}"
+
+
+def seq_key(namespace: str, channel: str) -> str:
+    return f"{namespace}:events:seq:{channel}"
+
+
+def encode_envelope(channel: str, event_type: str, data: Mapping[str, Any]) -> bytes:
+    envelope = EventEnvelope(
+        type=event_type, data=dict(data), timestamp=datetime.datetime.now(datetime.UTC), channel=channel
+    )
+    return _encoder.encode(envelope)
+
+
+class RedisEventPublisher:
+    """EventPublisher over Redis pub/sub; usable from API processes and workers alike. Never raises."""
+
+    def __init__(self, redis: Redis, namespace: str, *, timeout: float = PUBLISH_TIMEOUT_SECONDS) -> None:
+        self._redis = redis
+        self._namespace = namespace
+        self._timeout = timeout
+        self._script = redis.register_script(_PUBLISH_SCRIPT)
+        self._last_failure_log = 0.0
+        self.failures = 0
+
+    async def publish(self, channel: str, event_type: str, data: Mapping[str, Any]) -> None:
+        try:
+            message = encode_envelope(channel, event_type, data)
+            async with asyncio.timeout(self._timeout):
+                await self._script(
+                    keys=[seq_key(self._namespace, channel)],
+                    args=[message, pubsub_channel(self._namespace, channel), SEQ_TTL_SECONDS],
+                )
+        except Exception as exc:  # a failed publish must never fail the caller (see app.lib.events)
+            self.failures += 1
+            now = time.monotonic()
+            if now - self._last_failure_log > 5.0:
+                self._last_failure_log = now
+                logger.warning(
+                    "event publish failed",
+                    channel=channel,
+                    event_type=event_type,
+                    error=f"{type(exc).__name__}: {exc}",
+                    failures=self.failures,
+                )

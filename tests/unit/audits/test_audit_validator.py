@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from audit_builders import context, issue_types, position
+
+from app.domain.audits.experts import Status
+from app.domain.audits.experts.validator import check
+
+
+def test_complete_priced_position_is_green() -> None:
+    positions = [position()]
+    [verdict] = check(positions, context(positions))
+    assert verdict.status is Status.GREEN
+    assert verdict.expert == "validator"
+    assert verdict.confidence == 100
+
+
+def test_total_that_is_not_quantity_times_price_is_red() -> None:
+    positions = [position(quantity="68.16", unit_price="332.00", total_price="23000.00")]
+    [verdict] = check(positions, context(positions))
+    assert verdict.status is Status.RED
+    assert issue_types(verdict) == ["total_mismatch"]
+    assert verdict.evidence["expected_total"] == "22629.12"
+
+
+def test_total_within_rounding_is_accepted() -> None:
+    # KROS rounds the quantity to 0.001 and the line to 0.01; a cent of difference is fine
+    positions = [position(quantity="1.818", unit_price="56700.00", total_price="103080.61")]
+    [verdict] = check(positions, context(positions))
+    assert verdict.status is Status.GREEN
+
+
+def test_priced_budget_with_zero_unit_price_is_amber() -> None:
+    positions = [position(), position(code="274313611", description="Základové pasy", unit_price="0")]
+    verdicts = check(positions, context(positions))
+    assert verdicts[1].status is Status.AMBER
+    assert issue_types(verdicts[1]) == ["missing_unit_price"]
+
+
+def test_blank_budget_does_not_ask_for_prices() -> None:
+    positions = [position(unit_price="0"), position(code="274313611", description="Pasy", unit_price=None)]
+    verdicts = check(positions, context(positions))
+    assert [v.status for v in verdicts] == [Status.GREEN, Status.GREEN]
+    assert "blank" in verdicts[0].reasoning
+
+
+def test_missing_fields() -> None:
+    positions = [
+        position(description="  "),
+        position(quantity=None, object_code="SO 02"),
+        position(quantity="0", object_code="SO 03"),
+        position(unit=None, object_code="SO 04"),
+        position(unit="us", object_code="SO 05"),
+    ]
+    verdicts = check(positions, context(positions))
+    assert [issue_types(v) for v in verdicts] == [
+        ["missing_description"],
+        ["missing_quantity"],
+        ["non_positive_quantity"],
+        ["missing_unit"],
+        ["unknown_unit"],
+    ]
+    assert [v.status for v in verdicts] == [Status.RED, Status.RED, Status.RED, Status.RED, Status.AMBER]
+
+
+def test_units_are_known_regardless_of_case_and_synonyms() -> None:
+    units = ("M3", "ks", "KPL", "soubor", "hod", "m²", "litr")
+    positions = [position(unit=unit, object_code=f"SO {unit}") for unit in units]
+    assert {v.status for v in check(positions, context(positions))} == {Status.GREEN}
+
+
+def test_duplicates_in_the_same_object_are_amber() -> None:
+    twin_a = position(id="a")
+    twin_b = position(id="b", description="Hloubení  rýh nezapažených š do 2000 mm STROJNĚ")
+    elsewhere = position(id="c", object_code="SO 02")
+    verdicts = check([twin_a, twin_b, elsewhere], context([twin_a, twin_b, elsewhere]))
+    assert [v.status for v in verdicts] == [Status.AMBER, Status.AMBER, Status.GREEN]
+    assert verdicts[0].evidence["duplicates"] == ("b",)
+    assert issue_types(verdicts[1]) == ["duplicate"]
