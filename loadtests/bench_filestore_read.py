@@ -23,9 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make `tests.fixtures` importable
     sys.path.insert(0, str(ROOT))
 
-from tests.fixtures.legacy_store import build_store  # noqa: E402
-
 from app.domain.filestore import LegacyProjectError, fingerprint, read_project, scan_store  # noqa: E402
+from tests.fixtures.legacy_store import build_store  # noqa: E402
 
 MIGRATION_BUDGET_S = 60.0
 

@@ -231,8 +231,10 @@ def register(group: click.Group) -> None:
 def _domain_commands() -> list[click.Command]:
     """Commands owned by the domains (users, catalog, migrate-files ...), registered here."""
     from app.domain.accounts.cli import users_group
+    from app.domain.filestore.commands import filestore_commands, register_db_commands
 
-    commands: list[click.Command] = [users_group]
+    register_db_commands(db_group)  # app db backup / app db restore
+    commands: list[click.Command] = [users_group, *filestore_commands()]
     return commands
 
 

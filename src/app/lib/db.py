@@ -56,8 +56,14 @@ def build_alchemy_config(settings: Settings) -> SQLAlchemyAsyncConfig:
 
 @lru_cache(maxsize=1)
 def alchemy_config() -> SQLAlchemyAsyncConfig:
-    return build_alchemy_config(get_settings())
+    """The process-wide config (one engine and pool), with statement timing for /metrics."""
+    from app.lib.metrics import instrument_engine
+
+    config = build_alchemy_config(get_settings())
+    instrument_engine(config.get_engine().sync_engine)
+    return config
 
 
 def engine() -> AsyncEngine:
     return alchemy_config().get_engine()
+

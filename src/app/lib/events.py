@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 EVENT_TYPES = (
     "progress",
@@ -58,6 +58,7 @@ def job_channels(project_id: uuid.UUID | str | None, user_id: uuid.UUID | str | 
     return channels
 
 
+@runtime_checkable
 class EventPublisher(Protocol):
     async def publish(self, channel: str, event_type: str, data: Mapping[str, Any]) -> None: ...
 

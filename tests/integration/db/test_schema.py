@@ -9,10 +9,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
-from tests.support.servers import TestServers, create_database, drop_database
 
 from app.db.models import Base
 from app.lib.infra import downgrade, migrate
+from tests.support.servers import TestServers, create_database, drop_database
 
 TABLES = {
     "users",

@@ -49,7 +49,7 @@ def test_command_serves_and_stops_without_leftovers(servers: TestServers, comman
             assert any("worker" in " ".join(c.cmdline()) for c in children), "app run starts a worker"
         proc.send_signal(signal.SIGINT if command == ["run"] else signal.SIGTERM)
         assert proc.wait(timeout=30) is not None
-        gone, alive = psutil.wait_procs(children, timeout=15)
+        _gone, alive = psutil.wait_procs(children, timeout=15)
         assert not alive, f"left behind: {[p.cmdline() for p in alive]}"
     finally:
         if proc.poll() is None:

@@ -8,11 +8,11 @@ from pathlib import Path
 import msgspec
 import redis
 from litestar.testing import AsyncTestClient
-from tests.support.servers import free_port
 
 from app.config import Settings
 from app.lib import embedded
 from app.server import build_app
+from tests.support.servers import free_port
 
 
 async def test_health_and_ready(client: AsyncTestClient) -> None:
@@ -42,6 +42,7 @@ async def test_metrics_exposes_request_latency(client: AsyncTestClient) -> None:
     assert response.status_code == 200
     assert "request_duration_seconds_bucket" in response.text
     assert "concrete_agent_cache_events_total" in response.text
+    assert "concrete_agent_db_query_seconds_count" in response.text
 
 
 async def test_unknown_route_is_problem_json(client: AsyncTestClient) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from tests.fixtures.budget_files import CZECH_CSV_ROWS, ENGLISH_CSV_ROWS, csv_bytes
 
 from app.domain.budgets.records import DocumentParseError
 from app.domain.documents.parsers import parse_document
+from tests.fixtures.budget_files import CZECH_CSV_ROWS, ENGLISH_CSV_ROWS, csv_bytes
 
 
 def test_czech_cp1250_semicolons_and_thousands_separators() -> None:

@@ -6,6 +6,10 @@ import re
 from collections.abc import Callable
 
 import pytest
+
+from app.domain.budgets.records import DocumentParseError
+from app.domain.documents import parsers
+from app.domain.documents.parsers import FORMATS, detect_format, parse_document
 from tests.fixtures.budget_files import (
     CZECH_CSV_ROWS,
     csv_bytes,
@@ -19,10 +23,6 @@ from tests.fixtures.budget_files import (
     xc4_bytes,
     zip_bytes,
 )
-
-from app.domain.budgets.records import DocumentParseError
-from app.domain.documents import parsers
-from app.domain.documents.parsers import FORMATS, detect_format, parse_document
 
 
 @pytest.mark.parametrize(

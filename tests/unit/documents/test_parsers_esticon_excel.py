@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.fixtures.budget_files import esticon_xlsx_bytes
-
 from app.domain.budgets.records import BudgetObject
 from app.domain.documents.parsers import parse_document
+from tests.fixtures.budget_files import esticon_xlsx_bytes
 
 
 def test_p_rows_with_split_price_columns() -> None:

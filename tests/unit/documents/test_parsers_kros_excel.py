@@ -5,6 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+
+from app.domain.budgets.records import DocumentParseError, ParsedDocument
+from app.domain.documents.parsers import parse_document
+from app.domain.documents.parsers.kros_excel import parse_kros_excel
+from app.domain.documents.parsers.workbook import Workbook
 from tests.fixtures.budget_files import (
     SAMPLE_BUDGET,
     SAMPLE_BUDGET_POSITIONS,
@@ -13,11 +18,6 @@ from tests.fixtures.budget_files import (
     kros_xlsx_bytes,
     plain_xlsx_bytes,
 )
-
-from app.domain.budgets.records import DocumentParseError, ParsedDocument
-from app.domain.documents.parsers import parse_document
-from app.domain.documents.parsers.kros_excel import parse_kros_excel
-from app.domain.documents.parsers.workbook import Workbook
 
 
 def parse(data: bytes) -> ParsedDocument:

@@ -7,6 +7,9 @@ from typing import Any
 
 import msgspec
 import pytest
+
+from app.domain.budgets.records import PositionRecord
+from app.domain.documents.parsers import parse_document
 from tests.fixtures.budget_files import (
     SAMPLE_BUDGET,
     SAMPLE_BUDGET_POSITIONS,
@@ -14,9 +17,6 @@ from tests.fixtures.budget_files import (
     kros_xlsx_bytes,
     unixml_bytes,
 )
-
-from app.domain.budgets.records import PositionRecord
-from app.domain.documents.parsers import parse_document
 
 SHARED_METADATA = ("object_path", "section_path", "notes", "price_set_note")
 

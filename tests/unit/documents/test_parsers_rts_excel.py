@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.fixtures.budget_files import rts_xlsx_bytes
-
 from app.domain.budgets.records import BudgetObject
 from app.domain.documents.parsers import parse_document
+from tests.fixtures.budget_files import rts_xlsx_bytes
 
 
 def test_item_sheets_become_positions() -> None:

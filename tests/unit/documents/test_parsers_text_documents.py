@@ -6,10 +6,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from tests.fixtures.budget_files import pdf_bytes
 
 from app.domain.budgets.records import DocumentParseError
 from app.domain.documents.parsers import parse_document
+from tests.fixtures.budget_files import pdf_bytes
 
 REPORT = Path(__file__).parents[2] / "fixtures" / "budgets" / "technicka_zprava_s_vykazem.txt"
 

@@ -6,11 +6,11 @@ import re
 from decimal import Decimal
 
 import pytest
-from tests.fixtures.budget_files import SAMPLE_BUDGET_POSITIONS, SAMPLE_BUDGET_TOTAL, unixml_bytes
 
 from app.domain.budgets.records import BudgetObject, DocumentParseError
 from app.domain.documents.parsers import parse_document
 from app.domain.documents.parsers.unixml import parse_unixml
+from tests.fixtures.budget_files import SAMPLE_BUDGET_POSITIONS, SAMPLE_BUDGET_TOTAL, unixml_bytes
 
 
 def test_positions_totals_and_types() -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from tests.fixtures.budget_files import XC4_BUDGET, XC4_CATALOGUE, xc4_bytes
 
 from app.domain.budgets.records import BudgetObject, DocumentParseError
 from app.domain.documents.parsers import parse_document
+from tests.fixtures.budget_files import XC4_BUDGET, XC4_CATALOGUE, xc4_bytes
 
 
 def test_positions_from_nested_objects() -> None:

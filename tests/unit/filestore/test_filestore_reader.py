@@ -13,7 +13,6 @@ from typing import Any
 
 import msgspec
 import pytest
-from tests.fixtures.legacy_store import UNICODE_BUDGET, broken_project, write_file, write_json
 
 from app.domain.filestore import (
     LegacyProject,
@@ -24,6 +23,7 @@ from app.domain.filestore import (
     scan_store,
     stable_uuid,
 )
+from tests.fixtures.legacy_store import UNICODE_BUDGET, broken_project, write_file, write_json
 
 # ---------------------------------------------------------------------------------------------
 # "All leaves accounted for": every scalar of the source JSON appears in the normalised project.

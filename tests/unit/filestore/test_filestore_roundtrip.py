@@ -9,7 +9,6 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from tests.fixtures.legacy_store import write_json
 
 from app.domain.budgets.records import PositionRecord
 from app.domain.filestore import (
@@ -21,6 +20,7 @@ from app.domain.filestore import (
     write_project,
 )
 from app.domain.filestore import writer as writer_module
+from tests.fixtures.legacy_store import write_json
 
 
 def documents(project: LegacyProject, project_dir: Path) -> list[tuple[str, Path]]:

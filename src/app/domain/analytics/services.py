@@ -53,8 +53,12 @@ async def projects_by_day(
     else:
         rows = await session.execute(_OWN_PROJECTS_BY_DAY, {"owner_id": owner_id, "since": since, "until": until})
     return [
-        DailyProjects(day=r.day, projects_created=r.projects_created, projects_completed=r.projects_completed,
-                      average_cost=r.average_cost)
+        DailyProjects(
+            day=r.day,
+            projects_created=r.projects_created,
+            projects_completed=r.projects_completed,
+            average_cost=r.average_cost,
+        )
         for r in rows
     ]
 

@@ -11,6 +11,7 @@ import msgspec
 
 from app.db.models import BudgetVersion, Position
 
+CENT = Decimal("0.01")
 PositionStatus = Literal["GREEN", "AMBER", "RED"]
 ShortText = Annotated[str, msgspec.Meta(max_length=50)]
 UnitText = Annotated[str, msgspec.Meta(max_length=20)]
@@ -137,8 +138,8 @@ class VersionSummary(msgspec.Struct, kw_only=True):
             trigger_type=version.trigger_type,
             trigger_details=dict(version.trigger_details or {}),
             total_positions=version.total_positions,
-            total_cost=version.total_cost,
-            delta_cost=version.delta_cost,
+            total_cost=Decimal(version.total_cost).quantize(CENT),
+            delta_cost=Decimal(version.delta_cost).quantize(CENT),
             created_by=version.created_by,
             created_at=version.created_at,
         )

@@ -12,6 +12,7 @@ import msgspec
 from app.db.models import Project
 
 ProjectStatus = Literal["draft", "parsing", "enriching", "auditing", "completed", "failed"]
+CENT = Decimal("0.01")
 Workflow = Literal["workflow_a", "workflow_b"]
 ProjectName = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
 Description = Annotated[str, msgspec.Meta(max_length=20_000)]
@@ -63,10 +64,10 @@ class ProjectRead(msgspec.Struct, kw_only=True):
             description=project.description,
             workflow=project.workflow,
             status=project.status,
-            progress=project.progress,
+            progress=Decimal(project.progress).quantize(CENT),
             current_version=project.current_version,
             total_positions=project.total_positions,
-            total_cost=project.total_cost,
+            total_cost=Decimal(project.total_cost).quantize(CENT),
             issues_count_red=project.issues_count_red,
             issues_count_amber=project.issues_count_amber,
             issues_count_green=project.issues_count_green,

@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 import structlog
 from litestar import WebSocket, websocket
+from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
 from redis.asyncio import Redis
 from sqlalchemy import select
@@ -69,7 +70,7 @@ def socket_token(socket: WebSocket[Any, Any, Any]) -> str | None:
 
 
 @websocket("/ws", opt={"exclude_from_auth": True, "skip_rate_limit": True}, name="live_events")
-async def live_events(socket: WebSocket[Any, Any, Any], channels: LiveChannelsPlugin) -> None:
+async def live_events(socket: WebSocket[Any, Any, Any], channels: NamedDependency[LiveChannelsPlugin]) -> None:
     """Live events of the signed-in user and of the projects the socket joined."""
     settings: Settings = socket.app.state.settings
     redis: Redis = socket.app.state.redis

@@ -8,11 +8,11 @@ import msgspec
 from litestar import Controller, Response, get
 from litestar.datastructures import State
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from app.lib.db import alchemy_config
-from app.lib.metrics import refresh_service_metrics
+from app.lib.metrics import refresh_service_metrics, registry
 
 
 class Health(msgspec.Struct):
@@ -71,4 +71,4 @@ class MetricsController(Controller):
     @get(exclude_from_auth=True, opt={"skip_rate_limit": True})
     async def metrics(self, state: State) -> Response[bytes]:
         await refresh_service_metrics(state)
-        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(registry()), media_type=CONTENT_TYPE_LATEST)

@@ -54,14 +54,14 @@ def parse_pdf(data: bytes) -> ParsedDocument:
     title = reader.metadata.title if reader.metadata else None
     if title:
         builder.metadata["title"] = str(title)
-    text = "\n".join(pages).strip()
-    if not text:
+    text = "\n".join(pages).rstrip()  # not stripped at the start: source_line counts from line 1
+    if not text.strip():
         builder.warn("PDF has no extractable text (a scanned drawing or image?)")
     page_of_line: list[int] = []
     for number, page in enumerate(pages, start=1):
         page_of_line.extend([number] * (page.count("\n") + 1))
-    _positions_from_text("\n".join(pages), builder, page_of_line)
-    return builder.build(text=text)
+    _positions_from_text(text, builder, page_of_line)
+    return builder.build(text=text if text.strip() else "")
 
 
 def parse_txt(data: bytes) -> ParsedDocument:
@@ -73,7 +73,7 @@ def parse_txt(data: bytes) -> ParsedDocument:
     builder = DocumentBuilder(TXT_FORMAT)
     builder.metadata["encoding"] = encoding
     _positions_from_text(text, builder, None)
-    return builder.build(text=text.strip())
+    return builder.build(text=text.rstrip())
 
 
 def _positions_from_text(text: str, builder: DocumentBuilder, pages: list[int] | None) -> None:

@@ -1,0 +1,192 @@
+"""Load test: a fresh database, the API on granian, locust headless; writes loadtests/reports/load.json.
+
+Checks the service against the spec's floor (p95 < 200 ms at 100 users, cache hits > 60 %, queries
+< 50 ms on average) and reports our own targets (p95 < 25 ms at 200 users, hits > 95 %, < 5 ms).
+Bounded in time and aimed at 127.0.0.1 only.
+
+    .venv/bin/python loadtests/run_load.py --users 200 --seconds 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.config import load_settings  # noqa: E402
+from app.lib.infra import ensure_servers, migrate, stop_servers  # noqa: E402
+from tests.support.servers import free_port, isolated  # noqa: E402
+
+REPORTS = ROOT / "loadtests" / "reports"
+
+
+def _wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("the API exited before it became ready")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("the API did not become ready")
+
+
+def _metric(text: str, name: str, labels: str = "") -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and labels in line and not line.startswith("#"):
+            match = re.match(rf"{re.escape(name)}(\{{[^}}]*\}})?\s+([0-9.eE+-]+)$", line)
+            if match:
+                total += float(match.group(2))
+    return total
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--spawn-rate", type=int, default=50)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+
+    outer = load_settings()
+    started = ensure_servers(outer)
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    try:
+        with isolated(outer.database_url, outer.redis_url) as servers, tempfile.TemporaryDirectory() as metrics_dir:
+            migrate(servers.database_url)
+            env = {
+                **os.environ,
+                "DATABASE_URL": servers.database_url,
+                "REDIS_URL": servers.redis_url,
+                "REDIS_NAMESPACE": servers.namespace,
+                "SERVER_PORT": str(port),
+                "SERVER_WORKERS": str(args.workers),
+                "RATE_LIMIT_AUTH": "100000/minute",
+                "RATE_LIMIT_DEFAULT": "100000/minute",
+                "LOG_LEVEL": "WARNING",
+                "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+            }
+            api = subprocess.Popen([sys.executable, "-m", "app", "serve"], env=env, start_new_session=True)
+            try:
+                _wait_ready(port, api)
+                stats_base = REPORTS / "locust"
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "locust",
+                        "-f",
+                        str(ROOT / "loadtests" / "locustfile.py"),
+                        "--headless",
+                        "-u",
+                        str(args.users),
+                        "-r",
+                        str(args.spawn_rate),
+                        "-t",
+                        f"{args.seconds}s",
+                        "--host",
+                        f"http://127.0.0.1:{port}",
+                        "--json-file",
+                        str(stats_base),
+                        "--only-summary",
+                        "--loglevel",
+                        "WARNING",
+                        "--stop-timeout",
+                        "5",
+                    ],
+                    check=False,
+                    timeout=args.seconds + 120,
+                )
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+                    metrics = response.read().decode()
+            finally:
+                os.killpg(api.pid, signal.SIGTERM)
+                api.wait(timeout=30)
+    finally:
+        stop_servers(outer, started)
+
+    stats = json.loads(Path(f"{stats_base}.json").read_text())
+    endpoints = {}
+    all_times: dict[str, int] = {}
+    requests = failures = 0
+    for entry in stats:
+        times = {int(k): v for k, v in entry["response_times"].items()}
+        endpoints[f"{entry['method']} {entry['name']}"] = {
+            "requests": entry["num_requests"],
+            "failures": entry["num_failures"],
+            "p50_ms": _percentile(times, 0.50),
+            "p95_ms": _percentile(times, 0.95),
+            "p99_ms": _percentile(times, 0.99),
+        }
+        requests += entry["num_requests"]
+        failures += entry["num_failures"]
+        for k, v in times.items():
+            all_times[str(k)] = all_times.get(str(k), 0) + v
+    merged = {int(k): v for k, v in all_times.items()}
+    hits = _metric(metrics, "concrete_agent_cache_events_total", 'outcome="hit"')
+    misses = _metric(metrics, "concrete_agent_cache_events_total", 'outcome="miss"')
+    query_sum = _metric(metrics, "concrete_agent_db_query_seconds_sum")
+    query_count = _metric(metrics, "concrete_agent_db_query_seconds_count")
+    report = {
+        "users": args.users,
+        "seconds": args.seconds,
+        "api_workers": args.workers,
+        "requests": requests,
+        "failures": failures,
+        "rps": round(requests / args.seconds, 1),
+        "p50_ms": _percentile(merged, 0.50),
+        "p95_ms": _percentile(merged, 0.95),
+        "p99_ms": _percentile(merged, 0.99),
+        "cache_hit_rate": round(hits / (hits + misses), 4) if hits + misses else None,
+        "db_query_avg_ms": round(1000 * query_sum / query_count, 3) if query_count else None,
+        "endpoints": endpoints,
+    }
+    report["floor_met"] = bool(
+        report["p95_ms"] is not None
+        and report["p95_ms"] < 200
+        and failures == 0
+        and (report["cache_hit_rate"] or 0) > 0.60
+        and (report["db_query_avg_ms"] or 0) < 50
+    )
+    report["aim_met"] = bool(
+        report["p95_ms"] is not None
+        and report["p95_ms"] < 25
+        and (report["cache_hit_rate"] or 0) > 0.95
+        and (report["db_query_avg_ms"] or 0) < 5
+    )
+    (REPORTS / "load.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+    return 0 if report["floor_met"] else 1
+
+
+def _percentile(times: dict[int, int], q: float) -> float | None:
+    """Locust stores response times as {rounded_ms: count}; read the q-quantile off that histogram."""
+    total = sum(times.values())
+    if not total:
+        return None
+    running = 0
+    for value in sorted(times):
+        running += times[value]
+        if running >= q * total:
+            return float(value)
+    return float(max(times))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,268 @@
+"""The file-store commands: `app migrate-files`, `app export-files`, `app db backup`, `app db restore`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from app.config import Settings, get_settings
+
+T = TypeVar("T")
+
+
+def _echo(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _write_report(path: Path | None, data: dict[str, Any]) -> None:
+    text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    if path is None:
+        return
+    if str(path) == "-":
+        click.echo(text)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + "\n", encoding="utf-8")
+
+
+@contextmanager
+def _servers(settings: Settings) -> Iterator[None]:
+    """The embedded servers when no URLs are set (stopped afterwards if started here)."""
+    from app.lib.infra import ensure_servers, stop_servers
+
+    started = ensure_servers(settings) if settings.uses_embedded_database else None
+    try:
+        yield
+    finally:
+        if started is not None:
+            stop_servers(settings, started)
+
+
+def _run(settings: Settings, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    import asyncpg
+
+    from app.lib.logging import configure_logging
+
+    configure_logging(settings.LOG_LEVEL, json=False)
+    with _servers(settings):
+        try:
+            return asyncio.run(work())
+        except asyncpg.UndefinedTableError as exc:
+            raise click.ClickException(f"{exc}: the database has no schema yet, run `app db upgrade` first") from None
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise click.ClickException(f"{exc.__class__.__name__}: {exc}") from None
+
+
+class _Progress:
+    """A rich progress display on stderr: one bar per quantity (projects, bytes)."""
+
+    def __init__(self, enabled: bool) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("{task.description:<9}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[unit]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            disable=not enabled,
+            transient=False,
+        )
+        self.tasks: dict[str, Any] = {}
+
+    def add(self, name: str, total: int, unit: str = "") -> None:
+        self.tasks[name] = self.progress.add_task(name, total=total, unit=unit)
+
+    def advance(self, name: str, amount: int) -> None:
+        if name in self.tasks:
+            self.progress.advance(self.tasks[name], amount)
+
+    def __enter__(self) -> _Progress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+
+@click.command(name="migrate-files")
+@click.argument("data_dir", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--verify", is_flag=True, help="Compare files and database; exit 1 on any difference.")
+@click.option("--dry-run", is_flag=True, help="Read and report everything, write nothing.")
+@click.option("--force", is_flag=True, help="Re-import projects whose files did not change since the last run.")
+@click.option("--report", "report_file", type=click.Path(path_type=Path), help="Write the report as JSON ('-': stdout).")
+@click.option("--batch-size", default=20, show_default=True, help="Projects per transaction.")
+@click.option(
+    "--create-owners/--no-create-owners",
+    default=True,
+    show_default=True,
+    help="Create accounts for owner e-mails that have none (else they go to MIGRATION_DEFAULT_OWNER).",
+)
+@click.option("--progress/--no-progress", default=True, help="Show progress bars on stderr.")
+def migrate_files_command(
+    data_dir: Path | None,
+    verify: bool,
+    dry_run: bool,
+    force: bool,
+    report_file: Path | None,
+    batch_size: int,
+    create_owners: bool,
+    progress: bool,
+) -> None:
+    """Import the old file store (DATA_DIR, default settings.DATA_DIR) into PostgreSQL.
+
+    One transaction per batch of projects, a broken project is skipped alone with its reason; safe
+    to re-run and to kill. Exit status 1 when a project failed (or, with --verify, on a difference).
+    """
+    settings = get_settings()
+    source = data_dir or Path(settings.DATA_DIR)
+    if not source.is_dir():
+        raise click.ClickException(f"file store {source} does not exist")
+    if verify:
+        _verify(settings, source, report_file, progress)
+        return
+
+    from app.domain.filestore.migrate import migrate_store
+
+    with _Progress(progress and sys.stderr.isatty()) as bars:
+
+        def on_start(projects: int, size: int) -> None:
+            bars.add("projects", projects)
+            bars.add("bytes", size, "bytes")
+
+        def on_progress(projects: int, size: int) -> None:
+            bars.advance("projects", projects)
+            bars.advance("bytes", size)
+
+        report = _run(
+            settings,
+            lambda: migrate_store(
+                settings,
+                source,
+                dry_run=dry_run,
+                force=force,
+                create_owners=create_owners,
+                batch_size=batch_size,
+                on_start=on_start,
+                on_progress=on_progress,
+            ),
+        )
+    _write_report(report_file, report.as_json())
+    _echo(report.human())
+    if not report.ok:
+        sys.exit(1)
+
+
+def _verify(settings: Settings, source: Path, report_file: Path | None, progress: bool) -> None:
+    from app.domain.filestore.mirror import mirror_failures
+    from app.domain.filestore.verify import verify_store
+
+    with _Progress(progress and sys.stderr.isatty()) as bars:
+
+        async def work() -> Any:
+            failures = await mirror_failures(settings)
+            return await verify_store(
+                settings,
+                source,
+                mirror_failures=failures,
+                on_start=lambda total: bars.add("projects", total),
+                on_progress=lambda done: bars.advance("projects", done),
+            )
+
+        report = _run(settings, work)
+    _write_report(report_file, report.as_json())
+    _echo(report.human())
+    if not report.ok:
+        sys.exit(1)
+
+
+@click.command(name="export-files")
+@click.argument("data_dir", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--prune", is_flag=True, help="Delete files of exported projects that PostgreSQL no longer has.")
+@click.option("--report", "report_file", type=click.Path(path_type=Path), help="Write the report as JSON ('-': stdout).")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")
+def export_files_command(data_dir: Path | None, prune: bool, report_file: Path | None, progress: bool) -> None:
+    """Rebuild the old file store from PostgreSQL into DATA_DIR (default settings.DATA_DIR), for a rollback."""
+    from app.domain.filestore.export import export_store
+
+    settings = get_settings()
+    target = data_dir or Path(settings.DATA_DIR)
+    with _Progress(progress and sys.stderr.isatty()) as bars:
+        report = _run(
+            settings,
+            lambda: export_store(
+                settings,
+                target,
+                prune=prune,
+                on_start=lambda total: bars.add("projects", total),
+                on_progress=lambda done: bars.advance("projects", done),
+            ),
+        )
+    _write_report(report_file, report.as_json())
+    _echo(report.human())
+    if not report.ok:
+        sys.exit(1)
+
+
+@click.command(name="backup")
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Default: BACKUP_DIR/<UTC time>.dump")
+@click.option("--prune/--no-prune", default=False, help="Also delete backups older than BACKUP_RETENTION_DAYS.")
+def db_backup_command(output: Path | None, prune: bool) -> None:
+    """Back the database up with pg_dump -Fc (restore with `app db restore FILE`)."""
+    from app.domain.filestore.backup import BackupError, create_backup, prune_backups
+
+    settings = get_settings()
+    try:
+        result = _run(settings, lambda: create_backup(settings, output))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    _echo(f"backup written: {result.path} ({result.size} bytes, {Path(result.tool).name} for PostgreSQL {result.server_version})")
+    if prune:
+        for path in prune_backups(Path(settings.BACKUP_DIR), settings.BACKUP_RETENTION_DAYS):
+            _echo(f"pruned {path}")
+
+
+@click.command(name="restore")
+@click.argument("backup_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--clean", is_flag=True, help="Drop the existing objects first (restore over a live database).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def db_restore_command(backup_file: Path, clean: bool, yes: bool) -> None:
+    """Restore a backup made by `app db backup` into the configured database (pg_restore)."""
+    from app.domain.filestore.backup import BackupError, restore_backup
+
+    settings = get_settings()
+    if not yes:
+        click.confirm(f"Restore {backup_file} into the configured database?", abort=True, err=True)
+    try:
+        tool = _run(settings, lambda: restore_backup(settings, backup_file, clean=clean))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    _echo(f"restored {backup_file} with {tool}")
+
+
+def filestore_commands() -> list[click.Command]:
+    """Top-level commands of this domain, for app.cli._domain_commands()."""
+    return [migrate_files_command, export_files_command]
+
+
+def register_db_commands(db_group: click.Group) -> None:
+    """`app db backup` / `app db restore`."""
+    db_group.add_command(db_backup_command)
+    db_group.add_command(db_restore_command)

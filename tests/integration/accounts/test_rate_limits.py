@@ -1,0 +1,84 @@
+"""Rate limits per user (per address when anonymous) and endpoint group, counted in Redis."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from app.config import Settings
+from app.server import build_app
+from tests.support.api import DEFAULT_PASSWORD, api_settings, csv_bytes, register, signed_in_user, text_bytes
+
+
+@pytest.fixture
+async def limited_client(settings: Settings, tmp_path: Path) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    """An app with tiny limits: 3 auth requests, 4 default requests, 1 upload per minute."""
+    limited = api_settings(
+        settings,
+        str(tmp_path / "storage"),
+        RATE_LIMIT_AUTH="3/minute",
+        RATE_LIMIT_DEFAULT="4/minute",
+        RATE_LIMIT_UPLOAD="1/minute",
+    )
+    redis = aioredis.Redis.from_url(settings.redis_url)
+    await redis.delete(*[key async for key in redis.scan_iter("ratelimit:*")] or ["-"])
+    await redis.aclose()
+    async with AsyncTestClient(app=build_app(limited)) as client:
+        yield client
+
+
+async def test_repeated_logins_get_429_with_retry_after(limited_client: AsyncTestClient[Litestar]) -> None:
+    body = {"email": "nobody@example.cz", "password": "Wrong-pass-1"}
+    statuses = [(await limited_client.post("/api/auth/login", json=body)).status_code for _ in range(3)]
+    assert statuses == [401, 401, 401]
+    refused = await limited_client.post("/api/auth/login", json=body)
+    assert refused.status_code == 429
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+
+
+async def test_limits_are_per_user_and_group(
+    app: Litestar, limited_client: AsyncTestClient[Litestar], settings: Settings
+) -> None:
+    # Users are made with the generous app: the limited one would count these auth calls.
+    async with AsyncTestClient(app=app) as setup:
+        first = await signed_in_user(setup)
+        second = await signed_in_user(setup)
+    statuses = [(await limited_client.get("/api/projects", headers=first.headers)).status_code for _ in range(5)]
+    assert statuses == [200, 200, 200, 200, 429]
+    assert (await limited_client.get("/api/projects", headers=second.headers)).status_code == 200
+    redis = aioredis.Redis.from_url(settings.redis_url)
+    try:
+        assert int(await redis.get(f"ratelimit:{first.id}:default")) == 5
+        assert await redis.ttl(f"ratelimit:{first.id}:default") > 0
+    finally:
+        await redis.aclose()
+    # Another group keeps its own count: the upload group is still open for the first user.
+    project = await limited_client.post(
+        "/api/projects", json={"name": "P", "workflow": "workflow_a"}, headers=second.headers
+    )
+    assert project.status_code == 201
+    upload = f"/api/projects/{project.json()['id']}/documents"
+    first_upload = await limited_client.post(upload, files={"file": ("a.csv", csv_bytes())}, headers=second.headers)
+    assert first_upload.status_code == 201, first_upload.text
+    second_upload = await limited_client.post(upload, files={"file": ("b.txt", text_bytes())}, headers=second.headers)
+    assert second_upload.status_code == 429
+
+
+async def test_operations_routes_are_exempt(limited_client: AsyncTestClient[Litestar]) -> None:
+    for _ in range(10):
+        assert (await limited_client.get("/health")).status_code == 200
+
+
+async def test_anonymous_requests_are_counted_per_address(limited_client: AsyncTestClient[Litestar]) -> None:
+    user = await register(limited_client)
+    assert (
+        await limited_client.post("/api/auth/login", json={"email": user["email"], "password": DEFAULT_PASSWORD})
+    ).status_code == 200
+    await limited_client.post("/api/auth/verify-email", json={"token": "x"})
+    assert (await limited_client.post("/api/auth/verify-email", json={"token": "x"})).status_code == 429

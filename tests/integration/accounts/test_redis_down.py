@@ -1,0 +1,99 @@
+"""When Redis is down: sessions, logins and rate limits fail closed with 503, reads of the cache fall
+back to PostgreSQL, nothing crashes, and everything recovers by itself when Redis is back."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import redis as sync_redis
+import redis.asyncio as aioredis
+from litestar.testing import AsyncTestClient
+
+from app.config import Settings
+from app.lib import cache, embedded
+from app.server import build_app
+from tests.support.api import DEFAULT_PASSWORD, api_settings, register
+from tests.support.servers import free_port
+
+
+def _wait_for_redis(port: int, seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if sync_redis.Redis(port=port).ping():
+                return
+        except sync_redis.RedisError:
+            time.sleep(0.05)
+    raise AssertionError("the throwaway Redis did not come back")
+
+
+async def test_requests_fail_closed_and_recover(settings: Settings, tmp_path: Path) -> None:
+    port = free_port()
+    embedded.start_redis(tmp_path / "redis", port, persist=False)
+    try:
+        own = api_settings(
+            settings, str(tmp_path / "storage"), REDIS_URL=f"redis://127.0.0.1:{port}/0", REDIS_SOCKET_TIMEOUT=1.0
+        )
+        async with AsyncTestClient(app=build_app(own)) as client:
+            user = await register(client)
+            credentials = {"email": user["email"], "password": DEFAULT_PASSWORD}
+            token = (await client.post("/api/auth/login", json=credentials)).json()["token"]
+            headers = {"Authorization": f"Bearer {token}"}
+            assert (await client.get("/api/projects", headers=headers)).status_code == 200
+
+            embedded.stop_redis(tmp_path / "redis")
+            for response in (
+                await client.get("/api/projects", headers=headers),
+                await client.post("/api/auth/login", json=credentials),
+                await client.post("/api/projects", json={"name": "x", "workflow": "workflow_a"}, headers=headers),
+            ):
+                assert response.status_code == 503, response.text
+                assert response.headers["content-type"].startswith("application/problem+json")
+                assert response.headers["retry-after"]
+            assert (await client.get("/health")).status_code == 200
+
+            embedded.start_redis(tmp_path / "redis", port, persist=False)
+            _wait_for_redis(port)
+            deadline = time.monotonic() + 15
+            login = None
+            while time.monotonic() < deadline:
+                login = await client.post("/api/auth/login", json=credentials)
+                if login.status_code == 200:
+                    break
+            assert login is not None and login.status_code == 200, login.text if login else None
+            headers = {"Authorization": f"Bearer {login.json()['token']}"}
+            assert (await client.get("/api/projects", headers=headers)).status_code == 200
+    finally:
+        embedded.stop_redis(tmp_path / "redis")
+
+
+async def test_cache_reads_fall_back_and_missed_invalidations_are_replayed(tmp_path: Path) -> None:
+    """A read with Redis down answers from the loader; an invalidation that failed is applied as
+    soon as Redis answers again, before any cached value is trusted."""
+    port = free_port()
+    embedded.start_redis(tmp_path / "redis", port, persist=False)
+    redis = aioredis.Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_timeout=1, socket_connect_timeout=1)
+    key = f"project:{uuid.uuid4()}:state"
+    try:
+
+        async def old() -> str:
+            return "old"
+
+        async def new() -> str:
+            return "new"
+
+        assert await cache.get_or_load(redis, key, old, str, ttl_seconds=60) == "old"
+        assert await cache.get_or_load(redis, key, new, str, ttl_seconds=60) == "old"  # a hit
+        embedded.stop_redis(tmp_path / "redis")
+        assert await cache.get_or_load(redis, key, new, str, ttl_seconds=60) == "new"  # from "PostgreSQL"
+        await cache.invalidate(redis, key)  # does not raise; remembered
+        embedded.start_redis(tmp_path / "redis", port, persist=False)
+        _wait_for_redis(port)
+        # A Redis that kept its data (a network cut) would still hold "old": the replay drops it.
+        await redis.set(key, b'"old"')
+        assert await cache.get_or_load(redis, key, new, str, ttl_seconds=60) == "new"
+    finally:
+        await redis.aclose()
+        embedded.stop_redis(tmp_path / "redis")

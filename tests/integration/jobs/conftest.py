@@ -1,0 +1,93 @@
+"""Fixtures of the jobs tests: one real worker process for the module, users, and an in-process API
+whose settings match the worker's (2 s heartbeat, fast retries, the test job types)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from app.config import Settings
+from tests.support.live import (
+    TEST_JOB_ENV,
+    LiveProcess,
+    LiveUser,
+    create_live_user,
+    live_env,
+    start_worker,
+    wait_for_worker,
+)
+
+os.environ.setdefault("CA_TEST_JOBS", "1")  # the test job types, in this process too (queue routing)
+
+
+def with_live_timings(settings: Settings, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "SAQ_JOB_HEARTBEAT": int(TEST_JOB_ENV["SAQ_JOB_HEARTBEAT"]),
+        "SAQ_RETRY_BACKOFF": float(TEST_JOB_ENV["SAQ_RETRY_BACKOFF"]),
+        "SAQ_MAX_RETRIES": int(TEST_JOB_ENV["SAQ_MAX_RETRIES"]),
+        "SAQ_JOB_TIMEOUT": int(TEST_JOB_ENV["SAQ_JOB_TIMEOUT"]),
+        "RATE_LIMIT_DEFAULT": "100000/minute",
+        "RATE_LIMIT_JOBS": "100000/minute",
+        **overrides,
+    }
+    return msgspec.structs.replace(settings, **values)
+
+
+@pytest.fixture(scope="session")
+def live_settings(settings: Settings) -> Settings:
+    return with_live_timings(settings)
+
+
+@pytest.fixture(scope="session")
+def live_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("live-logs")
+
+
+@pytest.fixture(scope="module")
+async def worker(live_settings: Settings, live_logs: Path) -> AsyncIterator[LiveProcess]:
+    process = start_worker(live_env(live_settings), live_logs)
+    try:
+        await wait_for_worker(live_settings, process)
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def app(live_settings: Settings, tmp_path: Path) -> Litestar:
+    from app.server import build_app
+
+    return build_app(msgspec.structs.replace(live_settings, STORAGE_DIR=str(tmp_path / "storage")))
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+async def owner(live_settings: Settings) -> LiveUser:
+    return await create_live_user(live_settings)
+
+
+@pytest.fixture
+async def stranger(live_settings: Settings) -> LiveUser:
+    return await create_live_user(live_settings)
+
+
+@pytest.fixture
+def dump_logs_on_failure(request: pytest.FixtureRequest) -> Iterator[list[LiveProcess]]:
+    processes: list[LiveProcess] = []
+    yield processes
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        for process in processes:
+            print(f"--- {process.name} log ---\n{process.log_tail(120)}")
