@@ -27,13 +27,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make `tests.*` importable
     sys.path.insert(0, str(ROOT))
 
-from tests.fixtures.legacy_store import build_store  # noqa: E402
-from tests.support.servers import create_database, drop_database  # noqa: E402
-
 from app.config import load_settings  # noqa: E402
 from app.domain.filestore.migrate import migrate_store  # noqa: E402
 from app.domain.filestore.verify import verify_store  # noqa: E402
 from app.lib.infra import ensure_servers, migrate, stop_servers  # noqa: E402
+from tests.fixtures.legacy_store import build_store  # noqa: E402
+from tests.support.servers import create_database, drop_database  # noqa: E402
 
 MIGRATION_BUDGET_S = 60.0
 

@@ -232,9 +232,10 @@ def _domain_commands() -> list[click.Command]:
     """Commands owned by the domains (users, catalog, migrate-files ...), registered here."""
     from app.domain.accounts.cli import users_group
     from app.domain.filestore.commands import filestore_commands, register_db_commands
+    from app.domain.kb.cli import catalog_group
 
     register_db_commands(db_group)  # app db backup / app db restore
-    commands: list[click.Command] = [users_group, *filestore_commands()]
+    commands: list[click.Command] = [users_group, *filestore_commands(), catalog_group]
     return commands
 
 

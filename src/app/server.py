@@ -36,10 +36,15 @@ class DatabasePlugin(SQLAlchemyInitPlugin):
 def route_handlers() -> list[Any]:
     """Every controller of every domain; a domain adds its controllers here."""
     from app.domain.accounts.controllers import AuthController, MeController, UserAdminController
+    from app.domain.audits.controllers import AuditController
     from app.domain.budgets.controllers import BudgetController
     from app.domain.chat.controllers import ChatController
     from app.domain.documents.controllers import DocumentController, ProjectDocumentController
+    from app.domain.documents.parse_endpoint import start_parse_job
+    from app.domain.exports.controllers import start_export_job
+    from app.domain.generation.controllers import start_generate_job
     from app.domain.jobs.controllers import jobs_route_handlers
+    from app.domain.kb.controllers import kb_route_handlers
     from app.domain.projects.controllers import ProjectController
     from app.domain.system.controllers import MetricsController, SystemController
 
@@ -47,6 +52,8 @@ def route_handlers() -> list[Any]:
     handlers += [AuthController, MeController, UserAdminController, ProjectController, BudgetController]
     handlers += [ProjectDocumentController, DocumentController, ChatController]
     handlers += jobs_route_handlers()
+    handlers += [AuditController, *kb_route_handlers()]
+    handlers += [start_parse_job, start_export_job, start_generate_job]
     return handlers
 
 

@@ -10,9 +10,11 @@ import io
 import uuid
 import zipfile
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -44,20 +46,22 @@ class ApiUser:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-async def register(client: AsyncTestClient[Litestar], **overrides: Any) -> dict[str, Any]:
+async def register(client: AsyncTestClient[Litestar] | httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:
     body = {"email": unique_email(), "password": DEFAULT_PASSWORD, "full_name": "Jana Nováková", **overrides}
     response = await client.post("/api/auth/register", json=body)
     assert response.status_code == 201, response.text
     return dict(response.json())
 
 
-async def login(client: AsyncTestClient[Litestar], email: str, password: str = DEFAULT_PASSWORD) -> str:
+async def login(
+    client: AsyncTestClient[Litestar] | httpx.AsyncClient, email: str, password: str = DEFAULT_PASSWORD
+) -> str:
     response = await client.post("/api/auth/login", json={"email": email, "password": password})
     assert response.status_code == 200, response.text
     return str(response.json()["token"])
 
 
-async def signed_in_user(client: AsyncTestClient[Litestar], **overrides: Any) -> ApiUser:
+async def signed_in_user(client: AsyncTestClient[Litestar] | httpx.AsyncClient, **overrides: Any) -> ApiUser:
     password = overrides.get("password", DEFAULT_PASSWORD)
     user = await register(client, **overrides)
     token = await login(client, user["email"], password)
@@ -107,7 +111,9 @@ def project_body(**overrides: Any) -> dict[str, Any]:
     }
 
 
-async def create_project(client: AsyncTestClient[Litestar], user: ApiUser, **overrides: Any) -> dict[str, Any]:
+async def create_project(
+    client: AsyncTestClient[Litestar] | httpx.AsyncClient, user: ApiUser, **overrides: Any
+) -> dict[str, Any]:
     response = await client.post("/api/projects", json=project_body(**overrides), headers=user.headers)
     assert response.status_code == 201, response.text
     return dict(response.json())
@@ -126,7 +132,7 @@ def position_body(**overrides: Any) -> dict[str, Any]:
 
 
 async def add_position(
-    client: AsyncTestClient[Litestar], user: ApiUser, project_id: str, **overrides: Any
+    client: AsyncTestClient[Litestar] | httpx.AsyncClient, user: ApiUser, project_id: str, **overrides: Any
 ) -> dict[str, Any]:
     response = await client.post(
         f"/api/projects/{project_id}/positions", json=position_body(**overrides), headers=user.headers
@@ -164,7 +170,29 @@ def xlsx_bytes() -> bytes:
 
 
 def xls_bytes() -> bytes:
-    return bytes.fromhex("D0CF11E0A1B11AE1") + b"\x00" * 504
+    """An OLE2 container whose directory names a Workbook stream (what Excel 97-2003 writes)."""
+    return bytes.fromhex("D0CF11E0A1B11AE1") + b"\x00" * 504 + "Workbook".encode("utf-16-le") + b"\x00" * 64
+
+
+def doc_bytes() -> bytes:
+    """An OLE2 container without a workbook: a Word 97 document."""
+    return bytes.fromhex("D0CF11E0A1B11AE1") + b"\x00" * 504 + "WordDocument".encode("utf-16-le") + b"\x00" * 64
+
+
+def docx_bytes() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", "<document/>")
+    return buffer.getvalue()
+
+
+def xc4_bytes() -> bytes:
+    return '<?xml version="1.0" encoding="windows-1250"?>\n<XC4><Stavba/></XC4>\n'.encode("cp1250")
+
+
+def png_bytes() -> bytes:
+    return b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
 
 
 def text_bytes() -> bytes:
@@ -214,6 +242,38 @@ async def project(client: AsyncTestClient[Litestar], api_user: ApiUser) -> dict[
     return await create_project(client, api_user)
 
 
-async def fresh_client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app=app) as test_client:
-        yield test_client
+@dataclass
+class InFlight:
+    """Counts requests being served at once, to show that a test's requests really overlapped."""
+
+    current: int = 0
+    peak: int = 0
+
+    def wrap(self, app: Any) -> Any:
+        async def counting_app(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            self.current += 1
+            self.peak = max(self.peak, self.current)
+            try:
+                await app(scope, receive, send)
+            finally:
+                self.current -= 1
+
+        return counting_app
+
+
+@asynccontextmanager
+async def concurrent_client(app: Litestar, in_flight: InFlight | None = None) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client that runs the app in THIS event loop, so that `asyncio.gather` over it is real
+    concurrency (Litestar's AsyncTestClient hands each request to a portal thread, one at a time).
+
+    Use it without the `client` fixture in the same test (both would share the database pool
+    across two event loops), and enter it in the test body (the lifespan must end in its task).
+    """
+    asgi_app = in_flight.wrap(app) if in_flight else app
+    async with app.lifespan():
+        transport = httpx.ASGITransport(app=asgi_app)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as http:
+            yield http

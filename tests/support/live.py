@@ -52,6 +52,22 @@ TEST_JOB_ENV = {
 }
 
 
+def with_live_timings(settings: Settings, **overrides: Any) -> Settings:
+    """The test process's own settings with the timings its live processes get (TEST_JOB_ENV)."""
+    import msgspec
+
+    values: dict[str, Any] = {
+        "SAQ_JOB_HEARTBEAT": int(TEST_JOB_ENV["SAQ_JOB_HEARTBEAT"]),
+        "SAQ_RETRY_BACKOFF": float(TEST_JOB_ENV["SAQ_RETRY_BACKOFF"]),
+        "SAQ_MAX_RETRIES": int(TEST_JOB_ENV["SAQ_MAX_RETRIES"]),
+        "SAQ_JOB_TIMEOUT": int(TEST_JOB_ENV["SAQ_JOB_TIMEOUT"]),
+        "RATE_LIMIT_DEFAULT": "100000/minute",
+        "RATE_LIMIT_JOBS": "100000/minute",
+        **overrides,
+    }
+    return msgspec.structs.replace(settings, **values)
+
+
 def live_env(settings: Settings, **overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "COV_"))}
     env.update(

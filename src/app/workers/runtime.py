@@ -31,7 +31,7 @@ logger = structlog.get_logger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 10.0
 # How long the SAQ sweep waits for an aborted job to finish before requeueing it.
-SWEEP_ABORT_WAIT_SECONDS = 2.0
+SWEEP_ABORT_WAIT_SECONDS = 1.0
 
 
 def sweep_interval(heartbeat_seconds: int) -> int:

@@ -192,8 +192,8 @@ async def test_suspended_user_gets_403_on_login_and_loses_sessions(
 ) -> None:
     user = await signed_in_user(client)
     second_token = await login(client, user.email)
-    suspended = await client.post(
-        f"/api/admin/users/{user.id}/status", json={"status": "suspended"}, headers=admin_user.headers
+    suspended = await client.patch(
+        f"/api/admin/users/{user.id}", json={"status": "suspended"}, headers=admin_user.headers
     )
     assert suspended.status_code == 200, suspended.text
     for token in (user.token, second_token):
@@ -202,20 +202,37 @@ async def test_suspended_user_gets_403_on_login_and_loses_sessions(
     assert refused.status_code == 403
     wrong = await client.post("/api/auth/login", json={"email": user.email, "password": "Wrong-pass-1"})
     assert wrong.status_code == 401  # suspension is only told to who knows the password
-    active = await client.post(
-        f"/api/admin/users/{user.id}/status", json={"status": "active"}, headers=admin_user.headers
-    )
+    active = await client.patch(f"/api/admin/users/{user.id}", json={"status": "active"}, headers=admin_user.headers)
     assert active.status_code == 200
     assert await login(client, user.email)
 
 
 async def test_user_administration_is_for_administrators(client: AsyncTestClient[Litestar], api_user: ApiUser) -> None:
     other = await signed_in_user(client)
-    response = await client.post(
-        f"/api/admin/users/{other.id}/status", json={"status": "suspended"}, headers=api_user.headers
+    response = await client.patch(
+        f"/api/admin/users/{other.id}", json={"status": "suspended"}, headers=api_user.headers
     )
     assert response.status_code == 403
     assert (await client.get("/api/me", headers=other.headers)).status_code == 200
+
+
+async def test_a_role_change_reaches_live_sessions(
+    client: AsyncTestClient[Litestar], settings: Settings, admin_user: ApiUser
+) -> None:
+    user = await signed_in_user(client)
+    changed = await client.patch(f"/api/admin/users/{user.id}", json={"role": "pro"}, headers=admin_user.headers)
+    assert changed.status_code == 200
+    assert changed.json()["role"] == "pro"
+    from app.domain.accounts.sessions import resolve_session
+
+    redis = await _redis(settings)
+    try:
+        session_user = await resolve_session(redis, user.token)
+    finally:
+        await redis.aclose()
+    assert session_user is not None and session_user.role == "pro"
+    refused = await client.patch(f"/api/admin/users/{user.id}", json={"role": "king"}, headers=admin_user.headers)
+    assert refused.status_code == 400
 
 
 async def test_logout_ends_only_this_session(client: AsyncTestClient[Litestar]) -> None:
@@ -269,7 +286,9 @@ def test_cli_creates_the_first_administrator(settings: Settings) -> None:
     email = unique_email("operator")
     result = CliRunner().invoke(users_group, ["create", "--admin", email, "--password", DEFAULT_PASSWORD])
     assert result.exit_code == 0, result.output
-    rows = asyncio.run(run_sql(settings, select(User.role, User.status, User.email_verified).where(User.email == email)))
+    rows = asyncio.run(
+        run_sql(settings, select(User.role, User.status, User.email_verified).where(User.email == email))
+    )
     assert rows == [("admin", "active", True)]
 
 

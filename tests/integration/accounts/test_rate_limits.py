@@ -54,7 +54,7 @@ async def test_limits_are_per_user_and_group(
     assert (await limited_client.get("/api/projects", headers=second.headers)).status_code == 200
     redis = aioredis.Redis.from_url(settings.redis_url)
     try:
-        assert int(await redis.get(f"ratelimit:{first.id}:default")) == 5
+        assert await redis.get(f"ratelimit:{first.id}:default") == b"5"
         assert await redis.ttl(f"ratelimit:{first.id}:default") > 0
     finally:
         await redis.aclose()

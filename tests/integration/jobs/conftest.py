@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import pytest
@@ -15,29 +14,16 @@ from litestar.testing import AsyncTestClient
 
 from app.config import Settings
 from tests.support.live import (
-    TEST_JOB_ENV,
     LiveProcess,
     LiveUser,
     create_live_user,
     live_env,
     start_worker,
     wait_for_worker,
+    with_live_timings,
 )
 
 os.environ.setdefault("CA_TEST_JOBS", "1")  # the test job types, in this process too (queue routing)
-
-
-def with_live_timings(settings: Settings, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "SAQ_JOB_HEARTBEAT": int(TEST_JOB_ENV["SAQ_JOB_HEARTBEAT"]),
-        "SAQ_RETRY_BACKOFF": float(TEST_JOB_ENV["SAQ_RETRY_BACKOFF"]),
-        "SAQ_MAX_RETRIES": int(TEST_JOB_ENV["SAQ_MAX_RETRIES"]),
-        "SAQ_JOB_TIMEOUT": int(TEST_JOB_ENV["SAQ_JOB_TIMEOUT"]),
-        "RATE_LIMIT_DEFAULT": "100000/minute",
-        "RATE_LIMIT_JOBS": "100000/minute",
-        **overrides,
-    }
-    return msgspec.structs.replace(settings, **values)
 
 
 @pytest.fixture(scope="session")

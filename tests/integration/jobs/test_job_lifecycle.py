@@ -107,9 +107,7 @@ async def test_cancel_a_queued_job_takes_it_off_its_queue(
     assert (await job_row(idle_settings, job_id))["status"] == "cancelled"
 
 
-async def test_no_job_is_enqueued_when_the_callers_transaction_fails(
-    idle_settings: Settings, owner: LiveUser
-) -> None:
+async def test_no_job_is_enqueued_when_the_callers_transaction_fails(idle_settings: Settings, owner: LiveUser) -> None:
     engine = create_async_engine(idle_settings.database_url)
     queues = JobQueues(idle_settings)
     try:

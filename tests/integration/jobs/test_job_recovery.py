@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from pathlib import Path
 
 import msgspec
-import pytest
 
 from app.config import Settings
 from app.domain.jobs.test_job_types import starts_key
@@ -106,9 +106,7 @@ async def test_a_high_job_queued_behind_low_ones_starts_first(
         for _ in range(5)
     ]
     default = await submit_test_job(settings, "test_sleep", user=owner, payload={"seconds": 0.2, "steps": 1})
-    high = await submit_test_job(
-        settings, "test_sleep", user=owner, payload={"seconds": 0.2, "steps": 1}, queue="high"
-    )
+    high = await submit_test_job(settings, "test_sleep", user=owner, payload={"seconds": 0.2, "steps": 1}, queue="high")
     worker = start_worker(live_env(settings, WORKER_CONCURRENCY="1"), live_logs, name="worker-priority")
     try:
         rows = {
@@ -122,12 +120,11 @@ async def test_a_high_job_queued_behind_low_ones_starts_first(
     assert set(order[2:]) == set(low)
     # one slot: no two jobs ran at the same time
     spans = sorted((rows[j]["started_at"], rows[j]["completed_at"]) for j in rows)
-    assert all(earlier[1] <= later[0] for earlier, later in zip(spans, spans[1:], strict=False))
+    assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(spans))
 
 
-@pytest.mark.parametrize("count", [1])
 async def test_unknown_job_type_fails_at_once_without_retries(
-    live_settings: Settings, live_logs: Path, owner: LiveUser, count: int
+    live_settings: Settings, live_logs: Path, owner: LiveUser
 ) -> None:
     settings = own_namespace(live_settings, "unknown")
     job_id = await submit_test_job(settings, "no_such_job_type", user=owner)

@@ -12,6 +12,7 @@ from app.config import Settings
 from tests.support.live import (
     LiveProcess,
     LiveUser,
+    create_live_user,
     create_project_with_budget,
     run_sql,
     wait_for,
@@ -37,8 +38,20 @@ async def test_recalculate_completes_and_is_idempotent(
 
     job = await wait_for(finished, timeout=20, what="recalculate to finish")
     assert job["status"] == "completed", job
-    for key in ("id", "job_type", "status", "progress", "current_step", "total_steps", "retry_count", "result",
-                "error", "created_at", "started_at", "completed_at"):
+    for key in (
+        "id",
+        "job_type",
+        "status",
+        "progress",
+        "current_step",
+        "total_steps",
+        "retry_count",
+        "result",
+        "error",
+        "created_at",
+        "started_at",
+        "completed_at",
+    ):
         assert key in job
     assert job["progress"] == 1.0 and job["retry_count"] == 0 and job["error"] is None
     # version 2 has 4 positions: 1000.50 + 2001.00 + 3001.50 + 4002.00
@@ -69,12 +82,15 @@ async def test_recalculate_completes_and_is_idempotent(
         return response.json()["status"] == "completed"
 
     await wait_for(second_done, timeout=20, what="second recalculate")
-    assert [tuple(v) for v in await run_sql(
-        live_settings,
-        "SELECT version, total_positions, total_cost, delta_cost FROM budget_versions "
-        "WHERE project_id = :id ORDER BY version",
-        id=project_id,
-    )] == [tuple(v) for v in versions]
+    assert [
+        tuple(v)
+        for v in await run_sql(
+            live_settings,
+            "SELECT version, total_positions, total_cost, delta_cost FROM budget_versions "
+            "WHERE project_id = :id ORDER BY version",
+            id=project_id,
+        )
+    ] == [tuple(v) for v in versions]
 
     listed = await client.get(f"/api/projects/{project_id}/jobs", headers=owner.headers)
     assert listed.status_code == 200
@@ -116,3 +132,16 @@ async def test_only_the_owner_sees_a_job(
     assert (await client.get(f"/api/jobs/{uuid.uuid4()}", headers=owner.headers)).status_code == 404
     assert (await client.get(f"/api/jobs/{job_id}")).status_code == 401
     assert (await client.get(f"/api/jobs/{job_id}", headers=owner.headers)).status_code == 200
+
+
+async def test_the_saq_monitor_is_for_administrators_only(
+    client: AsyncTestClient[Litestar], live_settings: Settings, owner: LiveUser
+) -> None:
+    admin = await create_live_user(live_settings, role="admin")
+    assert (await client.get("/saq/api/queues")).status_code == 401
+    assert (await client.get("/saq/api/queues", headers=owner.headers)).status_code == 403
+    response = await client.get("/saq/api/queues", headers=admin.headers)
+    assert response.status_code == 200, response.text
+    names = {queue["name"] for queue in response.json()["queues"]}
+    assert names == {f"{live_settings.REDIS_NAMESPACE}:{name}" for name in ("high", "default", "low")}
+    assert (await client.get("/saq", headers=admin.headers)).status_code == 200

@@ -89,7 +89,7 @@ async def test_delete_removes_the_project_and_its_files(
         f"/api/projects/{project['id']}/documents", files={"file": ("b.csv", csv_bytes())}, headers=api_user.headers
     )
     assert upload.status_code == 201, upload.text
-    storage = Path(app.state.settings.STORAGE_DIR).resolve() / "projects" / project["id"]
+    storage = Path(app.state.settings.STORAGE_DIR).absolute() / "projects" / project["id"]  # noqa: ASYNC240
     assert storage.is_dir() and any(storage.iterdir())
     response = await client.delete(f"/api/projects/{project['id']}", headers=api_user.headers)
     assert response.status_code == 204
@@ -118,7 +118,9 @@ async def test_list_is_own_projects_newest_first_and_paginated(client: AsyncTest
 async def test_list_filters(client: AsyncTestClient[Litestar]) -> None:
     owner = await signed_in_user(client)
     bridge = await create_project(client, owner, name="Most Vltava", description="ocelová konstrukce")
-    tunnel = await create_project(client, owner, name="Tunel", description="Ražba MOSTNÍHO přivaděče", workflow="workflow_b")
+    tunnel = await create_project(
+        client, owner, name="Tunel", description="Ražba MOSTNÍHO přivaděče", workflow="workflow_b"
+    )
     await client.patch(f"/api/projects/{tunnel['id']}", json={"status": "auditing"}, headers=owner.headers)
 
     async def ids(**params: Any) -> list[str]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from audit_builders import concrete, context, issue_types, position
+from tests.unit.audits.audit_builders import concrete, context, issue_types, position
 
 from app.domain.audits.experts import Status, Verdict
 from app.domain.audits.experts.concrete import check

@@ -3,7 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from audit_builders import concrete, context, issue_types, position, rebar
+from tests.unit.audits.audit_builders import concrete, context, issue_types, position, rebar
 
 from app.domain.audits.experts import Status
 from app.domain.audits.experts.cost import check

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import msgspec
 import pytest
-from audit_builders import concrete, context, position, rebar
+from tests.unit.audits.audit_builders import concrete, context, position, rebar
 
 from app.domain.audits.experts import (
     DEFAULT_EXPERTS,

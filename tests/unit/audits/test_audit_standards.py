@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from audit_builders import EXCAVATION, FOUNDATION_CONCRETE, context, issue_types, position
+from tests.unit.audits.audit_builders import EXCAVATION, FOUNDATION_CONCRETE, context, issue_types, position
 
 from app.domain.audits.experts import Status
 from app.domain.audits.experts.standards import check

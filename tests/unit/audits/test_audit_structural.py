@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from audit_builders import concrete, context, formwork, issue_types, position, rebar
+from tests.unit.audits.audit_builders import concrete, context, formwork, issue_types, position, rebar
 
 from app.domain.audits.experts import Status
 from app.domain.audits.experts.structural import check

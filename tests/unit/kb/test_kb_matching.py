@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from kb_builders import CONCRETE_ITEMS, Pos, index, item
+from tests.unit.kb.kb_builders import CONCRETE_ITEMS, Pos, index, item
 
 from app.domain.budgets.records import PositionRecord
 from app.domain.kb.matching import (

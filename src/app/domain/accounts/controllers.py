@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
 
 import msgspec
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, get, patch, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
@@ -15,7 +14,14 @@ from redis.asyncio import Redis
 
 from app.config import Settings
 from app.domain.accounts.guards import requires_admin
-from app.domain.accounts.schemas import LoginRequest, LoginResponse, RegisterRequest, UserRead, VerifyEmailRequest
+from app.domain.accounts.schemas import (
+    LoginRequest,
+    LoginResponse,
+    RegisterRequest,
+    UserAdminUpdate,
+    UserRead,
+    VerifyEmailRequest,
+)
 from app.domain.accounts.services import UserService
 from app.domain.accounts.sessions import SESSION_COOKIE, SessionUser, delete_session
 from app.lib.errors import NotFound
@@ -105,24 +111,26 @@ class MeController(Controller):
         return UserRead.from_model(user)
 
 
-class UserStatusChange(msgspec.Struct, kw_only=True):
-    status: Literal["active", "suspended"]
-
-
 class UserAdminController(Controller):
-    """Operators: suspend or re-activate an account (suspension ends its sessions at once)."""
+    """Operators: suspend or re-activate an account, change its role (sessions follow at once)."""
 
     path = "/api/admin/users"
     tags = ["administration"]
     guards = [requires_admin]
     dependencies = _users_service_dependencies()
 
-    @post("/{user_id:uuid}/status", status_code=HTTP_200_OK)
-    async def set_status(
+    @patch("/{user_id:uuid}")
+    async def update_user(
         self,
         user_id: FromPath[uuid.UUID],
-        data: JSONBody[UserStatusChange],
+        data: JSONBody[UserAdminUpdate],
         users_service: NamedDependency[UserService],
         redis: NamedDependency[Redis],
     ) -> UserRead:
-        return UserRead.from_model(await users_service.set_status(user_id, data.status, redis))
+        user = await users_service.update_account(
+            user_id,
+            redis=redis,
+            status=None if isinstance(data.status, msgspec.UnsetType) else data.status,
+            role=None if isinstance(data.role, msgspec.UnsetType) else data.role,
+        )
+        return UserRead.from_model(user)

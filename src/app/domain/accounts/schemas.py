@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -27,6 +27,13 @@ class VerifyEmailRequest(msgspec.Struct, kw_only=True):
 class LoginRequest(msgspec.Struct, kw_only=True):
     email: EmailText
     password: PasswordText
+
+
+class UserAdminUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """PATCH by an administrator: suspend / re-activate, or change the plan role."""
+
+    status: Literal["active", "suspended"] | msgspec.UnsetType = msgspec.UNSET
+    role: Literal["user", "pro", "business", "enterprise", "admin"] | msgspec.UnsetType = msgspec.UNSET
 
 
 class UserRead(msgspec.Struct, kw_only=True):

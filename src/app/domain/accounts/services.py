@@ -140,8 +140,11 @@ class UserService(SQLAlchemyAsyncRepositoryService[User]):
             raise
         return user, token, expires_at
 
-    async def set_status(self, user_id: uuid.UUID, status: str, redis: Redis) -> User:
-        """Suspend or re-activate; suspension ends every session of the user at once."""
+    async def update_account(
+        self, user_id: uuid.UUID, *, redis: Redis, status: str | None = None, role: str | None = None
+    ) -> User:
+        """Suspend, re-activate or change the role of an account; its live sessions follow at once
+        (suspension ends them, other changes rewrite what they carry)."""
         user = await self.get_one_or_none(id=user_id)
         if user is None:
             raise NotFound("The user does not exist.")
@@ -149,9 +152,12 @@ class UserService(SQLAlchemyAsyncRepositoryService[User]):
             # Before the commit too: a Redis failure then refuses the change instead of leaving
             # live sessions of a suspended user behind.
             await sessions.delete_user_sessions(redis, user.id)
-        user.status = status
+        if status is not None:
+            user.status = status
+        if role is not None:
+            user.role = role
         await self.repository.session.commit()
-        if status == "suspended":
+        if user.status == "suspended":
             await sessions.delete_user_sessions(redis, user.id)
         else:
             await sessions.update_user_sessions(redis, user.id, role=user.role, status=user.status)

@@ -33,6 +33,7 @@ from app.domain.budgets.schemas import (
 from app.domain.budgets.services import BudgetService, NewVersion, PositionService
 from app.domain.projects.services import get_project_state
 from app.lib.errors import InvalidInput, NotFound, field_error
+from app.lib.events import EventPublisher, project_channel
 from app.lib.pagination import Filters, Page
 
 IfMatch = Annotated[str | None, HeaderParameter(name="If-Match")]
@@ -64,6 +65,22 @@ async def _position_after(positions_service: PositionService, result: NewVersion
     if position is None:
         raise NotFound("The position does not exist.")
     return PositionRead.from_model(position)
+
+
+async def _announce_position(
+    events: EventPublisher, result: NewVersion, action: str, lineage_id: uuid.UUID, position_id: uuid.UUID | None
+) -> None:
+    await events.publish(
+        project_channel(result.project.id),
+        "position_updated",
+        {
+            "project_id": str(result.project.id),
+            "version": result.version.version,
+            "action": action,
+            "lineage_id": str(lineage_id),
+            "position_id": str(position_id) if position_id else None,
+        },
+    )
 
 
 class BudgetController(Controller):
@@ -142,6 +159,7 @@ class BudgetController(Controller):
         budgets_service: NamedDependency[BudgetService],
         positions_service: NamedDependency[PositionService],
         redis: NamedDependency[Redis],
+        events: NamedDependency[EventPublisher],
         if_match: IfMatch = None,
     ) -> Response[PositionChangeResult]:
         """Add a position → a new version (trigger `user_edit`)."""
@@ -155,9 +173,11 @@ class BudgetController(Controller):
             actor=current_user,
             expected_version=parse_if_match(if_match),
             redis=redis,
+            events=events,
         )
         (lineage_id,) = result.position_ids
         position = await _position_after(positions_service, result, lineage_id)
+        await _announce_position(events, result, "added", position.lineage_id, position.id)
         body = PositionChangeResult(position=position, version=VersionSummary.from_model(result.version))
         return Response(body, status_code=HTTP_201_CREATED, headers=_etag(result.version.version))
 
@@ -171,6 +191,7 @@ class BudgetController(Controller):
         budgets_service: NamedDependency[BudgetService],
         positions_service: NamedDependency[PositionService],
         redis: NamedDependency[Redis],
+        events: NamedDependency[EventPublisher],
         if_match: IfMatch = None,
     ) -> Response[PositionChangeResult]:
         """Change a position → a new version; `If-Match: <version>` refuses a stale edit with 412."""
@@ -186,8 +207,10 @@ class BudgetController(Controller):
             actor=current_user,
             expected_version=parse_if_match(if_match),
             redis=redis,
+            events=events,
         )
         position = await _position_after(positions_service, result, position_id)
+        await _announce_position(events, result, "modified", position.lineage_id, position.id)
         body = PositionChangeResult(position=position, version=VersionSummary.from_model(result.version))
         return Response(body, headers=_etag(result.version.version))
 
@@ -199,6 +222,7 @@ class BudgetController(Controller):
         current_user: NamedDependency[SessionUser],
         budgets_service: NamedDependency[BudgetService],
         redis: NamedDependency[Redis],
+        events: NamedDependency[EventPublisher],
         if_match: IfMatch = None,
     ) -> Response[PositionChangeResult]:
         """Remove a position → a new version without it (earlier versions keep it)."""
@@ -211,6 +235,8 @@ class BudgetController(Controller):
             actor=current_user,
             expected_version=parse_if_match(if_match),
             redis=redis,
+            events=events,
         )
+        await _announce_position(events, result, "removed", result.lineages.get(position_id, position_id), None)
         body = PositionChangeResult(position=None, version=VersionSummary.from_model(result.version))
         return Response(body, headers=_etag(result.version.version))

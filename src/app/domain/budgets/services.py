@@ -57,6 +57,7 @@ from app.domain.budgets.schemas import PositionRead, VersionSummary
 from app.domain.projects.cache import invalidate_project
 from app.domain.projects.services import lock_project
 from app.lib.errors import InvalidInput, NotFound, PreconditionFailed, field_error
+from app.lib.events import EventPublisher, project_channel
 from app.lib.pagination import Page
 
 _positions: Table = Position.__table__  # type: ignore[assignment]
@@ -99,6 +100,22 @@ def validate_amounts(values: dict[str, Any], *, prefix: str = "") -> None:
     for name, places in (("quantity", QUANTITY_PLACES), ("unit_price", 2), ("total_price", 2), ("confidence", 2)):
         if values.get(name) is not None:
             values[name] = values[name].quantize(Decimal(1).scaleb(-places))
+
+
+async def announce_version(events: EventPublisher, version: BudgetVersion) -> None:
+    """Tell the project's live clients that the budget has a new version (never raises)."""
+    await events.publish(
+        project_channel(version.project_id),
+        "budget_recalculated",
+        {
+            "project_id": str(version.project_id),
+            "version": version.version,
+            "trigger_type": version.trigger_type,
+            "total_positions": version.total_positions,
+            "total_cost": str(version.total_cost),
+            "delta_cost": str(version.delta_cost),
+        },
+    )
 
 
 def position_not_found() -> NotFound:
@@ -146,14 +163,53 @@ class BudgetService(SQLAlchemyAsyncRepositoryService[BudgetVersion]):
         actor: SessionUser | None = None,
         expected_version: int | None = None,
         redis: Redis | None = None,
+        events: EventPublisher | None = None,
         commit: bool = True,
     ) -> NewVersion:
         """Make the next version of a project's budget from a change set or a full set of positions.
 
         `actor` limits the project to what that user may see (404 otherwise); background work passes
         None. `expected_version` (If-Match) must equal the latest version, else 412. With
-        `commit=False` the caller commits and then calls `invalidate_project` itself.
+        `commit=False` the caller commits and then calls `invalidate_project` (and
+        `announce_version`) itself; otherwise a failure rolls the session back, so the caller can go
+        on using it. With `events`, `budget_recalculated` goes to the project channel after the commit.
         """
+        try:
+            return await self._create_version(
+                project_id,
+                trigger_type,
+                trigger_details,
+                changes=changes,
+                positions=positions,
+                replace_source_document_id=replace_source_document_id,
+                user_id=user_id,
+                actor=actor,
+                expected_version=expected_version,
+                redis=redis,
+                events=events,
+                commit=commit,
+            )
+        except BaseException:
+            if commit:
+                await self.db_session.rollback()
+            raise
+
+    async def _create_version(
+        self,
+        project_id: uuid.UUID,
+        trigger_type: str,
+        trigger_details: dict[str, Any] | None = None,
+        *,
+        changes: ChangeSet | None = None,
+        positions: Sequence[NewPosition | PositionRecord] | None = None,
+        replace_source_document_id: uuid.UUID | None = None,
+        user_id: uuid.UUID | None = None,
+        actor: SessionUser | None = None,
+        expected_version: int | None = None,
+        redis: Redis | None = None,
+        events: EventPublisher | None = None,
+        commit: bool = True,
+    ) -> NewVersion:
         if trigger_type not in TRIGGER_TYPES:
             raise InvalidInput(
                 f"Unknown trigger type {trigger_type!r}.", errors=[field_error("trigger_type", "unknown")]
@@ -170,6 +226,19 @@ class BudgetService(SQLAlchemyAsyncRepositoryService[BudgetVersion]):
                 extra={"current_version": project.current_version},
             )
         previous = await self.version_by_number(project.id, project.current_version)
+        if changes is not None:
+            plan = await self._plan_change_set(previous, changes)
+        else:
+            assert positions is not None
+            new_positions = [
+                p
+                if isinstance(p, NewPosition)
+                else NewPosition.from_record(p, source_document_id=replace_source_document_id)
+                for p in positions
+            ]
+            plan = await self._plan_replacement(previous, new_positions, replace_source_document_id)
+
+        # Every refusal (unknown position, amounts that do not fit) happens above, before any write.
         new_version = BudgetVersion(
             id=uuid.uuid4(),
             project_id=project.id,
@@ -180,13 +249,6 @@ class BudgetService(SQLAlchemyAsyncRepositoryService[BudgetVersion]):
         )
         session.add(new_version)
         await session.flush()
-
-        if changes is not None:
-            plan = await self._plan_change_set(previous, changes)
-        else:
-            assert positions is not None
-            new_positions = [p if isinstance(p, NewPosition) else NewPosition.from_record(p) for p in positions]
-            plan = await self._plan_replacement(previous, new_positions, replace_source_document_id)
 
         now = utc_now()
         if previous is not None:
@@ -239,6 +301,8 @@ class BudgetService(SQLAlchemyAsyncRepositoryService[BudgetVersion]):
             await session.commit()
             if redis is not None:
                 await invalidate_project(redis, project.id, project.owner_id)
+            if events is not None:
+                await announce_version(events, new_version)
         return NewVersion(version=new_version, project=project, position_ids=plan.position_ids, lineages=plan.lineages)
 
     async def _copy_positions(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import msgspec
 from advanced_alchemy.extensions.litestar.providers import create_service_dependencies
 from advanced_alchemy.filters import LimitOffset
 from litestar import Controller, get, post
@@ -17,6 +18,7 @@ from app.domain.accounts.sessions import SessionUser
 from app.domain.chat.schemas import ChatExchange, ChatMessageCreate, ChatMessageRead
 from app.domain.chat.services import ChatService
 from app.domain.projects.services import get_project_state
+from app.lib.events import EventPublisher, project_channel
 from app.lib.pagination import Page, limit_offset_dependency
 
 
@@ -50,10 +52,12 @@ class ChatController(Controller):
         chat_service: NamedDependency[ChatService],
         redis: NamedDependency[Redis],
         settings: NamedDependency[Settings],
+        events: NamedDependency[EventPublisher],
     ) -> ChatExchange:
         """Store a message (`position_ids` / `document_ids` must be of this project); `assistant` is null for now."""
         await get_project_state(
             chat_service.db_session, redis, current_user, project_id, ttl_seconds=settings.CACHE_TTL_SECONDS
         )
-        message = await chat_service.post_message(current_user, project_id, data)
-        return ChatExchange(message=ChatMessageRead.from_model(message), assistant=None)
+        message = ChatMessageRead.from_model(await chat_service.post_message(current_user, project_id, data))
+        await events.publish(project_channel(project_id), "chat_message", msgspec.to_builtins(message))
+        return ChatExchange(message=message, assistant=None)

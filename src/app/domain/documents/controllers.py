@@ -21,6 +21,7 @@ from app.domain.documents.schemas import DocumentRead, DocumentUpload, DocumentU
 from app.domain.documents.services import DocumentService, document_not_found, receive_upload
 from app.domain.jobs.schemas import JobRead
 from app.domain.projects.services import get_project_state
+from app.lib.events import EventPublisher, project_channel
 from app.lib.pagination import Page, limit_offset_dependency
 
 
@@ -45,6 +46,7 @@ class ProjectDocumentController(Controller):
         documents_service: NamedDependency[DocumentService],
         redis: NamedDependency[Redis],
         settings: NamedDependency[Settings],
+        events: NamedDependency[EventPublisher],
     ) -> DocumentUploaded:
         """Upload a budget or document; a `parse_document` job is queued for it.
 
@@ -60,6 +62,17 @@ class ProjectDocumentController(Controller):
             await upload.close()
         document, job = await documents_service.store_upload(
             current_user, project_id, received, upload.filename, settings=settings, redis=redis
+        )
+        await events.publish(
+            project_channel(project_id),
+            "document_uploaded",
+            {
+                "project_id": str(project_id),
+                "document_id": str(document.id),
+                "filename": document.filename,
+                "file_type": document.file_type,
+                "job_id": str(job.id),
+            },
         )
         return DocumentUploaded(document=DocumentRead.from_model(document), job=JobRead.from_model(job))
 

@@ -146,9 +146,7 @@ async def create_backup(settings: Settings, output: Path | None = None) -> Backu
     temp = target.with_name(f".{target.name}.partial")
     try:
         await _run([tool, "--format=custom", "--compress=6", f"--file={temp}", f"--dbname={uri}"], env)
-        with open(temp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
+        await asyncio.to_thread(_fsync_and_rename, temp, target)
     finally:
         temp.unlink(missing_ok=True)
     fsync_dir(target.parent)
@@ -165,7 +163,7 @@ async def restore_backup(
     ``clean`` drops the objects first (restoring over a live database); without it the target
     should be empty (a freshly created database).
     """
-    if not backup.is_file():
+    if not await asyncio.to_thread(backup.is_file):
         raise BackupError(f"backup file {backup} does not exist")
     url = database_url or settings.database_url
     major = await server_major_version(url)
@@ -177,6 +175,12 @@ async def restore_backup(
     await _run([*command, str(backup)], env)
     logger.info("database restored", path=str(backup), tool=tool)
     return tool
+
+
+def _fsync_and_rename(temp: Path, target: Path) -> None:
+    with open(temp, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temp, target)
 
 
 def backup_time(path: Path) -> datetime:

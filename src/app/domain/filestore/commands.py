@@ -107,7 +107,9 @@ class _Progress:
 @click.option("--verify", is_flag=True, help="Compare files and database; exit 1 on any difference.")
 @click.option("--dry-run", is_flag=True, help="Read and report everything, write nothing.")
 @click.option("--force", is_flag=True, help="Re-import projects whose files did not change since the last run.")
-@click.option("--report", "report_file", type=click.Path(path_type=Path), help="Write the report as JSON ('-': stdout).")
+@click.option(
+    "--report", "report_file", type=click.Path(path_type=Path), help="Write the report as JSON ('-': stdout)."
+)
 @click.option("--batch-size", default=20, show_default=True, help="Projects per transaction.")
 @click.option(
     "--create-owners/--no-create-owners",
@@ -196,7 +198,9 @@ def _verify(settings: Settings, source: Path, report_file: Path | None, progress
 @click.command(name="export-files")
 @click.argument("data_dir", required=False, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--prune", is_flag=True, help="Delete files of exported projects that PostgreSQL no longer has.")
-@click.option("--report", "report_file", type=click.Path(path_type=Path), help="Write the report as JSON ('-': stdout).")
+@click.option(
+    "--report", "report_file", type=click.Path(path_type=Path), help="Write the report as JSON ('-': stdout)."
+)
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")
 def export_files_command(data_dir: Path | None, prune: bool, report_file: Path | None, progress: bool) -> None:
     """Rebuild the old file store from PostgreSQL into DATA_DIR (default settings.DATA_DIR), for a rollback."""
@@ -233,7 +237,8 @@ def db_backup_command(output: Path | None, prune: bool) -> None:
         result = _run(settings, lambda: create_backup(settings, output))
     except BackupError as exc:
         raise click.ClickException(str(exc)) from None
-    _echo(f"backup written: {result.path} ({result.size} bytes, {Path(result.tool).name} for PostgreSQL {result.server_version})")
+    tool = Path(result.tool).name
+    _echo(f"backup written: {result.path} ({result.size} bytes, {tool} for PostgreSQL {result.server_version})")
     if prune:
         for path in prune_backups(Path(settings.BACKUP_DIR), settings.BACKUP_RETENTION_DAYS):
             _echo(f"pruned {path}")

@@ -199,7 +199,7 @@ async def export_store(
     from app.domain.filestore.postgres_rows import project_count
 
     started = time.perf_counter()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
     report = ExportReport(data_dir=str(data_dir))
     engine = create_async_engine(settings.database_url)
     try:

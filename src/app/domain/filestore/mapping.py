@@ -585,9 +585,10 @@ def _positions_from_rows(legacy_project_id: str, rows: list[dict[str, Any]]) -> 
 def _position_order(row: dict[str, Any]) -> tuple[int, int, int, str]:
     metadata = row["metadata"] or {}
     index = metadata.get(POSITION_META_INDEX)
-    migrated = isinstance(index, int)
     line = row.get("source_line")
-    return (0 if migrated else 1, index if migrated else 0, line if isinstance(line, int) else 0, str(row["id"]))
+    if isinstance(index, int):
+        return (0, index, 0, str(row["id"]))
+    return (1, 0, line if isinstance(line, int) else 0, str(row["id"]))
 
 
 def _record_from_columns(row: dict[str, Any], own_metadata: dict[str, Any]) -> PositionRecord:
@@ -659,9 +660,7 @@ def _audit_results_from_rows(
                 result.evidence = row["evidence"]
             if row["issues"] != derived["issues"]:
                 result.issues = list(row["issues"] or [])
-        key = (
-            (0, legacy_index, "") if isinstance(legacy_index, int) else (1, position_index, str(row["expert_role"]))
-        )
+        key = (0, legacy_index, "") if isinstance(legacy_index, int) else (1, position_index, str(row["expert_role"]))
         ordered.append((key, result))
     for item in unplaced:
         if isinstance(item, dict) and isinstance(item.get("index"), int) and isinstance(item.get("result"), dict):

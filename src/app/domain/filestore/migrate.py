@@ -28,7 +28,7 @@ import asyncpg
 import structlog
 
 from app.config import Settings
-from app.domain.filestore.blobs import BlobMismatch, store_blob, storage_root
+from app.domain.filestore.blobs import BlobMismatch, storage_root, store_blob
 from app.domain.filestore.layout import PROJECT_FILE
 from app.domain.filestore.legacy import LegacyProject, LegacyProjectError
 from app.domain.filestore.mapping import (
@@ -329,10 +329,10 @@ async def migrate_store(
     """Migrate every project directory of ``data_dir``; see the module docstring."""
     started = time.perf_counter()
     report = MigrationReport(data_dir=str(data_dir), dry_run=dry_run)
-    if not data_dir.is_dir():
+    if not await asyncio.to_thread(data_dir.is_dir):
         raise FileNotFoundError(f"file store {data_dir} does not exist")
-    directories = list(scan_store(data_dir))
-    sizes = {d: _disk_bytes(d) for d in directories}
+    directories = await asyncio.to_thread(lambda: list(scan_store(data_dir)))
+    sizes = await asyncio.to_thread(lambda: {d: _disk_bytes(d) for d in directories})
     report.projects_found = len(directories)
     if on_start is not None:
         on_start(len(directories), sum(sizes.values()))
@@ -341,13 +341,14 @@ async def migrate_store(
     migrated_at = datetime.now(UTC)
     conn = await asyncpg.connect(asyncpg_dsn(settings.database_url))
     try:
-        known = await _known_fingerprints(conn)
+        known = await _known(conn)
         owners = Owners(conn, settings.MIGRATION_DEFAULT_OWNER, create=create_owners, dry_run=dry_run)
+        claimed: dict[uuid.UUID, str] = {}
         with ThreadPoolExecutor(_COPY_THREADS, thread_name_prefix="migrate-copy") as copier:
             for batch in _chunks(directories, max(1, batch_size)):
                 prepared: list[_Prepared] = []
                 for directory in batch:
-                    item = _prepare(directory, sizes[directory], known, force, report)
+                    item = _prepare(directory, sizes[directory], known.fingerprints, force, report)
                     if item is None:
                         progress(1, sizes[directory])
                     else:
@@ -359,7 +360,8 @@ async def migrate_store(
                     item.rows = project_rows(
                         item.project,
                         owner_id=owner,
-                        fallback_time=_mtime(item.directory / PROJECT_FILE),
+                        # For a project.json without timestamps: the time of its first import.
+                        fallback_time=known.created_at.get(item.project.id) or _mtime(item.directory / PROJECT_FILE),
                         fingerprint=item.fingerprint,
                         data_dir=str(data_dir),
                         migrated_at=migrated_at,
@@ -370,7 +372,7 @@ async def migrate_store(
                         progress(1, item.disk_bytes)
                     continue
                 copied = await _copy_blobs(copier, root, prepared, report)
-                await _write_batch(conn, copied, report)
+                await _write_batch(conn, copied, claimed, report)
                 for item in prepared:
                     progress(1, item.disk_bytes)
         report.owners_created = owners.created
@@ -449,24 +451,26 @@ async def _copy_blobs(
     return kept
 
 
-async def _write_batch(conn: asyncpg.Connection, prepared: list[_Prepared], report: MigrationReport) -> None:
+async def _write_batch(
+    conn: asyncpg.Connection, prepared: list[_Prepared], claimed: dict[uuid.UUID, str], report: MigrationReport
+) -> None:
     """One transaction for the batch; bulk first, one savepoint per project when the bulk fails."""
     async with conn.transaction():
-        writable = await _guard(conn, prepared, report)
+        writable = await _guard(conn, prepared, claimed, report)
         if not writable:
             return
         try:
             async with conn.transaction():
                 await _write_rows(conn, [item.rows for item in writable if item.rows is not None])
             done = writable
-        except asyncpg.PostgresError:
+        except (asyncpg.PostgresError, ValueError):  # ValueError: asyncpg refused a value client-side
             done = []
             for item in writable:
                 assert item.rows is not None
                 try:
                     async with conn.transaction():
                         await _write_rows(conn, [item.rows])
-                except asyncpg.PostgresError as exc:
+                except (asyncpg.PostgresError, ValueError) as exc:
                     _fail(report, item.directory, f"database refused it: {exc.__class__.__name__}: {exc}")
                     continue
                 done.append(item)
@@ -474,9 +478,12 @@ async def _write_batch(conn: asyncpg.Connection, prepared: list[_Prepared], repo
         _count(report, item)
 
 
-async def _guard(conn: asyncpg.Connection, prepared: list[_Prepared], report: MigrationReport) -> list[_Prepared]:
+async def _guard(
+    conn: asyncpg.Connection, prepared: list[_Prepared], claimed: dict[uuid.UUID, str], report: MigrationReport
+) -> list[_Prepared]:
     """Leave alone projects that PostgreSQL changed since their migration (or that were born there):
-    after the cut-over PostgreSQL is the truth. Locks the existing rows for the transaction."""
+    after the cut-over PostgreSQL is the truth. Locks the existing rows for the transaction.
+    ``claimed`` (project id → directory) refuses a second directory with the same project id."""
     ids = [item.project.id for item in prepared]
     version_ids = [version_id_for(item.project.legacy_id) for item in prepared]
     rows = await conn.fetch(
@@ -499,13 +506,12 @@ async def _guard(conn: asyncpg.Connection, prepared: list[_Prepared], report: Mi
     )
     existing = {row["id"]: row for row in rows}
     writable: list[_Prepared] = []
-    seen: set[uuid.UUID] = set()
     for item in prepared:
         found = existing.get(item.project.id)
-        if item.project.id in seen:
-            _fail(report, item.directory, f"another directory of this run has the same project id {item.project.id}")
+        first = claimed.setdefault(item.project.id, item.directory.name)
+        if first != item.directory.name:
+            _fail(report, item.directory, f"directory {first} has the same project id {item.project.id}")
             continue
-        seen.add(item.project.id)
         if found is not None and not found["migrated"]:
             _fail(report, item.directory, "a project with this id was created in PostgreSQL; not overwritten", "kept")
             continue
@@ -547,11 +553,19 @@ def _record(row: dict[str, Any], columns: Sequence[str]) -> tuple[Any, ...]:
     return tuple(json_text(row[c]) if c in JSON_COLUMNS else row[c] for c in columns)
 
 
-async def _known_fingerprints(conn: asyncpg.Connection) -> set[str]:
+@dataclass
+class _Known:
+    """What earlier runs left: fingerprints of migrated directories and projects' creation times."""
+
+    fingerprints: set[str]
+    created_at: dict[uuid.UUID, datetime]
+
+
+async def _known(conn: asyncpg.Connection) -> _Known:
     rows = await conn.fetch(
-        "SELECT metadata->'migration'->>'fingerprint' AS fp FROM projects WHERE metadata ? 'migration'"
+        "SELECT id, created_at, metadata->'migration'->>'fingerprint' AS fp FROM projects WHERE metadata ? 'migration'"
     )
-    return {row["fp"] for row in rows if row["fp"]}
+    return _Known({row["fp"] for row in rows if row["fp"]}, {row["id"]: row["created_at"] for row in rows})
 
 
 def _chunks(items: Sequence[Path], size: int) -> Iterator[Sequence[Path]]:

@@ -29,6 +29,7 @@ from app.domain.filestore.atomic import LockTimeout, async_project_lock, fsync_d
 from app.domain.filestore.blobs import storage_root
 from app.domain.filestore.export import ExportError, project_directory, write_stored_project
 from app.domain.filestore.ids import stable_uuid
+from app.domain.filestore.layout import LOCK_FILE
 from app.domain.filestore.mapping import PROJECT_META_LEGACY, PROJECT_META_LEGACY_ID, legacy_project_from_rows
 from app.domain.filestore.postgres_rows import load_projects
 
@@ -125,14 +126,26 @@ async def _mirror_once(db: SessionSource, settings: Settings, project_id: uuid.U
         return  # deleted meanwhile: mirror_deleted_project's business
     project, _ = legacy_project_from_rows(stored)
     project_dir = project_directory(data_dir, project)
-    async with async_project_lock(project_dir, timeout=LOCK_TIMEOUT_SECONDS):
-        async with _session(db) as session:  # again under the lock: the newest committed state
-            stored = (await load_projects(session, [project_id])).get(project_id)
-        if stored is None:
-            return
-        project, copies = legacy_project_from_rows(stored)
-        storage = storage_root(settings.STORAGE_DIR)
-        await asyncio.to_thread(write_stored_project, data_dir, storage, project, copies, prune=True, lock=False)
+    try:
+        async with async_project_lock(project_dir, timeout=LOCK_TIMEOUT_SECONDS):
+            async with _session(db) as session:  # again under the lock: the newest committed state
+                stored = (await load_projects(session, [project_id])).get(project_id)
+            if stored is None:
+                return
+            project, copies = legacy_project_from_rows(stored)
+            storage = storage_root(settings.STORAGE_DIR)
+            await asyncio.to_thread(write_stored_project, data_dir, storage, project, copies, prune=True, lock=False)
+    except BaseException:
+        await asyncio.to_thread(_drop_if_only_the_lock, project_dir)
+        raise
+
+
+def _drop_if_only_the_lock(project_dir: Path) -> None:
+    """A first mirror that failed leaves no directory holding just the lock (no project.json)."""
+    with contextlib.suppress(OSError):
+        if [entry.name for entry in os.scandir(project_dir)] == [LOCK_FILE]:
+            (project_dir / LOCK_FILE).unlink()
+            project_dir.rmdir()
 
 
 @contextlib.asynccontextmanager

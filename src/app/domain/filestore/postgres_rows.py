@@ -46,14 +46,18 @@ async def load_projects(db: Executor, project_ids: Sequence[uuid.UUID]) -> dict[
         .order_by(_versions.c.project_id, _versions.c.version.desc())
     )
     version_ids = [row["id"] for row in await _fetch(db, latest)]
-    positions = await _fetch(db, select(_positions).where(_positions.c.version_id.in_(version_ids))) if version_ids else []
+    positions = (
+        await _fetch(db, select(_positions).where(_positions.c.version_id.in_(version_ids))) if version_ids else []
+    )
     position_ids = [row["id"] for row in positions]
     audits = await _fetch(db, select(_audits).where(_audits.c.position_id.in_(position_ids))) if position_ids else []
     documents = await _fetch(db, select(_documents).where(_documents.c.project_id.in_(ids)))
     stored: dict[uuid.UUID, StoredProject] = {}
     for row in project_rows:
         owner_email = row.pop("owner_email")
-        stored[row["id"]] = StoredProject(project=row, owner_email=owner_email, positions=[], audit_results=[], documents=[])
+        stored[row["id"]] = StoredProject(
+            project=row, owner_email=owner_email, positions=[], audit_results=[], documents=[]
+        )
     for row in positions:
         stored[row["project_id"]].positions.append(row)
     for row in audits:

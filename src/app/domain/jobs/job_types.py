@@ -11,6 +11,11 @@ import os
 from app.domain.jobs.registry import register_job
 
 register_job("recalculate", "app.domain.jobs.recalculate:recalculate_project", queue="default")
+register_job("parse_document", "app.domain.documents.jobs:parse_document_job", queue="default")
+register_job("export", "app.domain.exports.jobs:export_job", queue="default")
+register_job("generate_budget_from_drawings", "app.domain.generation.jobs:generate_budget_job", queue="high")
+register_job("enrich", "app.domain.kb.jobs:enrich_project", queue="default")
+register_job("audit_project", "app.domain.audits.jobs:audit_project", queue="high")
 
 # Test-only job types (slow, always failing) for the process-level tests; never in production.
 if os.environ.get("CA_TEST_JOBS") == "1":

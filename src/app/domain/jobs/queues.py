@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import contextvars
 import uuid
+import weakref
 from typing import Any
 
 import structlog
@@ -176,28 +177,33 @@ class JobQueues:
                 await self.redis.connection_pool.disconnect()
 
 
-_process_queues: dict[tuple[str, str, int], JobQueues] = {}
+# Per event loop (Redis connections are loop-bound); an entry goes away with its loop.
+_process_queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], JobQueues]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def get_job_queues(settings: Settings) -> JobQueues:
-    """The queues of this process for these settings (one per event loop: Redis connections are loop-bound)."""
-    loop_id = id(asyncio.get_running_loop())
-    key = (settings.redis_url, settings.REDIS_NAMESPACE, loop_id)
-    queues = _process_queues.get(key)
+    """The queues of this process for these settings (the API app's own instance when it runs)."""
+    per_loop = _process_queues.setdefault(asyncio.get_running_loop(), {})
+    key = (settings.redis_url, settings.REDIS_NAMESPACE)
+    queues = per_loop.get(key)
     if queues is None:
-        queues = _process_queues[key] = JobQueues(settings)
+        queues = per_loop[key] = JobQueues(settings)
     return queues
 
 
 def bind_job_queues(queues: JobQueues) -> None:
     """Make `queues` the ones `get_job_queues` returns in the running loop (the API app's instance)."""
     settings = queues.settings
-    _process_queues[(settings.redis_url, settings.REDIS_NAMESPACE, id(asyncio.get_running_loop()))] = queues
+    per_loop = _process_queues.setdefault(asyncio.get_running_loop(), {})
+    per_loop[(settings.redis_url, settings.REDIS_NAMESPACE)] = queues
 
 
 def unbind_job_queues(queues: JobQueues) -> None:
-    for key in [key for key, value in _process_queues.items() if value is queues]:
-        del _process_queues[key]
+    for per_loop in list(_process_queues.values()):
+        for key in [key for key, value in per_loop.items() if value is queues]:
+            del per_loop[key]
 
 
 def describe_saq_job(job: Job | None) -> dict[str, Any] | None:

@@ -9,7 +9,9 @@ PUBLIC for other domains:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
+import json
 import shutil
 import uuid
 from pathlib import Path
@@ -84,9 +86,21 @@ async def get_project_state(
     return state
 
 
+def _canonical(value: Any) -> Any:
+    """A stable JSON-able form of a filter value (sets sorted: their order varies between processes)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {"filter": type(value).__name__, **fields}
+    if isinstance(value, (set, frozenset)):
+        return sorted(map(str, value))
+    if isinstance(value, (list, tuple)):
+        return [_canonical(item) for item in value]
+    return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+
+
 def _list_cache_field(filters: list[StatementFilter], limit_offset: LimitOffset) -> str:
-    """One hash field per distinct query: filters are dataclasses with a stable repr."""
-    text = repr([*filters, limit_offset])
+    """One hash field per distinct query, the same in every API process."""
+    text = json.dumps(_canonical([*filters, limit_offset]), sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 

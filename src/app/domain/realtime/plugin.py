@@ -1,16 +1,15 @@
 """Live events in an API process: the `events` dependency, the channels plugin on Redis, and `/ws`.
 
 `events: EventPublisher` in any handler publishes through Redis (app.lib.redis_events), so a socket
-on another API process gets the event too. The channels plugin (RedisChannelsPubSubBackend with
-key_prefix = REDIS_NAMESPACE; pub/sub ignores that prefix, so channel names carry the namespace
-themselves) fans events out to this process's sockets.
+on another API process gets the event too. The channels plugin (a RedisChannelsPubSubBackend with
+key_prefix = REDIS_NAMESPACE; pub/sub ignores key prefixes, so the channel names carry the namespace
+themselves, see app.domain.realtime.channels) fans events out to this process's sockets.
 """
 
 from __future__ import annotations
 
 import contextlib
 
-from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from litestar.config.app import AppConfig
 from litestar.di import Provide
 from litestar.plugins import InitPluginProtocol
@@ -23,14 +22,14 @@ from app.lib.redis_events import RedisEventPublisher
 
 class RealtimePlugin(InitPluginProtocol):
     def __init__(self, settings: Settings) -> None:
-        from app.domain.realtime.channels import LiveChannelsPlugin, SocketSubscriber
+        from app.domain.realtime.channels import LiveChannelsPlugin, NamespacePubSubBackend, SocketSubscriber
 
         self.settings = settings
         # Its own pool: the pub/sub connection is held for the life of the process.
         self.redis = create_redis(settings)
         self.events = RedisEventPublisher(self.redis, settings.REDIS_NAMESPACE)
         self.channels = LiveChannelsPlugin(
-            backend=RedisChannelsPubSubBackend(redis=self.redis, key_prefix=settings.REDIS_NAMESPACE),
+            backend=NamespacePubSubBackend(redis=self.redis, key_prefix=settings.REDIS_NAMESPACE),
             arbitrary_channels_allowed=True,
             subscriber_class=SocketSubscriber,
             subscriber_max_backlog=settings.WEBSOCKET_BACKLOG,

@@ -154,7 +154,7 @@ class LiveSocket:
                 event = direct_event("ping", {})
             try:
                 async with asyncio.timeout(write_timeout):
-                    await self.socket.send_text(event.decode("utf-8"))
+                    await self.socket.send({"type": "websocket.send", "text": event.decode("utf-8"), "bytes": None})
             except TimeoutError:
                 self.log.info("websocket client too slow; closing")
                 await self._close(WS_TRY_AGAIN_LATER, "client too slow")

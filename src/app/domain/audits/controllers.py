@@ -1,0 +1,80 @@
+"""HTTP face of the audit: the latest version's verdicts grouped by position, and starting an audit."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from advanced_alchemy.filters import LimitOffset
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
+from litestar.status_codes import HTTP_202_ACCEPTED
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.domain.accounts.sessions import SessionUser
+from app.domain.audits.schemas import AuditReport, AuditRequest
+from app.domain.audits.services import audit_report
+from app.domain.jobs.queues import JobQueues
+from app.domain.jobs.schemas import JobAccepted
+from app.domain.jobs.services import start_project_job
+from app.lib.pagination import limit_offset_dependency
+
+
+class AuditController(Controller):
+    path = "/api/projects/{project_id:uuid}/audit"
+    tags = ["audit"]
+    dependencies = limit_offset_dependency()
+
+    @get()
+    async def get_audit(
+        self,
+        project_id: FromPath[uuid.UUID],
+        current_user: NamedDependency[SessionUser],
+        db_session: NamedDependency[AsyncSession],
+        redis: NamedDependency[Redis],
+        settings: NamedDependency[Settings],
+        limit_offset: NamedDependency[LimitOffset],
+        status: Annotated[Literal["GREEN", "AMBER", "RED"] | None, QueryParameter()] = None,
+    ) -> AuditReport:
+        """The latest version's audit: per position the orchestrator's verdict and each expert's (`status`
+        filters by the final verdict); `summary` counts the whole version. Owner or administrator only."""
+        return await audit_report(
+            db_session,
+            redis,
+            current_user,
+            project_id,
+            limit_offset,
+            status=status,
+            ttl_seconds=settings.CACHE_TTL_SECONDS,
+        )
+
+    @post(
+        status_code=HTTP_202_ACCEPTED,
+        tags=["jobs"],
+        opt={"rate_limit_group": "jobs"},
+        summary="Audit the latest budget version (an audit_project job, queue high)",
+    )
+    async def start_audit_job(
+        self,
+        project_id: FromPath[uuid.UUID],
+        current_user: NamedDependency[SessionUser],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        job_queues: NamedDependency[JobQueues],
+        data: AuditRequest | None = None,
+    ) -> JobAccepted:
+        """Queue an `audit_project` job; a re-audit of the same version replaces the earlier one."""
+        request = data or AuditRequest()
+        row = await start_project_job(
+            db_session,
+            current_user,
+            project_id,
+            job_type="audit_project",
+            payload={"exposure_table": request.exposure_table} if request.exposure_table else {},
+            settings=settings,
+            queues=job_queues,
+        )
+        return JobAccepted(job_id=row.id, status=row.status)

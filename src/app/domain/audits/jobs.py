@@ -1,0 +1,54 @@
+"""The `audit_project` job (queue high): audit the latest budget version and store every verdict.
+
+Payload (optional): ``{"exposure_table": "EN_206_F1"}``. While the job runs the project says
+``auditing`` and its progress follows the job's, which names the position being audited; the job ends
+with the project ``completed`` and its RED/AMBER/GREEN counters set, in the job's own transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from sqlalchemy import select
+
+from app.db.models import BackgroundJob, Project
+from app.domain.audits.pipeline import ProjectStage, engine_of
+from app.domain.audits.services import AuditService
+from app.domain.jobs.context import JobContext, PermanentJobError
+from app.domain.jobs.progress import ProgressReporter
+from app.domain.kb.services import KnowledgeBase
+from app.domain.projects.cache import invalidate_project
+from app.lib.errors import ApplicationError
+
+
+async def audit_project(ctx: JobContext, job: BackgroundJob, progress: ProgressReporter) -> dict[str, Any]:
+    if job.project_id is None:
+        raise PermanentJobError("audit_project needs a project")
+    project_id = job.project_id
+    exposure_table = job.payload.get("exposure_table")
+    if exposure_table is not None and not isinstance(exposure_table, str):
+        raise PermanentJobError("payload 'exposure_table' must be a table name")
+    engine = engine_of(ctx.session)
+    stage = ProjectStage(engine, ctx.redis, project_id, "auditing")
+    await stage.enter()
+    try:
+        outcome = await AuditService(ctx.session, KnowledgeBase(engine, ctx.redis)).audit(
+            project_id, progress=stage.follow(progress), exposure_table=exposure_table, job_id=job.id
+        )
+    except ApplicationError as exc:  # the project is gone, or the table is unknown: retrying cannot help
+        stage.fail_after_rollback()
+        raise PermanentJobError(exc.detail) from exc
+    except Exception as exc:
+        if isinstance(exc, PermanentJobError) or ctx.attempt > job.max_retries:
+            stage.fail_after_rollback()
+        raise
+    owner_id = await ctx.session.scalar(select(Project.owner_id).where(Project.id == project_id))
+
+    async def forget_cached_project() -> None:
+        if owner_id is not None:
+            await invalidate_project(ctx.redis, project_id, owner_id)
+
+    ctx.after_commit(forget_cached_project)
+    await progress(1.0, f"Audited {outcome.positions} positions", current_step="done")
+    return msgspec.to_builtins(outcome)

@@ -1,0 +1,135 @@
+"""The project's pipeline status (draft → parsing → enriching → auditing → completed | failed) during a job.
+
+A job's own work commits at its end, all at once; the project's status and progress must be visible
+while it runs. ``ProjectStage`` therefore writes them in short transactions of its own and drops the
+cached project state after each write. Progress writes never wait for a lock (``SKIP LOCKED``): the
+job itself locks the project row while it stores its result, and a progress write must never wait for
+its own job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from decimal import Decimal
+from typing import Protocol
+
+import structlog
+from redis.asyncio import Redis
+from sqlalchemy import TextClause, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from app.domain.projects.cache import invalidate_project
+
+logger = structlog.get_logger(__name__)
+
+PROGRESS_WRITE_INTERVAL_SECONDS = 1.0
+FAIL_WRITE_TIMEOUT_SECONDS = 60.0
+_background_tasks: set[asyncio.Task[None]] = set()
+
+
+class ProgressCallback(Protocol):
+    """The shape of the jobs machinery's progress reporter: fraction 0..1 and a message."""
+
+    async def __call__(
+        self, fraction: float, message: str = "", *, current_step: str | None = None, total_steps: int | None = None
+    ) -> None: ...
+
+
+async def report_nothing(
+    fraction: float, message: str = "", *, current_step: str | None = None, total_steps: int | None = None
+) -> None:
+    """A progress callback for callers that do not follow progress (tests, benchmarks)."""
+
+
+def engine_of(session: AsyncSession) -> AsyncEngine:
+    """The engine behind a session, for work that needs a transaction of its own."""
+    bind = session.bind
+    if isinstance(bind, AsyncEngine):
+        return bind
+    if isinstance(bind, AsyncConnection):
+        return bind.engine
+    raise RuntimeError("the session is not bound to an async engine")
+
+
+_ENTER = text(
+    """
+    UPDATE projects SET status = :status, progress = 0, completed_at = NULL
+    WHERE id = :id RETURNING owner_id
+    """
+)
+_PROGRESS = text(
+    """
+    UPDATE projects SET progress = :progress
+    WHERE id = (SELECT id FROM projects WHERE id = :id FOR UPDATE SKIP LOCKED) AND status = :status
+    RETURNING owner_id
+    """
+)
+_FAIL = text("UPDATE projects SET status = 'failed' WHERE id = :id AND status = :status RETURNING owner_id")
+
+
+class ProjectStage:
+    """One stage of a project's pipeline, seen from the job that runs it."""
+
+    def __init__(self, engine: AsyncEngine, redis: Redis | None, project_id: uuid.UUID, status: str) -> None:
+        self.engine = engine
+        self.redis = redis
+        self.project_id = project_id
+        self.status = status
+        self._last_write = 0.0
+
+    async def enter(self) -> None:
+        """The project is now in this stage, at 0 %."""
+        await self._write(_ENTER, {"status": self.status}, lock_timeout="5s")
+
+    async def progress(self, fraction: float) -> None:
+        """Mirror the job's progress on the project (at most once a second; skipped while the row is locked)."""
+        now = time.monotonic()
+        if now - self._last_write < PROGRESS_WRITE_INTERVAL_SECONDS and fraction < 1.0:
+            return
+        self._last_write = now
+        percent = Decimal(str(round(min(max(fraction, 0.0), 1.0) * 100, 2)))
+        await self._write(_PROGRESS, {"status": self.status, "progress": percent})
+
+    def fail_after_rollback(self) -> None:
+        """The stage failed for good: say so once the job's transaction has rolled back.
+
+        The job may hold the project's row lock until then, so the write runs as a task that outlives
+        the handler and waits (at most a minute) for the lock.
+        """
+
+        async def mark() -> None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(FAIL_WRITE_TIMEOUT_SECONDS):
+                    await self._write(_FAIL, {"status": self.status})
+
+        task = asyncio.get_running_loop().create_task(mark())
+        _background_tasks.add(task)
+        task.add_done_callback(_background_tasks.discard)
+
+    def follow(self, job_progress: ProgressCallback) -> ProgressCallback:
+        """A progress callback that reports to the job and mirrors the fraction on the project."""
+
+        async def both(
+            fraction: float, message: str = "", *, current_step: str | None = None, total_steps: int | None = None
+        ) -> None:
+            await job_progress(fraction, message, current_step=current_step, total_steps=total_steps)
+            await self.progress(fraction)
+
+        return both
+
+    async def _write(
+        self, statement: TextClause, values: dict[str, object], *, lock_timeout: str | None = None
+    ) -> None:
+        try:
+            async with self.engine.begin() as conn:
+                if lock_timeout:
+                    await conn.execute(text(f"SET LOCAL lock_timeout = '{lock_timeout}'"))
+                owner_id = (await conn.execute(statement, {"id": self.project_id, **values})).scalar()
+        except Exception as exc:  # the stage's status is for people watching; the job's result is what counts
+            logger.warning("project stage not recorded", project_id=str(self.project_id), error=str(exc))
+            return
+        if owner_id is not None and self.redis is not None:
+            await invalidate_project(self.redis, self.project_id, owner_id)

@@ -1,0 +1,356 @@
+"""Auditing a project's latest budget version against the catalogue in PostgreSQL, and reading the result.
+
+PUBLIC:
+    outcome = await AuditService(session, knowledge).audit(project_id, progress=..., job_id=...)
+    report = await audit_report(session, redis, actor, project_id, limit_offset, status=None, ttl_seconds=...)
+
+``audit`` runs in the caller's transaction (the job's) and does not commit. It reads the positions
+(one query), builds the context from the knowledge base (batched look-ups: the budget's codes, the
+chapters of unknown codes, the catalogue families, the reference tables), runs the pure
+``audit_budget`` in a worker thread (a 10,000-position budget keeps the event loop free for
+heartbeats), then — under the project's row lock — replaces the version's earlier audit: one DELETE,
+one COPY of every verdict (one row per expert per position plus the orchestrator's), one UPDATE of
+the positions' status and confidence, and the project's counters and status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from advanced_alchemy.filters import LimitOffset
+from redis.asyncio import Redis
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import AuditResult, BudgetVersion, Position, utc_now
+from app.domain.accounts.sessions import SessionUser
+from app.domain.audits.experts import AuditContext, AuditPosition, AuditSettings, PositionAudit, audit_budget
+from app.domain.audits.pipeline import ProgressCallback, report_nothing
+from app.domain.audits.results import AUDIT_RESULT_COLUMNS, AuditRecord, position_records
+from app.domain.audits.schemas import AuditReport, AuditSummary, PositionAuditRead, VerdictRead
+from app.domain.kb.enrichment import latest_version, version_positions
+from app.domain.kb.matching import MatchCandidate
+from app.domain.kb.services import KnowledgeBase
+from app.domain.projects.services import get_project_state, lock_project
+from app.lib.errors import InvalidInput, field_error
+
+ORCHESTRATOR = "orchestrator"
+EXPERT_ORDER = ("validator", "standards", "concrete", "cost", "structural")
+_PROGRESS_LABEL_LENGTH = 60
+
+_DELETE_VERSION_AUDIT = text(
+    """
+    DELETE FROM audit_results AS a USING positions AS p
+    WHERE a.position_id = p.id AND p.version_id = :version_id
+    """
+)
+_WRITE_POSITION_VERDICTS = text(
+    """
+    UPDATE positions AS p SET status = v.status, confidence = v.confidence
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]), CAST(:confidences AS numeric[]))
+         AS v(id, status, confidence)
+    WHERE p.id = v.id AND (p.status, p.confidence) IS DISTINCT FROM (v.status, v.confidence)
+    """
+)
+
+
+class AuditOutcome(msgspec.Struct, kw_only=True):
+    """What one audit run did (also the job's result); ``seconds`` times each phase."""
+
+    project_id: uuid.UUID
+    version: int | None
+    positions: int
+    results_written: int
+    results_replaced: int
+    red: int
+    amber: int
+    green: int
+    needs_review: int
+    exposure_table: str | None
+    reference_versions: dict[str, str]
+    seconds: dict[str, float]
+
+
+def _candidates(row: Mapping[str, Any]) -> list[MatchCandidate]:
+    enrichment = row.get("enrichment") or {}
+    raw = enrichment.get("candidates") if isinstance(enrichment, Mapping) else None
+    if not raw:
+        return []
+    try:
+        return msgspec.convert(raw, list[MatchCandidate])
+    except msgspec.ValidationError:
+        return []
+
+
+def _label(position: AuditPosition) -> str:
+    text_ = " ".join((position.description or position.code or "").split())
+    return text_ if len(text_) <= _PROGRESS_LABEL_LENGTH else text_[: _PROGRESS_LABEL_LENGTH - 1] + "…"
+
+
+class AuditService:
+    """Audits the latest version of a project's budget and stores every verdict."""
+
+    def __init__(self, session: AsyncSession, knowledge: KnowledgeBase, *, settings: AuditSettings | None = None):
+        self.session = session
+        self.knowledge = knowledge
+        self.settings = settings or AuditSettings()
+
+    async def audit(
+        self,
+        project_id: uuid.UUID,
+        *,
+        progress: ProgressCallback = report_nothing,
+        exposure_table: str | None = None,
+        job_id: uuid.UUID | None = None,
+    ) -> AuditOutcome:
+        """Audit in the caller's transaction (the caller commits); a re-audit replaces the version's audit."""
+        seconds: dict[str, float] = {}
+        started = time.perf_counter()
+        project, version = await latest_version(self.session, project_id)
+        table_name = exposure_table or (project.metadata_ or {}).get("exposure_table")
+        rows = await version_positions(self.session, version.id) if version is not None else []
+        positions = [AuditPosition.from_row(row) for row in rows]
+        seconds["load_positions"] = time.perf_counter() - started
+        await progress(0.05, f"Loaded {len(positions)} positions", current_step="load", total_steps=4)
+
+        mark = time.perf_counter()
+        reference = await self.knowledge.reference_data()
+        try:
+            table = reference.exposure_tables.table(table_name)
+        except KeyError:
+            names = ", ".join(reference.exposure_tables.names)
+            raise InvalidInput(
+                f"Unknown exposure table {table_name!r}; use one of {names}.",
+                errors=[field_error("exposure_table", f"one of {names}")],
+            ) from None
+        catalog = await self.knowledge.audit_catalog(positions)
+        candidates = {
+            position.id: found for position, row in zip(positions, rows, strict=True) if (found := _candidates(row))
+        }
+        context = AuditContext.for_budget(
+            positions,
+            catalog=catalog,
+            exposure_table=table,
+            price_bands=reference.price_bands.bands,
+            candidates=candidates,
+            settings=self.settings,
+        )
+        seconds["context"] = time.perf_counter() - mark
+        await progress(0.1, "Running the experts", current_step="audit")
+
+        mark = time.perf_counter()
+        audits: list[PositionAudit] = await asyncio.to_thread(audit_budget, positions, context) if positions else []
+        seconds["audit"] = time.perf_counter() - mark
+
+        mark = time.perf_counter()
+        records: list[AuditRecord] = []
+        if version is not None:
+            row_ids = {str(row["id"]): row["id"] for row in rows}
+            total = len(audits)
+            for index, (position, audit) in enumerate(zip(positions, audits, strict=True), start=1):
+                await progress(
+                    0.3 + 0.6 * index / total,
+                    f"Auditing position {index}/{total}: {_label(position)}",
+                    current_step="audit",
+                )
+                records.extend(
+                    position_records(
+                        audit,
+                        position_id=row_ids[audit.position_id],
+                        project_id=project_id,
+                        version_id=version.id,
+                        job_id=job_id,
+                    )
+                )
+        seconds["records"] = time.perf_counter() - mark
+
+        await progress(0.92, f"Writing {len(records)} verdicts", current_step="write")
+        mark = time.perf_counter()
+        replaced = await self._store(project_id, version, audits, rows, records)
+        seconds["write"] = time.perf_counter() - mark
+        seconds["total"] = time.perf_counter() - started
+
+        statuses = Counter(audit.status.value for audit in audits)
+        return AuditOutcome(
+            project_id=project_id,
+            version=version.version if version is not None else None,
+            positions=len(positions),
+            results_written=len(records),
+            results_replaced=replaced,
+            red=statuses.get("RED", 0),
+            amber=statuses.get("AMBER", 0),
+            green=statuses.get("GREEN", 0),
+            needs_review=sum(1 for audit in audits if audit.needs_review),
+            exposure_table=table.name,
+            reference_versions=reference.versions,
+            seconds={name: round(value, 4) for name, value in seconds.items()},
+        )
+
+    async def _store(
+        self,
+        project_id: uuid.UUID,
+        version: BudgetVersion | None,
+        audits: Sequence[PositionAudit],
+        rows: Sequence[Mapping[str, Any]],
+        records: list[AuditRecord],
+    ) -> int:
+        """Under the project's row lock: replace the version's audit, mark positions, update the project."""
+        session = self.session
+        project = await lock_project(session, None, project_id)
+        replaced = 0
+        if version is not None:
+            result = await session.execute(_DELETE_VERSION_AUDIT, {"version_id": version.id})
+            replaced = int(getattr(result, "rowcount", 0) or 0)
+            await copy_audit_records(session, records)
+            await session.execute(
+                _WRITE_POSITION_VERDICTS,
+                {
+                    "ids": [row["id"] for row in rows],
+                    "statuses": [audit.final.status.value for audit in audits],
+                    "confidences": [audit.final.confidence for audit in audits],
+                },
+            )
+        if version is None or project.current_version == version.version:
+            statuses = Counter(audit.status.value for audit in audits)
+            project.issues_count_red = statuses.get("RED", 0)
+            project.issues_count_amber = statuses.get("AMBER", 0)
+            project.issues_count_green = statuses.get("GREEN", 0)
+        project.status = "completed"
+        project.progress = Decimal(100)
+        project.completed_at = utc_now()
+        await session.flush()
+        return replaced
+
+
+async def copy_audit_records(session: AsyncSession, records: Sequence[AuditRecord]) -> None:
+    """COPY the records into audit_results on the session's own connection (inside its transaction)."""
+    if not records:
+        return
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    await driver.copy_records_to_table("audit_results", records=records, columns=list(AUDIT_RESULT_COLUMNS))
+
+
+# ------------------------------------------------------------------------------------------ reading
+
+
+async def audit_report(
+    session: AsyncSession,
+    redis: Redis,
+    actor: SessionUser,
+    project_id: uuid.UUID,
+    limit_offset: LimitOffset,
+    *,
+    status: str | None = None,
+    ttl_seconds: int,
+) -> AuditReport:
+    """The latest version's audit grouped by position (owner or administrator; others get 404)."""
+    state = await get_project_state(session, redis, actor, project_id, ttl_seconds=ttl_seconds)
+    empty_summary = AuditSummary(positions=0, red=0, amber=0, green=0, needs_review=0)
+    version = await session.scalar(
+        select(BudgetVersion).where(
+            BudgetVersion.project_id == project_id, BudgetVersion.version == state.current_version
+        )
+    )
+    if version is None:
+        return AuditReport(
+            project_id=project_id,
+            version=None,
+            version_id=None,
+            audited_at=None,
+            summary=empty_summary,
+            items=[],
+            total=0,
+            limit=limit_offset.limit,
+            offset=limit_offset.offset,
+        )
+    final = AuditResult.expert_role == ORCHESTRATOR
+    in_version = AuditResult.version_id == version.id
+    summary_rows = (
+        await session.execute(
+            select(
+                AuditResult.status,
+                func.count(),
+                func.count().filter(AuditResult.metadata_["needs_review"].as_boolean()),
+                func.max(AuditResult.created_at),
+            )
+            .where(in_version, final)
+            .group_by(AuditResult.status)
+        )
+    ).all()
+    counts = {row[0]: row[1] for row in summary_rows}
+    summary = AuditSummary(
+        positions=sum(counts.values()),
+        red=counts.get("RED", 0),
+        amber=counts.get("AMBER", 0),
+        green=counts.get("GREEN", 0),
+        needs_review=sum(row[2] for row in summary_rows),
+    )
+    audited_at = max((row[3] for row in summary_rows), default=None)
+    conditions = [in_version, final]
+    if status:
+        conditions.append(AuditResult.status == status)
+    total = await session.scalar(select(func.count()).select_from(AuditResult).where(*conditions)) or 0
+    page = (
+        await session.execute(
+            select(Position, AuditResult)
+            .join(AuditResult, AuditResult.position_id == Position.id)
+            .where(*conditions)
+            .order_by(Position.source_line.asc().nulls_last(), Position.created_at.asc(), Position.lineage_id.asc())
+            .limit(limit_offset.limit)
+            .offset(limit_offset.offset)
+        )
+    ).all()
+    position_ids = [position.id for position, _ in page]
+    experts: dict[uuid.UUID, list[AuditResult]] = {}
+    if position_ids:
+        for row in await session.scalars(
+            select(AuditResult).where(
+                AuditResult.position_id.in_(position_ids), AuditResult.expert_role != ORCHESTRATOR
+            )
+        ):
+            experts.setdefault(row.position_id, []).append(row)
+    order = {role: index for index, role in enumerate(EXPERT_ORDER)}
+    items = []
+    for position, verdict in page:
+        final_read = VerdictRead.from_model(verdict)
+        items.append(
+            PositionAuditRead(
+                position_id=position.id,
+                lineage_id=position.lineage_id,
+                position_number=position.position_number,
+                code=position.code,
+                description=position.description,
+                unit=position.unit,
+                quantity=position.quantity,
+                unit_price=position.unit_price,
+                total_price=position.total_price,
+                status=verdict.status,
+                confidence=final_read.confidence,
+                needs_review=final_read.needs_review,
+                verdict=final_read,
+                experts=[
+                    VerdictRead.from_model(row)
+                    for row in sorted(experts.get(position.id, []), key=lambda r: order.get(r.expert_role, len(order)))
+                ],
+            )
+        )
+    return AuditReport(
+        project_id=project_id,
+        version=version.version,
+        version_id=version.id,
+        audited_at=audited_at,
+        summary=summary,
+        items=items,
+        total=total,
+        limit=limit_offset.limit,
+        offset=limit_offset.offset,
+    )

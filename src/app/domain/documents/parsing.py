@@ -1,0 +1,244 @@
+"""The database side of parsing: a stored document's parse result becomes a budget version and document fields.
+
+`parse_document` (the pure parser) runs in a thread; what it returns is written in the caller's
+transaction (the parse job's): a budget file gives a new budget version (trigger `document_added`)
+that replaces exactly the positions read earlier from the same document, and the document gets
+`parse_status`, `parsed_at`, `extracted_data` and `indexed_content`.
+
+Effect exactly once: the version is made from a change set against the document's positions in the
+latest version, so parsing the same file again makes no version at all; `extracted_data.version`
+names the version that holds the document's positions.
+
+Failures a person must fix (a broken file, not a budget, a value that does not fit) end the document
+`failed` with `parse_error` and leave no version and no positions; they are not worker failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import Project, ProjectDocument, utc_now
+from app.domain.budgets.changes import NewPosition
+from app.domain.budgets.records import DocumentParseError, ParsedDocument
+from app.domain.budgets.services import BudgetService
+from app.domain.documents.parsers import parse_document
+from app.domain.documents.replacement import is_empty, latest_positions, replacement_changes
+from app.domain.documents.tables import TABLE_FORMAT, looks_like_table_file, table_text
+from app.domain.projects.services import lock_project
+from app.lib.errors import ApplicationError
+
+# Bumped when a parser change can give different positions for the same bytes (kept in extracted_data).
+PARSER_VERSION = 1
+MAX_WARNINGS_KEPT = 500
+
+
+class StoredFileMissing(Exception):
+    """The document's file is not where the row says: storage is not shared or was lost (not the user's fault)."""
+
+
+class DocumentOutcome(msgspec.Struct, kw_only=True):
+    """What parsing did to one document; the job result lists one per document."""
+
+    document_id: str
+    filename: str
+    parse_status: Literal["completed", "failed"]
+    format: str | None = None
+    positions: int = 0
+    warnings: int = 0
+    total_price: str | None = None
+    version: int | None = None  # the version holding this document's positions
+    version_created: bool = False
+    error: str | None = None
+
+
+def read_stored_file(storage_path: str) -> bytes:
+    path = Path(storage_path)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise StoredFileMissing(
+            f"The stored file {path} does not exist; API and workers must share STORAGE_DIR."
+        ) from exc
+
+
+def extract(data: bytes, filename: str, *, schedules_as_text: bool) -> ParsedDocument:
+    """Parse the bytes (CPU-bound: call in a thread); with `schedules_as_text` a spreadsheet or CSV
+    that is no budget is kept as a text document instead of failing (Workflow B schedules)."""
+    try:
+        return parse_document(data, filename)
+    except DocumentParseError:
+        if not schedules_as_text or not looks_like_table_file(data):
+            raise
+        text = table_text(data)
+        if not text:
+            raise
+        return ParsedDocument(format=TABLE_FORMAT, text=text, metadata={"read_as": "table text"})
+
+
+async def parse_stored_document(document: ProjectDocument, *, schedules_as_text: bool) -> ParsedDocument:
+    """Read the file and parse it in a thread, so the worker's loop keeps heart-beating."""
+    data = await asyncio.to_thread(read_stored_file, document.storage_path)
+    return await asyncio.to_thread(extract, data, document.filename, schedules_as_text=schedules_as_text)
+
+
+def _position_total(parsed: ParsedDocument) -> Decimal:
+    return sum((p.total_price for p in parsed.positions if p.total_price is not None), Decimal("0"))
+
+
+def extracted_data(parsed: ParsedDocument, *, version: int | None) -> dict[str, Any]:
+    """Counts, totals, objects, format and warnings (each with its line) of a parsed document."""
+    warnings = [msgspec.to_builtins(warning) for warning in parsed.warnings[:MAX_WARNINGS_KEPT]]
+    by_object: dict[str, dict[str, Any]] = {}
+    for position in parsed.positions:
+        key = position.object_code or ""
+        entry = by_object.setdefault(
+            key, {"code": position.object_code, "name": position.object_name, "positions": 0, "total": Decimal(0)}
+        )
+        entry["positions"] += 1
+        entry["total"] += position.total_price or Decimal(0)
+    return {
+        "format": parsed.format,
+        "parser_version": PARSER_VERSION,
+        "version": version,
+        "counts": {
+            "positions": len(parsed.positions),
+            "objects": len(parsed.objects),
+            "warnings": len(parsed.warnings),
+            "text_characters": len(parsed.text),
+        },
+        "totals": {
+            "total_price": str(_position_total(parsed)),
+            "by_object": [{**entry, "total": str(entry["total"])} for entry in by_object.values()],
+        },
+        "objects": [msgspec.to_builtins(obj) for obj in parsed.objects],
+        "warnings": warnings,
+        "warnings_truncated": len(parsed.warnings) > MAX_WARNINGS_KEPT,
+        "metadata": msgspec.to_builtins(parsed.metadata),
+    }
+
+
+async def load_document(session: AsyncSession, document_id: uuid.UUID) -> ProjectDocument | None:
+    statement = (
+        select(ProjectDocument)
+        .where(ProjectDocument.id == document_id)
+        .execution_options(populate_existing=True)
+        .with_for_update()
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def store_parsed_document(
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    document_id: uuid.UUID,
+    parsed: ParsedDocument,
+    *,
+    user_id: uuid.UUID | None,
+    job_id: uuid.UUID,
+) -> tuple[DocumentOutcome, Project]:
+    """Write one parse result: the version (if the document's positions changed) and the document row.
+
+    Runs in a SAVEPOINT of the caller's transaction, so a document whose values do not fit (an
+    `ApplicationError` from the budgets service) rolls back alone and is recorded as failed.
+    """
+    try:
+        async with session.begin_nested():
+            return await _store(session, project_id, document_id, parsed, user_id=user_id, job_id=job_id)
+    except ApplicationError as exc:
+        message = exc.detail
+        if exc.errors:
+            message += " " + "; ".join(f"{error['field']}: {error['message']}" for error in exc.errors[:5])
+        return await store_parse_failure(session, document_id, f"The budget cannot be stored: {message}", parsed)
+
+
+async def _store(
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    document_id: uuid.UUID,
+    parsed: ParsedDocument,
+    *,
+    user_id: uuid.UUID | None,
+    job_id: uuid.UUID,
+) -> tuple[DocumentOutcome, Project]:
+    project = await lock_project(session, None, project_id)  # one version at a time per project
+    document = await load_document(session, document_id)
+    assert document is not None
+    old = await latest_positions(session, project, source_document_id=document.id)
+    new = [
+        NewPosition.from_record(record, source="uploaded", source_document_id=document.id)
+        for record in parsed.positions
+    ]
+    changes = replacement_changes(old, new)
+    created = False
+    if not is_empty(changes):
+        await BudgetService(session=session).create_version(
+            project.id,
+            "document_added",
+            {
+                "document_id": str(document.id),
+                "format": parsed.format,
+                "filename": document.filename,
+                "job_id": str(job_id),
+                "reparse": bool(old),
+            },
+            changes=changes,
+            user_id=user_id,
+            commit=False,
+        )
+        created = True
+    version = project.current_version if parsed.positions or created else None
+    document.parse_status = "completed"
+    document.parse_error = None
+    document.parsed_at = utc_now()
+    document.extracted_data = extracted_data(parsed, version=version)
+    document.indexed_content = parsed.text or None
+    await session.flush()
+    outcome = DocumentOutcome(
+        document_id=str(document.id),
+        filename=document.filename,
+        parse_status="completed",
+        format=parsed.format,
+        positions=len(parsed.positions),
+        warnings=len(parsed.warnings),
+        total_price=str(_position_total(parsed)) if parsed.positions else None,
+        version=version,
+        version_created=created,
+    )
+    return outcome, project
+
+
+async def store_parse_failure(
+    session: AsyncSession, document_id: uuid.UUID, error: str, parsed: ParsedDocument | None = None
+) -> tuple[DocumentOutcome, Project]:
+    """The document ends `failed` with a message a person can act on; nothing else is written."""
+    document = await load_document(session, document_id)
+    if document is None:
+        raise LookupError(f"document {document_id} no longer exists")
+    project = await lock_project(session, None, document.project_id)
+    document.parse_status = "failed"
+    document.parse_error = error
+    document.parsed_at = utc_now()
+    document.extracted_data = {
+        "format": parsed.format if parsed else None,
+        "parser_version": PARSER_VERSION,
+        "version": None,
+        "error": error,
+    }
+    document.indexed_content = None
+    await session.flush()
+    outcome = DocumentOutcome(
+        document_id=str(document.id),
+        filename=document.filename,
+        parse_status="failed",
+        format=parsed.format if parsed else None,
+        error=error,
+    )
+    return outcome, project

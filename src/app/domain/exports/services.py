@@ -1,0 +1,150 @@
+"""Reading a budget version and its audit for export: two queries, however large the budget.
+
+The audit status is the position's own `status`. The reasons are the orchestrator's reasoning and
+the issues every expert raised, taken from the audit of this very position; when the position was
+carried into a newer version unchanged (same lineage, status kept), from the latest audit of its
+lineage.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import uuid
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from app.db.models import AuditResult, BudgetVersion, Position, Project, utc_now
+from app.domain.exports.sheets import ExportBudget, ExportLine, ExportObject
+from app.lib.errors import NotFound
+
+_SEVERITY_ORDER = {"RED": 0, "AMBER": 1, "GREEN": 2}
+MAX_REASON_CHARACTERS = 4000  # an Excel cell holds 32767; a person reads far fewer
+
+
+async def load_version(session: AsyncSession, project: Project, number: int | None) -> BudgetVersion:
+    """The requested version, or the latest; 404 (NotFound) when the project has none."""
+    wanted = number if number is not None else project.current_version
+    version = await session.scalar(
+        select(BudgetVersion).where(BudgetVersion.project_id == project.id, BudgetVersion.version == wanted)
+    )
+    if version is None:
+        raise NotFound(
+            f"The project has no budget version {wanted}."
+            if number is not None
+            else "The project has no budget yet: upload and parse a budget, or generate one."
+        )
+    return version
+
+
+def _position_order(position: Position) -> tuple[Any, ...]:
+    number = position.position_number or ""
+    natural = (0, int(number), "") if number.isdigit() else (1, 0, number)
+    return (position.source_line is None, position.source_line or 0, natural, position.created_at, position.lineage_id)
+
+
+async def _audit_rows(session: AsyncSession, version: BudgetVersion) -> dict[uuid.UUID, list[AuditResult]]:
+    """Audit rows per position of `version`: its own, else those of its lineage's latest audited position."""
+    audited = aliased(Position)
+    current = aliased(Position)
+    statement = (
+        select(current.id, audited.id, AuditResult)
+        .select_from(AuditResult)
+        .join(audited, audited.id == AuditResult.position_id)
+        .join(current, and_(current.lineage_id == audited.lineage_id, current.version_id == version.id))
+        .where(AuditResult.project_id == version.project_id)
+        .order_by(AuditResult.created_at.desc())
+    )
+    per_source: dict[uuid.UUID, dict[uuid.UUID, list[AuditResult]]] = defaultdict(lambda: defaultdict(list))
+    latest_source: dict[uuid.UUID, uuid.UUID] = {}
+    for position_id, audited_id, result in (await session.execute(statement)).all():
+        per_source[position_id][audited_id].append(result)
+        latest_source.setdefault(position_id, audited_id)  # rows come newest first
+    chosen: dict[uuid.UUID, list[AuditResult]] = {}
+    for position_id, sources in per_source.items():
+        chosen[position_id] = sources.get(position_id) or sources[latest_source[position_id]]
+    return chosen
+
+
+def reasons_text(results: list[AuditResult]) -> str:
+    """The orchestrator's reasoning, then each distinct issue (worst first) with its suggestion."""
+    parts: list[str] = []
+    orchestrator = next((r for r in results if r.expert_role == "orchestrator"), None)
+    if orchestrator is not None and orchestrator.reasoning:
+        parts.append(orchestrator.reasoning.strip())
+    seen: set[str] = set()
+    issues: list[tuple[int, str]] = []
+    for result in results:
+        for issue in result.issues or []:
+            if not isinstance(issue, dict):
+                continue
+            description = str(issue.get("description") or issue.get("type") or "").strip()
+            if not description or description in seen:
+                continue
+            seen.add(description)
+            severity = str(issue.get("severity") or "").upper()
+            line = f"[{severity}] {description}" if severity else description
+            if issue.get("suggestion"):
+                line += f" → {issue['suggestion']}"
+            issues.append((_SEVERITY_ORDER.get(severity, 3), line))
+    parts.extend(line for _, line in sorted(issues, key=lambda pair: pair[0]))
+    text = "\n".join(parts)
+    return text if len(text) <= MAX_REASON_CHARACTERS else text[: MAX_REASON_CHARACTERS - 1] + "…"
+
+
+async def load_export(
+    session: AsyncSession, project: Project, version_number: int | None, *, now: datetime.datetime | None = None
+) -> ExportBudget:
+    version = await load_version(session, project, version_number)
+    positions = sorted(
+        (await session.scalars(select(Position).where(Position.version_id == version.id))).all(), key=_position_order
+    )
+    audits = await _audit_rows(session, version)
+    objects: dict[tuple[str | None, str | None], ExportObject] = {}
+    for position in positions:
+        metadata = position.metadata_ or {}
+        key = (metadata.get("object_code"), metadata.get("object_name"))
+        obj = objects.get(key)
+        if obj is None:
+            obj = objects[key] = ExportObject(code=key[0], name=key[1])
+        results = audits.get(position.id, [])
+        own_audit = any(result.position_id == position.id for result in results)
+        status = position.status
+        if status is None and own_audit:
+            status = next((r.status for r in results if r.expert_role == "orchestrator"), None)
+        reasons = reasons_text(results) if (own_audit or position.status is not None) else ""
+        obj.lines.append(
+            ExportLine(
+                position_number=position.position_number,
+                code=position.code,
+                description=position.description,
+                unit=position.unit,
+                quantity=position.quantity,
+                unit_price=position.unit_price,
+                total_price=position.total_price,
+                status=status,
+                reasons=reasons,
+            )
+        )
+    return ExportBudget(
+        project_name=project.name,
+        version=version.version,
+        version_total=Decimal(version.total_cost),
+        trigger_type=version.trigger_type,
+        version_created_at=version.created_at,
+        exported_at=now or utc_now(),
+        objects=sorted(objects.values(), key=_object_order),
+    )
+
+
+def _object_order(obj: ExportObject) -> tuple[Any, ...]:
+    """SO 01.1, SO 01.2, SO 02, SO 101 … (numbers compared as numbers); positions without an object last."""
+    if not obj.code and not obj.name:
+        return (1, ())
+    parts = re.split(r"(\d+)", obj.code or obj.name or "")
+    return (0, tuple((0, int(part), "") if part.isdigit() else (1, 0, part.casefold()) for part in parts))

@@ -1,0 +1,270 @@
+"""An audited budget version as a file: XLSX (a sheet per object plus a summary) or CSV for Czech Excel.
+
+Pure: an `ExportBudget` in, a file out. Money stays `Decimal`: the XLSX holds numbers with a 2-dp
+format (so Excel sums them), totals are the sums of the rounded line totals, exactly as the version's
+`total_cost`. The CSV is what Czech Excel opens with a double click: UTF-8 with a BOM, `;` between
+fields, a decimal comma, no thousands separator.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import re
+from collections import Counter
+from collections.abc import Iterable
+from decimal import Decimal
+from pathlib import Path
+
+import msgspec
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.worksheet.worksheet import Worksheet
+
+ZERO = Decimal("0.00")
+MONEY_FORMAT = "#,##0.00"
+QUANTITY_FORMAT = "#,##0.0###"
+STATUS_FILLS = {
+    "GREEN": PatternFill(fill_type="solid", start_color="FFC6EFCE", end_color="FFC6EFCE"),
+    "AMBER": PatternFill(fill_type="solid", start_color="FFFFEB9C", end_color="FFFFEB9C"),
+    "RED": PatternFill(fill_type="solid", start_color="FFFFC7CE", end_color="FFFFC7CE"),
+}
+STATUS_FONTS = {
+    "GREEN": Font(bold=True, color="FF006100"),
+    "AMBER": Font(bold=True, color="FF9C5700"),
+    "RED": Font(bold=True, color="FF9C0006"),
+}
+HEADER = ("PČ", "Kód", "Popis", "MJ", "Množství", "J. cena [CZK]", "Cena celkem [CZK]", "Stav auditu", "Důvody")
+CSV_HEADER = ("Objekt", *HEADER)
+COLUMN_WIDTHS = (7, 13, 60, 7, 13, 15, 17, 12, 80)
+SUMMARY_SHEET = "Souhrn"
+NO_OBJECT_SHEET = "Rozpočet"
+_SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+_BOLD = Font(bold=True)
+_WRAP = Alignment(wrap_text=True, vertical="top")
+
+
+class ExportLine(msgspec.Struct, frozen=True, kw_only=True):
+    """One position as it is exported: budget fields, the audit status and the reasons behind it."""
+
+    position_number: str | None
+    code: str | None
+    description: str
+    unit: str | None
+    quantity: Decimal | None
+    unit_price: Decimal | None
+    total_price: Decimal | None
+    status: str | None
+    reasons: str
+
+
+class ExportObject(msgspec.Struct, kw_only=True):
+    """The positions of one budget object (SO 01 …), or of none."""
+
+    code: str | None
+    name: str | None
+    lines: list[ExportLine] = msgspec.field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return " ".join(part for part in (self.code, self.name) if part) or NO_OBJECT_SHEET
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.total_price for line in self.lines if line.total_price is not None), ZERO)
+
+    def status_counts(self) -> Counter[str]:
+        return Counter(line.status or "none" for line in self.lines)
+
+
+class ExportBudget(msgspec.Struct, kw_only=True):
+    project_name: str
+    version: int
+    version_total: Decimal
+    trigger_type: str
+    version_created_at: datetime.datetime
+    exported_at: datetime.datetime
+    objects: list[ExportObject]
+
+    @property
+    def total(self) -> Decimal:
+        return sum((obj.total for obj in self.objects), ZERO)
+
+    @property
+    def position_count(self) -> int:
+        return sum(len(obj.lines) for obj in self.objects)
+
+    def status_counts(self) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for obj in self.objects:
+            counts.update(obj.status_counts())
+        return counts
+
+
+def sheet_names(labels: Iterable[str]) -> list[str]:
+    """Excel sheet names for the labels: no []:*?/\\, at most 31 characters, unique, never "Souhrn"."""
+    used = {SUMMARY_SHEET.casefold()}
+    names = []
+    for label in labels:
+        base = _SHEET_NAME_FORBIDDEN.sub(" ", label).strip().strip("'") or NO_OBJECT_SHEET
+        name, number = base[:31], 1
+        while name.casefold() in used:
+            number += 1
+            suffix = f" ({number})"
+            name = base[: 31 - len(suffix)] + suffix
+        used.add(name.casefold())
+        names.append(name)
+    return names
+
+
+def _cell(sheet: Worksheet, value: object, *, number_format: str | None = None, bold: bool = False) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet, value=value)
+    if number_format is not None:
+        cell.number_format = number_format
+    if bold:
+        cell.font = _BOLD
+    return cell
+
+
+def _status_cell(sheet: Worksheet, status: str | None) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet, value=status or "")
+    if status in STATUS_FILLS:
+        cell.fill = STATUS_FILLS[status]
+        cell.font = STATUS_FONTS[status]
+    return cell
+
+
+def _reasons_cell(sheet: Worksheet, reasons: str) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet, value=reasons)
+    cell.alignment = _WRAP
+    return cell
+
+
+def write_xlsx(budget: ExportBudget, path: Path) -> list[str]:
+    """Write the workbook (write-only mode: rows stream to disk); returns the sheet names in order."""
+    workbook = Workbook(write_only=True)
+    names = sheet_names(obj.label for obj in budget.objects)
+    _write_summary(workbook.create_sheet(SUMMARY_SHEET), budget, names)
+    for obj, name in zip(budget.objects, names, strict=True):
+        _write_object(workbook.create_sheet(name), obj)
+    workbook.save(path)
+    return [SUMMARY_SHEET, *names]
+
+
+def _set_widths(sheet: Worksheet, widths: Iterable[int]) -> None:
+    for index, width in enumerate(widths):
+        sheet.column_dimensions[chr(ord("A") + index)].width = width
+
+
+def _write_object(sheet: Worksheet, obj: ExportObject) -> None:
+    _set_widths(sheet, COLUMN_WIDTHS)
+    sheet.freeze_panes = "A3"
+    sheet.append([_cell(sheet, obj.label, bold=True)])
+    sheet.append([_cell(sheet, title, bold=True) for title in HEADER])
+    for line in obj.lines:
+        sheet.append(
+            [
+                line.position_number,
+                line.code,
+                line.description,
+                line.unit,
+                _cell(sheet, line.quantity, number_format=QUANTITY_FORMAT),
+                _cell(sheet, line.unit_price, number_format=MONEY_FORMAT),
+                _cell(sheet, line.total_price, number_format=MONEY_FORMAT),
+                _status_cell(sheet, line.status),
+                _reasons_cell(sheet, line.reasons),
+            ]
+        )
+    sheet.append(
+        [
+            None,
+            None,
+            _cell(sheet, f"Celkem {obj.label}", bold=True),
+            None,
+            None,
+            None,
+            _cell(sheet, obj.total, number_format=MONEY_FORMAT, bold=True),
+        ]
+    )
+
+
+def _write_summary(sheet: Worksheet, budget: ExportBudget, names: list[str]) -> None:
+    _set_widths(sheet, (40, 12, 20, 10, 10, 10, 12))
+    counts = budget.status_counts()
+    sheet.append([_cell(sheet, "Stavba", bold=True), budget.project_name])
+    sheet.append([_cell(sheet, "Verze rozpočtu", bold=True), budget.version, budget.trigger_type])
+    sheet.append([_cell(sheet, "Verze vytvořena", bold=True), budget.version_created_at.isoformat()])
+    sheet.append([_cell(sheet, "Exportováno", bold=True), budget.exported_at.isoformat()])
+    sheet.append([])
+    sheet.append(
+        [
+            _cell(sheet, title, bold=True)
+            for title in ("Objekt", "Položek", "Cena celkem [CZK]", "GREEN", "AMBER", "RED", "Bez auditu")
+        ]
+    )
+    for obj, name in zip(budget.objects, names, strict=True):
+        object_counts = obj.status_counts()
+        sheet.append(
+            [
+                name,
+                len(obj.lines),
+                _cell(sheet, obj.total, number_format=MONEY_FORMAT),
+                *(object_counts.get(status, 0) for status in ("GREEN", "AMBER", "RED", "none")),
+            ]
+        )
+    sheet.append(
+        [
+            _cell(sheet, "Celkem", bold=True),
+            _cell(sheet, budget.position_count, bold=True),
+            _cell(sheet, budget.total, number_format=MONEY_FORMAT, bold=True),
+            *(_cell(sheet, counts.get(status, 0), bold=True) for status in ("GREEN", "AMBER", "RED", "none")),
+        ]
+    )
+    sheet.append([])
+    sheet.append(
+        [
+            _cell(sheet, "Cena celkem dle verze [CZK]", bold=True),
+            None,
+            _cell(sheet, budget.version_total, number_format=MONEY_FORMAT, bold=True),
+        ]
+    )
+    sheet.append([])
+    sheet.append([_cell(sheet, "Stav auditu", bold=True)])
+    for status in ("GREEN", "AMBER", "RED"):
+        sheet.append([_status_cell(sheet, status), counts.get(status, 0)])
+
+
+def czech_decimal(value: Decimal | None, *, places: int | None = None) -> str:
+    """'1234,50' (money, fixed places) or '20,445' (quantities, trailing zeros dropped); '' for None."""
+    if value is None:
+        return ""
+    if places is not None:
+        text = format(value.quantize(Decimal(1).scaleb(-places)), "f")
+    else:
+        text = format(value.normalize(), "f") if value else "0"
+    return text.replace(".", ",")
+
+
+def write_csv(budget: ExportBudget, path: Path) -> None:
+    """UTF-8 with BOM, `;`, CRLF, decimal comma: a file Czech Excel opens as numbers."""
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
+        writer.writerow(CSV_HEADER)
+        for obj in budget.objects:
+            label = obj.label if (obj.code or obj.name) else ""
+            for line in obj.lines:
+                writer.writerow(
+                    (
+                        label,
+                        line.position_number or "",
+                        line.code or "",
+                        line.description,
+                        line.unit or "",
+                        czech_decimal(line.quantity),
+                        czech_decimal(line.unit_price, places=2),
+                        czech_decimal(line.total_price, places=2),
+                        line.status or "",
+                        line.reasons,
+                    )
+                )
