@@ -55,8 +55,12 @@ def settings(servers: TestServers) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings) -> Litestar:
+    """A fresh app (and engine: the test client runs each app on its own event loop, and asyncpg
+    connections must not cross loops)."""
+    from app.lib.db import alchemy_config
     from app.server import build_app
 
+    alchemy_config.cache_clear()
     return build_app(settings)
 
 

@@ -116,5 +116,7 @@ def build_app(settings: Settings | None = None) -> Litestar:
         compression_config=CompressionConfig(backend="gzip", minimum_size=2048),
         request_max_body_size=settings.UPLOAD_MAX_BYTES + 1024 * 1024,
         debug=settings.DEBUG,
+        # Logging is structlog's (app.lib.logging); Litestar's default adds a queue-listener thread per app.
+        logging_config=None,
         state=State({"settings": settings}),
     )

@@ -214,12 +214,20 @@ def api_settings(settings: Settings, storage_dir: str, **overrides: Any) -> Sett
     return msgspec.structs.replace(settings, **values)
 
 
+def build_test_app(settings: Settings) -> Litestar:
+    """A fresh app with an engine of its own: the test client runs each app on its own event loop,
+    and asyncpg connections must not cross loops."""
+    from app.lib.db import alchemy_config
+    from app.server import build_app
+
+    alchemy_config.cache_clear()
+    return build_app(settings)
+
+
 @pytest.fixture
 def app(settings: Settings, tmp_path: Any) -> Litestar:
     """The application as the API tests need it (overrides the root conftest's `app`)."""
-    from app.server import build_app
-
-    return build_app(api_settings(settings, str(tmp_path / "storage")))
+    return build_test_app(api_settings(settings, str(tmp_path / "storage")))
 
 
 @pytest.fixture

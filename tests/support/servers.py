@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import uuid
 from collections.abc import Iterator
@@ -52,24 +53,72 @@ def drop_database(server_url: str, name: str) -> None:
     _run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _claim_is_stale(value: bytes | None) -> bool:
+    """A claim is `{run_id}:{pid}`; one whose process is gone (a killed run) may be taken over."""
+    if not value:
+        return True
+    _, _, pid = value.decode().partition(":")
+    return pid.isdigit() and not _pid_alive(int(pid))
+
+
+def _db_url(redis_url: str, number: int) -> str:
+    url = make_url(redis_url.replace("redis://", "postgresql://", 1))  # reuse SQLAlchemy's URL parsing
+    auth = f":{url.password}@" if url.password else ""
+    return f"redis://{auth}{url.host or '127.0.0.1'}:{url.port or 6379}/{number}"
+
+
+def drop_stale_databases(server_url: str) -> None:
+    """Drop `ca_test_{pid}_*` databases left by runs that were killed (their process is gone)."""
+
+    async def _drop() -> None:
+        engine = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                names = (
+                    await conn.execute(text("SELECT datname FROM pg_database WHERE datname LIKE 'ca_test_%'"))
+                ).scalars()
+                for name in list(names):
+                    parts = name.split("_")
+                    if len(parts) >= 4 and parts[2].isdigit() and not _pid_alive(int(parts[2])):
+                        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        finally:
+            await engine.dispose()
+
+    with contextlib.suppress(Exception):
+        _run(_drop())
+
+
 def claim_redis_db(redis_url: str, run_id: str) -> tuple[str, int]:
     base = redis.Redis.from_url(redis_url)
+    claim = f"{run_id}:{os.getpid()}"
     try:
-        databases = int(base.config_get("databases").get("databases", 16))
-    except redis.ResponseError:
-        databases = 16
-    for number in range(1, databases):
-        if base.set(f"ca:test-db-claim:{number}", run_id, nx=True, ex=3 * 3600):
-            url = make_url(redis_url.replace("redis://", "postgresql://", 1))  # reuse URL handling
-            host = url.host or "127.0.0.1"
-            port = url.port or 6379
-            auth = f":{url.password}@" if url.password else ""
-            client = redis.Redis.from_url(f"redis://{auth}{host}:{port}/{number}")
-            client.flushdb()
-            client.close()
-            base.close()
-            return f"redis://{auth}{host}:{port}/{number}", number
-    base.close()
+        try:
+            databases = int(base.config_get("databases").get("databases", 16))
+        except redis.ResponseError:
+            databases = 16
+        for number in range(1, databases):
+            key = f"ca:test-db-claim:{number}"
+            taken = base.set(key, claim, nx=True, ex=3 * 3600)
+            if not taken and _claim_is_stale(base.get(key)):
+                base.set(key, claim, ex=3 * 3600)
+                taken = True
+            if taken:
+                client = redis.Redis.from_url(_db_url(redis_url, number))
+                client.flushdb()
+                client.close()
+                return _db_url(redis_url, number), number
+    finally:
+        base.close()
     raise RuntimeError("no free Redis database number for this test run")
 
 
@@ -77,9 +126,8 @@ def release_redis_db(redis_url: str, number: int, run_id: str) -> None:
     base = redis.Redis.from_url(redis_url)
     with contextlib.suppress(redis.RedisError):
         own = base.get(f"ca:test-db-claim:{number}")
-        if own and own.decode() == run_id:
-            db_url = redis_url.rsplit("/", 1)[0] + f"/{number}"
-            redis.Redis.from_url(db_url).flushdb()
+        if own and own.decode().startswith(f"{run_id}:"):
+            redis.Redis.from_url(_db_url(redis_url, number)).flushdb()
             base.delete(f"ca:test-db-claim:{number}")
     base.close()
 
@@ -87,7 +135,8 @@ def release_redis_db(redis_url: str, number: int, run_id: str) -> None:
 @contextlib.contextmanager
 def isolated(server_database_url: str, server_redis_url: str) -> Iterator[TestServers]:
     run_id = uuid.uuid4().hex[:10]
-    name = f"ca_test_{run_id}"
+    drop_stale_databases(server_database_url)
+    name = f"ca_test_{os.getpid()}_{run_id}"
     db_url = create_database(server_database_url, name)
     redis_url, number = claim_redis_db(server_redis_url, run_id)
     try:

@@ -13,8 +13,8 @@ import os
 import time
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram, multiprocess
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
+from prometheus_client import CollectorRegistry, Gauge, Histogram, multiprocess
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 

@@ -7,7 +7,9 @@ are `queued` or `running` and have not moved for a while, and at their SAQ jobs:
   the row has retries left, else mark the row `failed` with the reason.
 A job that is queued or active in SAQ is left alone: the SAQ sweep (heartbeat / timeout) recovers
 an active job whose worker died. Enqueueing is idempotent (the key is the row id) and a run of a
-row that already ended is skipped, so a duplicate here is harmless.
+row that already ended is skipped, so a duplicate here is harmless. It adopts every stalled row of
+its database: one REDIS_NAMESPACE per database is assumed (namespaces separate deployments that share
+a Redis server, not ones that share a database).
 """
 
 from __future__ import annotations

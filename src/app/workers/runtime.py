@@ -23,6 +23,7 @@ from app.domain.jobs.queues import SAQ_FUNCTION, wakeup_channel
 from app.domain.jobs.registry import QueueName, registered_job_types
 from app.lib.logging import configure_logging
 from app.workers.dispatcher import PriorityDispatcher
+from app.workers.housekeeping import run_housekeeping
 from app.workers.reconciler import Reconciler
 from app.workers.resources import WorkerResources
 from app.workers.runner import run_job
@@ -79,6 +80,7 @@ async def serve(settings: Settings) -> None:
         worker.tasks.update(await worker.upkeep())
     background.append(asyncio.create_task(dispatcher.listen_for_wakeups(resources.redis), name="doorbell"))
     background.append(asyncio.create_task(reconciler.run_forever(), name="reconciler"))
+    background.append(asyncio.create_task(run_housekeeping(resources), name="housekeeping"))
     dispatching = asyncio.create_task(dispatcher.run(), name="dispatcher")
     logger.info(
         "worker started",

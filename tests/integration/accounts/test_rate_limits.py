@@ -11,8 +11,15 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from app.config import Settings
-from app.server import build_app
-from tests.support.api import DEFAULT_PASSWORD, api_settings, csv_bytes, register, signed_in_user, text_bytes
+from tests.support.api import (
+    DEFAULT_PASSWORD,
+    api_settings,
+    build_test_app,
+    csv_bytes,
+    register,
+    signed_in_user,
+    text_bytes,
+)
 
 
 @pytest.fixture
@@ -28,7 +35,7 @@ async def limited_client(settings: Settings, tmp_path: Path) -> AsyncIterator[As
     redis = aioredis.Redis.from_url(settings.redis_url)
     await redis.delete(*[key async for key in redis.scan_iter("ratelimit:*")] or ["-"])
     await redis.aclose()
-    async with AsyncTestClient(app=build_app(limited)) as client:
+    async with AsyncTestClient(app=build_test_app(limited)) as client:
         yield client
 
 

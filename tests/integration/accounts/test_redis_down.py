@@ -13,8 +13,7 @@ from litestar.testing import AsyncTestClient
 
 from app.config import Settings
 from app.lib import cache, embedded
-from app.server import build_app
-from tests.support.api import DEFAULT_PASSWORD, api_settings, register
+from tests.support.api import DEFAULT_PASSWORD, api_settings, build_test_app, register
 from tests.support.servers import free_port
 
 
@@ -36,7 +35,7 @@ async def test_requests_fail_closed_and_recover(settings: Settings, tmp_path: Pa
         own = api_settings(
             settings, str(tmp_path / "storage"), REDIS_URL=f"redis://127.0.0.1:{port}/0", REDIS_SOCKET_TIMEOUT=1.0
         )
-        async with AsyncTestClient(app=build_app(own)) as client:
+        async with AsyncTestClient(app=build_test_app(own)) as client:
             user = await register(client)
             credentials = {"email": user["email"], "password": DEFAULT_PASSWORD}
             token = (await client.post("/api/auth/login", json=credentials)).json()["token"]

@@ -14,8 +14,15 @@ import httpx
 
 from app.config import Settings
 from app.domain.budgets.changes import ChangeSet, NewPosition
-from app.server import build_app
-from tests.support.api import ApiUser, InFlight, api_settings, concurrent_client, create_project, signed_in_user
+from tests.support.api import (
+    ApiUser,
+    InFlight,
+    api_settings,
+    build_test_app,
+    concurrent_client,
+    create_project,
+    signed_in_user,
+)
 from tests.support.budgets import budget_service
 
 PARALLEL = 20
@@ -34,7 +41,7 @@ async def served_world(settings: Settings, tmp_path: Path) -> AsyncIterator[Worl
     """An app served in this event loop: concurrent requests really overlap (each with its own
     database session and connection), as behind a real server. Entered inside the test body: the
     app's lifespan must start and end in one task."""
-    app = build_app(api_settings(settings, str(tmp_path / "storage")))
+    app = build_test_app(api_settings(settings, str(tmp_path / "storage")))
     in_flight = InFlight()
     async with concurrent_client(app, in_flight) as client:
         user = await signed_in_user(client)

@@ -16,10 +16,10 @@ from sqlalchemy import func, select
 
 from app.config import Settings
 from app.db.models import BackgroundJob, ProjectDocument
-from app.server import build_app
 from tests.support.api import (
     ApiUser,
     api_settings,
+    build_test_app,
     concurrent_client,
     create_project,
     csv_bytes,
@@ -182,7 +182,7 @@ async def test_refused_uploads_leave_no_file_and_no_row(
 
 
 async def test_a_file_over_the_limit_is_413_and_leaves_nothing(settings: Settings, tmp_path: Path) -> None:
-    small = build_app(api_settings(settings, str(tmp_path / "storage"), UPLOAD_MAX_BYTES=10_000))
+    small = build_test_app(api_settings(settings, str(tmp_path / "storage"), UPLOAD_MAX_BYTES=10_000))
     async with AsyncTestClient(app=small) as client:
         user = await signed_in_user(client)
         project = await create_project(client, user)
@@ -221,7 +221,7 @@ async def test_a_truncated_multipart_body_is_400_and_leaves_nothing(
 
 async def test_a_client_that_disconnects_mid_upload_leaves_nothing(settings: Settings, tmp_path: Path) -> None:
     """The connection drops after part of the body: no file, no row, and the app keeps serving."""
-    app = build_app(api_settings(settings, str(tmp_path / "storage")))
+    app = build_test_app(api_settings(settings, str(tmp_path / "storage")))
     async with concurrent_client(app) as http:
         user = await signed_in_user(http)
         project = await create_project(http, user)

@@ -19,6 +19,7 @@ from app.domain.filestore.backup import (
     backup_database,
     create_backup,
     default_backup_path,
+    enqueue_daily_backup,
     prune_backups,
     restore_backup,
 )
@@ -113,3 +114,27 @@ def test_db_backup_command(fs: FileStoreEnv, tmp_path: Path, monkeypatch: pytest
     result = CliRunner().invoke(commands.db_backup_command, ["--output", str(target)])
     assert result.exit_code == 0, result.output
     assert target.is_file() and "backup written" in result.output
+
+
+async def test_the_daily_trigger_submits_one_backup_job_a_day(fs: FileStoreEnv) -> None:
+    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+    from app.domain.jobs.queues import JobQueues
+
+    engine = create_async_engine(fs.database_url)
+    queues = JobQueues(fs.settings)
+    resources = types.SimpleNamespace(
+        settings=fs.settings, sessions=async_sessionmaker(engine, expire_on_commit=False), queues=queues
+    )
+    try:
+        assert await enqueue_daily_backup({"resources": resources})
+        assert not await enqueue_daily_backup(resources)  # already submitted today
+    finally:
+        await queues.close()
+        await engine.dispose()
+    conn = await asyncpg.connect(fs.dsn)
+    try:
+        rows = await conn.fetch("SELECT job_type, queue, status FROM background_jobs")
+    finally:
+        await conn.close()
+    assert [tuple(r) for r in rows] == [("backup", "low", "queued")]

@@ -22,6 +22,11 @@ OLD = "proj_0a56b78a847d"
 UUID_ID = "9C5B94B1-35AD-49BB-B118-8E8FC24ABF80"
 
 
+def read_stored(storage_path: str) -> bytes:
+    with open(storage_path, "rb") as handle:
+        return handle.read()
+
+
 @pytest.fixture
 def store(fs: FileStoreEnv) -> dict[str, Path]:
     found = sample_store(fs.data_dir)
@@ -103,7 +108,8 @@ async def test_rows_hold_every_field(fs: FileStoreEnv, store: dict[str, Path]) -
     assert budget["filename"] == UNICODE_BUDGET and budget["file_type"] == "vykaz_vymer"
     assert budget["file_size"] == len(source_bytes)
     assert budget["content_hash"] == hashlib.sha256(source_bytes).hexdigest()
-    assert (fs.storage_dir / budget["storage_path"]).read_bytes() == source_bytes
+    assert budget["storage_path"].startswith(f"{fs.storage_dir}/projects/{project_id}/legacy/")
+    assert read_stored(budget["storage_path"]) == source_bytes
     assert budget["id"] == stable_uuid("document", f"{SPEC}/raw/vykaz_vymer/{UNICODE_BUDGET}")
     assert {msgspec.json.decode(d["metadata"])["area"] for d in documents} == {"raw", "processed", "artifacts"}
 
@@ -237,6 +243,13 @@ async def test_a_project_changed_in_postgresql_is_kept(fs: FileStoreEnv, store: 
     [row] = await fetch(fs.dsn, "SELECT name FROM projects WHERE id = $1", born_id)
     assert row["name"] == "Nový"
     assert len(await fetch(fs.dsn, "SELECT id FROM positions WHERE project_id = $1", project_id)) == 2
+
+    # coming back after a rollback: the files win for migrated projects, never for born ones
+    replaced = await migrate_store(fs.settings, fs.data_dir, replace_changed=True)
+    assert [s.directory for s in replaced.skipped if s.kind == "kept"] == [str(born_id)]
+    assert await fetch(fs.dsn, "SELECT id FROM positions WHERE project_id = $1", project_id) == []
+    versions = await fetch(fs.dsn, "SELECT version FROM budget_versions WHERE project_id = $1", project_id)
+    assert versions == []  # the file has no positions any more, so no version either
 
 
 def test_read_back_of_the_sample_is_lossless(store: dict[str, Path]) -> None:

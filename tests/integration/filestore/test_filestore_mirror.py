@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import shutil
+import types
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -47,11 +48,12 @@ async def sessions(fs: FileStoreEnv) -> AsyncIterator[async_sessionmaker[AsyncSe
 
 
 def store_blob(storage_dir: Path, project_id: uuid.UUID, data: bytes) -> tuple[str, str]:
+    """An upload as the documents service stores it: STORAGE_DIR/projects/{id}/{uuid}.pdf, absolute."""
     digest = hashlib.sha256(data).hexdigest()
-    relative = f"projects/{project_id}/uploads/{digest}"
-    (storage_dir / relative).parent.mkdir(parents=True, exist_ok=True)
-    (storage_dir / relative).write_bytes(data)
-    return relative, digest
+    path = storage_dir / "projects" / str(project_id) / f"{uuid.uuid4()}.pdf"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return str(path.resolve()), digest
 
 
 async def born_in_postgresql(fs: FileStoreEnv, sessions: async_sessionmaker[AsyncSession]) -> uuid.UUID:
@@ -205,3 +207,20 @@ async def test_files_only_reads(fs: FileStoreEnv, dual: Settings) -> None:
     assert await get_project_from_files(dual, petr, stable_uuid("project", SPEC)) is None
     found = await get_project_from_files(dual, admin, uuid.UUID("9C5B94B1-35AD-49BB-B118-8E8FC24ABF80"))
     assert found is not None and found.name == "UUID projekt"
+
+
+async def test_a_job_mirrors_once_its_transaction_committed(
+    fs: FileStoreEnv, dual: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await migrate_store(dual, fs.data_dir)
+    spec_id = stable_uuid("project", SPEC)
+    callbacks: list[Callable[[], Awaitable[None]]] = []
+    async with sessions() as session:
+        ctx = types.SimpleNamespace(session=session, settings=dual, redis=None, after_commit=callbacks.append)
+        mirror.mirror_after_job_commit(ctx, spec_id)
+        await session.execute(update(Project).where(Project.id == spec_id).values(status="auditing"))
+        await session.commit()  # what the job runner does, then it runs the callbacks
+    assert read_project(fs.data_dir / SPEC).status == "completed"
+    for callback in callbacks:
+        await callback()
+    assert read_project(fs.data_dir / SPEC).status == "auditing"

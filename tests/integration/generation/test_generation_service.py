@@ -185,3 +185,19 @@ async def test_a_pdf_report_is_read_for_its_text(harness: Harness) -> None:
     [element] = run.result["elements"]
     assert (element["kind"], element["volume_m3"], element["object_code"]) == ("foundation_slab", "40", "SO 01")
     assert run.result["version_created"] is True and run.result["positions"] == 4
+
+
+async def test_parsing_a_document_after_generation_leaves_the_generated_positions(harness: Harness) -> None:
+    """Generated positions point at the document they were read from; its (late) parse job must not
+    take them for its own uploaded positions and remove them."""
+    project = await harness.project(workflow="workflow_b")
+    schedule = await harness.document(project, SCHEDULE, "vykaz_betonu.csv")
+    generated = await generate(harness, project)
+
+    parse = await harness.run(
+        parse_document_job, job_type="parse_document", project=project, payload={"document_id": str(schedule.id)}
+    )
+
+    assert generated.result["version_created"] is True and parse.result["versions_created"] == []
+    versions = await harness.scalars(select(BudgetVersion).where(BudgetVersion.project_id == project.id))
+    assert [(v.version, v.total_positions) for v in versions] == [(1, generated.result["positions"])]

@@ -1,10 +1,10 @@
-"""Fixtures of the jobs tests: one real worker process for the module, users, and an in-process API
+"""Fixtures of the jobs tests: one real worker process per module, users, and an in-process API
 whose settings match the worker's (2 s heartbeat, fast retries, the test job types)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import msgspec
@@ -38,6 +38,8 @@ def live_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 async def worker(live_settings: Settings, live_logs: Path) -> AsyncIterator[LiveProcess]:
+    """Module-scoped on purpose: a worker's reconciler adopts every stalled row of the database, so it
+    must not outlive its module while test_job_recovery's workers use namespaces of their own."""
     process = start_worker(live_env(live_settings), live_logs)
     try:
         await wait_for_worker(live_settings, process)
@@ -67,13 +69,3 @@ async def owner(live_settings: Settings) -> LiveUser:
 @pytest.fixture
 async def stranger(live_settings: Settings) -> LiveUser:
     return await create_live_user(live_settings)
-
-
-@pytest.fixture
-def dump_logs_on_failure(request: pytest.FixtureRequest) -> Iterator[list[LiveProcess]]:
-    processes: list[LiveProcess] = []
-    yield processes
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        for process in processes:
-            print(f"--- {process.name} log ---\n{process.log_tail(120)}")

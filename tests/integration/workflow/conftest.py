@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from app.config import Settings
+from tests.integration.workflow.http_steps import Stack
 from tests.support.live import (
-    LiveApi,
-    LiveProcess,
     live_env,
     start_api,
     start_worker,
@@ -20,18 +17,6 @@ from tests.support.live import (
     wait_until_ready,
     with_live_timings,
 )
-
-
-@dataclass
-class Stack:
-    api: LiveApi
-    worker: LiveProcess
-    storage_dir: Path
-
-    def logs(self) -> str:
-        return "\n".join(
-            f"--- {process.name} log ---\n{process.log_tail(150)}" for process in (self.api.process, self.worker)
-        )
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -19,41 +18,12 @@ import openpyxl
 
 from app.config import Settings
 from tests.fixtures.budget_files import SAMPLE_BUDGET_POSITIONS, SAMPLE_BUDGET_TOTAL, unixml_bytes
-from tests.integration.workflow.conftest import Stack
+from tests.integration.workflow.http_steps import Stack, finished_job, follow_up, sign_up
 from tests.support.live import wait_for
 from tests.support.sockets import EventSocket
 
-PASSWORD = "Correct-Horse-42"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 JOB_EVENTS = ("progress", "job_complete", "job_failed")
-
-
-async def sign_up(client: httpx.AsyncClient) -> tuple[str, dict[str, str]]:
-    email = f"chain-{uuid.uuid4().hex[:10]}@example.cz"
-    registered = await client.post("/api/auth/register", json={"email": email, "password": PASSWORD})
-    assert registered.status_code == 201, registered.text
-    login = await client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
-    assert login.status_code == 200, login.text
-    token = login.json()["token"]
-    return token, {"Authorization": f"Bearer {token}"}
-
-
-async def finished_job(client: httpx.AsyncClient, headers: dict[str, str], job_id: str, stack: Stack) -> dict[str, Any]:
-    async def probe() -> dict[str, Any] | None:
-        response = await client.get(f"/api/jobs/{job_id}", headers=headers)
-        assert response.status_code == 200, response.text
-        job = response.json()
-        return job if job["status"] in ("completed", "failed", "cancelled") else None
-
-    job = await wait_for(probe, timeout=60, interval=0.1, what=f"job {job_id}")
-    assert job["status"] == "completed", f"{job}\n{stack.logs()}"
-    return job
-
-
-def follow_up(job: dict[str, Any], job_type: str) -> str:
-    queued = job["result"].get("follow_up_jobs") or job["result"].get("queued") or []
-    [entry] = [item for item in queued if item["job_type"] == job_type]
-    return str(entry["job_id"])
 
 
 async def run_chain(stack: Stack, client: httpx.AsyncClient) -> dict[str, Any]:
@@ -114,8 +84,7 @@ async def run_chain(stack: Stack, client: httpx.AsyncClient) -> dict[str, Any]:
 
 
 async def _completed_on_socket(socket: EventSocket, job_ids: list[str]) -> bool:
-    with_timeout = asyncio.wait_for(socket.barrier(), 5)
-    await with_timeout
+    await asyncio.wait_for(socket.barrier(), 5)  # everything published so far has arrived
     done = {e["data"]["job_id"] for e in socket.events if e["type"] == "job_complete"}
     return set(job_ids) <= done
 

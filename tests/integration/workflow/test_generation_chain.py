@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
 from tests.fixtures.budget_files import unixml_bytes
-from tests.integration.workflow.conftest import Stack
-from tests.integration.workflow.test_audit_chain import finished_job, follow_up, sign_up
+from tests.integration.workflow.http_steps import Stack, finished_job, follow_up, sign_up, upload
 
 REPORT = """Technická zpráva – SO 01 Bytový dům
 
@@ -16,12 +13,6 @@ Základová deska tl. 300 mm, beton C20/25 XC2, objem 45,6 m3
 Věnce C20/25 XC1 – objem bude upřesněn
 """
 SCHEDULE = "Prvek;Beton;Stupeň;Objem [m3];Výztuž [kg]\nZákladové pasy;C16/20;XC2;18,5;1 480\n".encode("cp1250")
-
-
-async def upload(client: httpx.AsyncClient, headers: dict[str, str], project_id: str, name: str, data: bytes) -> Any:
-    response = await client.post(f"/api/projects/{project_id}/documents", files={"file": (name, data)}, headers=headers)
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 async def test_generate_a_budget_from_documents_then_audit_and_export_it(stack: Stack) -> None:
@@ -51,7 +42,7 @@ async def test_generate_a_budget_from_documents_then_audit_and_export_it(stack: 
         assert [m["element"] for m in result["not_found"]] == ["Věnce C20/25 XC1"]
 
         audit = await finished_job(client, headers, follow_up(generated, "audit_project"), stack)
-        assert audit["result"]["positions"] == result["positions"] == 8
+        assert audit["result"]["positions"] == result["positions"] == 8, (audit["result"], stack.logs())
         positions = (await client.get(f"/api/projects/{project_id}/positions", headers=headers)).json()
         assert positions["total"] == 8
         assert {item["source"] for item in positions["items"]} == {"generated"}

@@ -3,11 +3,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.unit.audits.audit_builders import concrete, context, issue_types, position
 
 from app.domain.audits.experts import Status, Verdict
 from app.domain.audits.experts.concrete import check
 from app.domain.kb.reference import load_exposure_table
+from tests.unit.audits.audit_builders import concrete, context, issue_types, position
 
 
 def verdict_for(description: str, **overrides: Any) -> Verdict:

@@ -3,10 +3,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from tests.unit.audits.audit_builders import concrete, context, issue_types, position, rebar
 
 from app.domain.audits.experts import Status
 from app.domain.audits.experts.cost import check
+from tests.unit.audits.audit_builders import concrete, context, issue_types, position, rebar
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ from decimal import Decimal
 
 import msgspec
 import pytest
-from tests.unit.audits.audit_builders import concrete, context, position, rebar
 
 from app.domain.audits.experts import (
     DEFAULT_EXPERTS,
@@ -18,6 +17,7 @@ from app.domain.audits.experts import (
     audit_budget,
     combine,
 )
+from tests.unit.audits.audit_builders import concrete, context, position, rebar
 
 
 def verdict(role: str, status: Status, confidence: int = 90, **claims: str) -> Verdict:

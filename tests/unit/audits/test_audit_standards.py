@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from tests.unit.audits.audit_builders import EXCAVATION, FOUNDATION_CONCRETE, context, issue_types, position
-
 from app.domain.audits.experts import Status
 from app.domain.audits.experts.standards import check
 from app.domain.kb.matching import MatchCandidate
+from tests.unit.audits.audit_builders import EXCAVATION, FOUNDATION_CONCRETE, context, issue_types, position
 
 
 def test_known_code_with_its_unit_is_green() -> None:

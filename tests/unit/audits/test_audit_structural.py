@@ -2,10 +2,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.unit.audits.audit_builders import concrete, context, formwork, issue_types, position, rebar
-
 from app.domain.audits.experts import Status
 from app.domain.audits.experts.structural import check
+from tests.unit.audits.audit_builders import concrete, context, formwork, issue_types, position, rebar
 
 
 def test_reinforcement_ratio_inside_the_usual_range_is_green() -> None:

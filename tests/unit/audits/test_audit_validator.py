@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from tests.unit.audits.audit_builders import context, issue_types, position
-
 from app.domain.audits.experts import Status
 from app.domain.audits.experts.validator import check
+from tests.unit.audits.audit_builders import context, issue_types, position
 
 
 def test_complete_priced_position_is_green() -> None:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from tests.unit.kb.kb_builders import CONCRETE_ITEMS, Pos, index, item
 
 from app.domain.budgets.records import PositionRecord
 from app.domain.kb.matching import (
@@ -13,6 +12,7 @@ from app.domain.kb.matching import (
     trigrams,
 )
 from app.domain.kb.reference import CatalogItem
+from tests.unit.kb.kb_builders import CONCRETE_ITEMS, Pos, index, item
 
 
 def test_exact_code_scores_one() -> None:

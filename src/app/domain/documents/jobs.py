@@ -21,7 +21,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import structlog
 from sqlalchemy import select
 
 from app.db.models import BackgroundJob, Project, ProjectDocument
@@ -44,8 +43,6 @@ from app.domain.jobs.context import JobContext, PermanentJobError
 from app.domain.jobs.progress import ProgressReporter
 from app.domain.projects.cache import invalidate_project
 from app.domain.projects.services import lock_project
-
-logger = structlog.get_logger(__name__)
 
 USER_ERROR_NOTE = (
     "Documents that cannot be read are user errors: they are marked failed with parse_error and the job "

@@ -2,7 +2,8 @@
 
 `parse_document` (the pure parser) runs in a thread; what it returns is written in the caller's
 transaction (the parse job's): a budget file gives a new budget version (trigger `document_added`)
-that replaces exactly the positions read earlier from the same document, and the document gets
+that replaces exactly the positions read earlier from the same document (its `uploaded` ones:
+generated positions citing the document as their source are not its), and the document gets
 `parse_status`, `parsed_at`, `extracted_data` and `indexed_content`.
 
 Effect exactly once: the version is made from a change set against the document's positions in the
@@ -171,7 +172,7 @@ async def _store(
     project = await lock_project(session, None, project_id)  # one version at a time per project
     document = await load_document(session, document_id)
     assert document is not None
-    old = await latest_positions(session, project, source_document_id=document.id)
+    old = await latest_positions(session, project, source_document_id=document.id, source="uploaded")
     new = [
         NewPosition.from_record(record, source="uploaded", source_document_id=document.id)
         for record in parsed.positions

@@ -224,17 +224,35 @@ async def backup_database(ctx: Any, job: Any = None, progress: Any = None) -> di
     return result.as_json()
 
 
-async def enqueue_daily_backup(ctx: dict[str, Any]) -> None:
-    """SAQ cron function (DAILY_BACKUP_CRON): submit one `backup` job through the jobs service.
+async def enqueue_daily_backup(ctx: Any) -> bool:
+    """Submit the day's `backup` job unless one was submitted in the last 23 hours; True when it did.
 
-    For a worker: ``CronJob(enqueue_daily_backup, cron=DAILY_BACKUP_CRON)`` on the low queue;
-    ``ctx["resources"]`` is the worker's WorkerResources.
+    Idempotent and safe from many workers at once (an advisory lock), so it can run from a SAQ
+    cron job (``CronJob(enqueue_daily_backup, cron=DAILY_BACKUP_CRON)`` on the low queue) or from a
+    periodic loop such as the reconciler. ``ctx`` is SAQ's context holding ``ctx["resources"]``, or
+    the worker's WorkerResources itself (``settings``, ``sessions``, ``queues``).
     """
+    from sqlalchemy import func, select, text
+
+    from app.db.models import BackgroundJob
     from app.domain.jobs.services import submit_job
 
-    resources = ctx["resources"]
+    resources = ctx["resources"] if isinstance(ctx, dict) else ctx
     async with resources.sessions() as session:
-        await submit_job(
+        lock = text("SELECT pg_try_advisory_xact_lock(hashtext('concrete-agent:daily-backup'))")
+        if not await session.scalar(lock):
+            return False
+        since = datetime.now(UTC) - timedelta(hours=23)
+        recent = await session.scalar(
+            select(func.count())
+            .select_from(BackgroundJob)
+            .where(BackgroundJob.job_type == "backup", BackgroundJob.created_at >= since)
+            .where(BackgroundJob.status.in_(("queued", "running", "completed")))
+        )
+        if recent:
+            await session.rollback()
+            return False
+        await submit_job(  # commits, which also releases the advisory lock
             session,
             job_type="backup",
             project_id=None,
@@ -243,3 +261,4 @@ async def enqueue_daily_backup(ctx: dict[str, Any]) -> None:
             settings=resources.settings,
             queues=resources.queues,
         )
+        return True

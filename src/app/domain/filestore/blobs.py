@@ -2,7 +2,8 @@
 
 A blob is named by its sha256, written to a temp name, fsynced and renamed, and its hash is checked
 while copying: a kill at any moment leaves either no blob or a complete, correct one, so copying it
-again is harmless. ``storage_path`` values in the database are relative to STORAGE_DIR.
+again is harmless. ``storage_path`` values in the database are absolute (as the documents service
+writes them); a relative one is taken relative to STORAGE_DIR.
 """
 
 from __future__ import annotations
@@ -25,11 +26,14 @@ def storage_root(storage_dir: str | Path) -> Path:
 
 
 def blob_file(root: Path, storage_path: str) -> Path:
-    """The absolute path of a stored document; refuses paths that would leave the storage."""
-    relative = PurePosixPath(storage_path)
-    if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+    """The file of a stored document: an absolute ``storage_path`` as it is, a relative one under
+    ``root`` (refused when it would climb out of it)."""
+    path = PurePosixPath(storage_path)
+    if path.is_absolute():
+        return Path(storage_path)
+    if ".." in path.parts or not path.parts:
         raise ValueError(f"storage path {storage_path!r} is not inside the storage")
-    return root.joinpath(*relative.parts)
+    return root.joinpath(*path.parts)
 
 
 def store_blob(root: Path, storage_path: str, source: Path, sha256: str, size: int) -> int:

@@ -117,6 +117,11 @@ class _Progress:
     show_default=True,
     help="Create accounts for owner e-mails that have none (else they go to MIGRATION_DEFAULT_OWNER).",
 )
+@click.option(
+    "--replace-changed",
+    is_flag=True,
+    help="Also re-import projects changed in PostgreSQL since their migration (coming back after a rollback).",
+)
 @click.option("--progress/--no-progress", default=True, help="Show progress bars on stderr.")
 def migrate_files_command(
     data_dir: Path | None,
@@ -126,6 +131,7 @@ def migrate_files_command(
     report_file: Path | None,
     batch_size: int,
     create_owners: bool,
+    replace_changed: bool,
     progress: bool,
 ) -> None:
     """Import the old file store (DATA_DIR, default settings.DATA_DIR) into PostgreSQL.
@@ -161,6 +167,7 @@ def migrate_files_command(
                 dry_run=dry_run,
                 force=force,
                 create_owners=create_owners,
+                replace_changed=replace_changed,
                 batch_size=batch_size,
                 on_start=on_start,
                 on_progress=on_progress,

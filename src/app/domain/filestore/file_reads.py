@@ -77,12 +77,12 @@ class FileStoreProjects:
                 if project is not None and project.id == project_id:
                     return project
         with self._lock:
-            for _, cached in self._cache.values():
-                if cached.id == project_id:
-                    directory = self.data_dir / cached.directory
-                    fresh = self.project_in(directory) if directory.is_dir() else None
-                    if fresh is not None and fresh.id == project_id:
-                        return fresh
+            known = [project.directory for _, project in self._cache.values() if project.id == project_id]
+        for name in known:
+            directory = self.data_dir / name
+            fresh = self.project_in(directory) if directory.is_dir() else None
+            if fresh is not None and fresh.id == project_id:
+                return fresh
         return next((p for p in self.all() if p.id == project_id), None)
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import msgspec
@@ -213,7 +213,7 @@ class BlobCopy:
     """One document's bytes to copy into the storage before the project's rows commit."""
 
     relative_path: str  # in the project directory of the old store
-    storage_path: str  # relative to settings.STORAGE_DIR
+    storage_path: str  # absolute, inside settings.STORAGE_DIR (as the documents service stores uploads)
     sha256: str
     size: int
 
@@ -244,16 +244,18 @@ class ProjectRows:
         return sum(doc["file_size"] for doc in self.documents)
 
 
-def blob_storage_path(project_id: uuid.UUID, sha256: str) -> str:
-    """Where a migrated document's bytes live, relative to STORAGE_DIR: content-addressed per
-    project (a re-copy is harmless, and deleting the project's directory deletes them)."""
-    return f"projects/{project_id}/legacy/{sha256[:2]}/{sha256}"
+def blob_storage_path(storage_root: Path, project_id: uuid.UUID, sha256: str) -> str:
+    """Where a migrated document's bytes live: ``STORAGE_DIR/projects/{id}/legacy/…``, absolute like
+    the documents service's uploads, content-addressed per project (a re-copy is harmless, and
+    deleting the project's storage directory deletes them)."""
+    return str(storage_root / "projects" / str(project_id) / "legacy" / sha256[:2] / sha256)
 
 
 def project_rows(
     project: LegacyProject,
     *,
     owner_id: uuid.UUID,
+    storage_root: Path,
     fallback_time: datetime,
     fingerprint: str | None,
     data_dir: str,
@@ -332,7 +334,7 @@ def project_rows(
             "created_by": owner_id,
             "created_at": head["created_at"],
         }
-    documents, blobs = _document_rows(project, owner_id, head["created_at"])
+    documents, blobs = _document_rows(project, storage_root, head["created_at"])
     legacy_head = to_json({key: getattr(project, key) for key in PROJECT_KEYS if key not in ("id", "legacy_id")})
     project_row = {
         "id": project.id,
@@ -437,12 +439,12 @@ def _apply_verdicts(positions: list[dict[str, Any]], audits: list[dict[str, Any]
 
 
 def _document_rows(
-    project: LegacyProject, owner_id: uuid.UUID, created_at: datetime
+    project: LegacyProject, storage_root: Path, created_at: datetime
 ) -> tuple[list[dict[str, Any]], list[BlobCopy]]:
     documents: list[dict[str, Any]] = []
     blobs: list[BlobCopy] = []
     for legacy_file in project.files:
-        storage_path = blob_storage_path(project.id, legacy_file.sha256)
+        storage_path = blob_storage_path(storage_root, project.id, legacy_file.sha256)
         filename = legacy_file.relative_path.rsplit("/", 1)[-1]
         documents.append(
             {

@@ -14,6 +14,7 @@ which the next run redoes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 import uuid
@@ -28,8 +29,9 @@ import asyncpg
 import structlog
 
 from app.config import Settings
+from app.domain.filestore.atomic import LockTimeout, project_lock
 from app.domain.filestore.blobs import BlobMismatch, storage_root, store_blob
-from app.domain.filestore.layout import PROJECT_FILE
+from app.domain.filestore.layout import LOCK_FILE, PROJECT_FILE
 from app.domain.filestore.legacy import LegacyProject, LegacyProjectError
 from app.domain.filestore.mapping import (
     MIGRATION_SOURCE,
@@ -322,11 +324,18 @@ async def migrate_store(
     dry_run: bool = False,
     force: bool = False,
     create_owners: bool = True,
+    replace_changed: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_start: Callable[[int, int], None] | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> MigrationReport:
-    """Migrate every project directory of ``data_dir``; see the module docstring."""
+    """Migrate every project directory of ``data_dir``; see the module docstring.
+
+    ``replace_changed`` also re-imports projects changed in PostgreSQL since their migration (their
+    newer versions, uploads and audits give way to the files: coming back after a rollback).
+    A pipeline: while one batch is written to PostgreSQL, the next is read, turned into rows and
+    has its documents copied (in threads), so the database and Python work at the same time.
+    """
     started = time.perf_counter()
     report = MigrationReport(data_dir=str(data_dir), dry_run=dry_run)
     if not await asyncio.to_thread(data_dir.is_dir):
@@ -337,69 +346,139 @@ async def migrate_store(
     if on_start is not None:
         on_start(len(directories), sum(sizes.values()))
     progress = on_progress or (lambda projects, size: None)
-    root = storage_root(settings.STORAGE_DIR)
-    migrated_at = datetime.now(UTC)
-    conn = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+    dsn = asyncpg_dsn(settings.database_url)
+    conn = await asyncpg.connect(dsn)
+    owners_conn = await asyncpg.connect(dsn)  # the producer's, while `conn` writes a batch
     try:
+        # Safe here: a batch lost to a server crash has no fingerprint stored and is imported again.
+        await conn.execute("SET synchronous_commit TO off")
         known = await _known(conn)
-        owners = Owners(conn, settings.MIGRATION_DEFAULT_OWNER, create=create_owners, dry_run=dry_run)
+        run = _Run(
+            report=report,
+            data_dir=data_dir,
+            root=storage_root(settings.STORAGE_DIR),
+            known=known,
+            owners=Owners(owners_conn, settings.MIGRATION_DEFAULT_OWNER, create=create_owners, dry_run=dry_run),
+            sizes=sizes,
+            force=force,
+            dry_run=dry_run,
+            migrated_at=datetime.now(UTC),
+        )
+        batches = list(_chunks(directories, max(1, batch_size)))
         claimed: dict[uuid.UUID, str] = {}
         with ThreadPoolExecutor(_COPY_THREADS, thread_name_prefix="migrate-copy") as copier:
-            for batch in _chunks(directories, max(1, batch_size)):
-                prepared: list[_Prepared] = []
-                for directory in batch:
-                    item = _prepare(directory, sizes[directory], known.fingerprints, force, report)
-                    if item is None:
-                        progress(1, sizes[directory])
-                    else:
-                        prepared.append(item)
-                if not prepared:
-                    continue
-                for item in prepared:
-                    owner = await owners.resolve(item.project)
-                    item.rows = project_rows(
-                        item.project,
-                        owner_id=owner,
-                        # For a project.json without timestamps: the time of its first import.
-                        fallback_time=known.created_at.get(item.project.id) or _mtime(item.directory / PROJECT_FILE),
-                        fingerprint=item.fingerprint,
-                        data_dir=str(data_dir),
-                        migrated_at=migrated_at,
+            upcoming = asyncio.create_task(run.produce(batches[0], copier)) if batches else None
+            try:
+                for index in range(len(batches)):
+                    assert upcoming is not None
+                    prepared, skipped_bytes = await upcoming
+                    upcoming = (
+                        asyncio.create_task(run.produce(batches[index + 1], copier))
+                        if index + 1 < len(batches)
+                        else None
                     )
-                if dry_run:
-                    for item in prepared:
-                        _count(report, item)
-                        progress(1, item.disk_bytes)
-                    continue
-                copied = await _copy_blobs(copier, root, prepared, report)
-                await _write_batch(conn, copied, claimed, report)
-                for item in prepared:
-                    progress(1, item.disk_bytes)
-        report.owners_created = owners.created
+                    if dry_run:
+                        for item in prepared:
+                            _count(report, item)
+                    elif prepared:
+                        await _write_batch(conn, prepared, claimed, report, replace_changed=replace_changed)
+                    progress(len(batches[index]), skipped_bytes + sum(item.disk_bytes for item in prepared))
+            finally:
+                if upcoming is not None:
+                    upcoming.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await upcoming
+        report.owners_created = run.owners.created
     finally:
         await conn.close()
+        await owners_conn.close()
     report.finished_at = datetime.now(UTC).isoformat()
     report.duration_s = round(time.perf_counter() - started, 3)
     return report
 
 
-def _prepare(
-    directory: Path, disk_bytes: int, known: set[str], force: bool, report: MigrationReport
-) -> _Prepared | None:
-    """Fingerprint (before reading, so a change during the read shows next time) and read."""
+@dataclass
+class _Run:
+    """The producing half of the pipeline: directories → prepared projects with rows and blobs."""
+
+    report: MigrationReport
+    data_dir: Path
+    root: Path
+    known: _Known
+    owners: Owners
+    sizes: dict[Path, int]
+    force: bool
+    dry_run: bool
+    migrated_at: datetime
+
+    async def produce(self, batch: Sequence[Path], copier: ThreadPoolExecutor) -> tuple[list[_Prepared], int]:
+        """The batch's projects ready to write, and the bytes of the directories skipped."""
+        outcomes = await asyncio.to_thread(lambda: [_prepare(d, self.known.fingerprints, self.force) for d in batch])
+        prepared: list[_Prepared] = []
+        skipped_bytes = 0
+        for directory, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, _Prepared):
+                outcome.disk_bytes = self.sizes[directory]
+                prepared.append(outcome)
+                continue
+            skipped_bytes += self.sizes[directory]
+            if outcome is None:
+                self.report.projects_unchanged += 1
+            else:
+                _fail(self.report, directory, outcome)
+        if not prepared:
+            return [], skipped_bytes
+        owners = [await self.owners.resolve(item.project) for item in prepared]
+        await asyncio.to_thread(self._build_rows, prepared, owners)
+        if self.dry_run:
+            return prepared, skipped_bytes
+        copied = await _copy_blobs(copier, self.root, prepared, self.report)
+        kept = {id(item) for item in copied}
+        skipped_bytes += sum(item.disk_bytes for item in prepared if id(item) not in kept)
+        return copied, skipped_bytes
+
+    def _build_rows(self, prepared: list[_Prepared], owners: list[uuid.UUID]) -> None:
+        for item, owner in zip(prepared, owners, strict=True):
+            item.rows = project_rows(
+                item.project,
+                owner_id=owner,
+                storage_root=self.root,
+                # For a project.json without timestamps: the time of its first import.
+                fallback_time=self.known.created_at.get(item.project.id) or _mtime(item.directory / PROJECT_FILE),
+                fingerprint=item.fingerprint,
+                data_dir=str(self.data_dir),
+                migrated_at=self.migrated_at,
+            )
+
+
+def read_consistently(directory: Path, *, lock_timeout: float = 30.0) -> tuple[str, LegacyProject]:
+    """(fingerprint, project) of one directory, taken before the read so that a change during the
+    read shows up next time. Directories the new code writes (they have a ``.lock``: dual-write,
+    export) are read under their project lock, never half-way through a write; the old app's
+    directories are only read, nothing is added to them."""
+    if (directory / LOCK_FILE).exists():
+        with project_lock(directory, timeout=lock_timeout):
+            return fingerprint(directory), read_project(directory)
+    return fingerprint(directory), read_project(directory)
+
+
+def _prepare(directory: Path, known: set[str], force: bool) -> _Prepared | str | None:
+    """The directory read, None when unchanged since its last import, or why it cannot be read.
+
+    Runs in a thread: it only reads, the report is updated by the caller.
+    """
     try:
         digest = fingerprint(directory)
         if digest in known and not force:
-            report.projects_unchanged += 1
             return None
-        project = read_project(directory)
+        digest, project = read_consistently(directory)
+    except LockTimeout as exc:
+        return f"busy: {exc}"
     except LegacyProjectError as exc:
-        _fail(report, directory, exc.reason)
-        return None
+        return exc.reason
     except OSError as exc:
-        _fail(report, directory, f"cannot read: {exc}")
-        return None
-    return _Prepared(directory, digest, project, disk_bytes)
+        return f"cannot read: {exc}"
+    return _Prepared(directory, digest, project, 0)
 
 
 def _fail(report: MigrationReport, directory: Path, reason: str, kind: str = "failed") -> None:
@@ -452,11 +531,16 @@ async def _copy_blobs(
 
 
 async def _write_batch(
-    conn: asyncpg.Connection, prepared: list[_Prepared], claimed: dict[uuid.UUID, str], report: MigrationReport
+    conn: asyncpg.Connection,
+    prepared: list[_Prepared],
+    claimed: dict[uuid.UUID, str],
+    report: MigrationReport,
+    *,
+    replace_changed: bool,
 ) -> None:
     """One transaction for the batch; bulk first, one savepoint per project when the bulk fails."""
     async with conn.transaction():
-        writable = await _guard(conn, prepared, claimed, report)
+        writable = await _guard(conn, prepared, claimed, report, replace_changed=replace_changed)
         if not writable:
             return
         try:
@@ -479,7 +563,12 @@ async def _write_batch(
 
 
 async def _guard(
-    conn: asyncpg.Connection, prepared: list[_Prepared], claimed: dict[uuid.UUID, str], report: MigrationReport
+    conn: asyncpg.Connection,
+    prepared: list[_Prepared],
+    claimed: dict[uuid.UUID, str],
+    report: MigrationReport,
+    *,
+    replace_changed: bool = False,
 ) -> list[_Prepared]:
     """Leave alone projects that PostgreSQL changed since their migration (or that were born there):
     after the cut-over PostgreSQL is the truth. Locks the existing rows for the transaction.
@@ -515,13 +604,15 @@ async def _guard(
         if found is not None and not found["migrated"]:
             _fail(report, item.directory, "a project with this id was created in PostgreSQL; not overwritten", "kept")
             continue
-        if found is not None and (found["other_versions"] or found["other_documents"] or found["other_audits"]):
+        changed = found is not None and (found["other_versions"] or found["other_documents"] or found["other_audits"])
+        if changed and not replace_changed:
+            assert found is not None
             _fail(
                 report,
                 item.directory,
                 f"changed in PostgreSQL since its migration ({found['other_versions']} newer budget versions, "
                 f"{found['other_documents']} documents, {found['other_audits']} audit results); "
-                "PostgreSQL kept, run `app export-files` to bring the files up to date",
+                "PostgreSQL kept (`app export-files` updates the files, `--replace-changed` re-imports them)",
                 "kept",
             )
             continue

@@ -32,6 +32,7 @@ from app.domain.filestore.ids import stable_uuid
 from app.domain.filestore.layout import LOCK_FILE
 from app.domain.filestore.mapping import PROJECT_META_LEGACY, PROJECT_META_LEGACY_ID, legacy_project_from_rows
 from app.domain.filestore.postgres_rows import load_projects
+from app.domain.filestore.writer import _checked_directory
 
 logger = structlog.get_logger(__name__)
 
@@ -79,6 +80,18 @@ async def mirror_project(
     return False
 
 
+def mirror_after_job_commit(ctx: Any, project_id: uuid.UUID) -> None:
+    """From a job handler (app.domain.jobs.context.JobContext): mirror the project once the job's
+    transaction has committed, with a session of its own."""
+    sessions = async_sessionmaker(ctx.session.bind, expire_on_commit=False)
+
+    async def mirror_now() -> None:
+        await mirror_project(sessions, project_id, settings=ctx.settings, redis=ctx.redis)
+
+    if ctx.settings.writes_files and ctx.settings.writes_postgres:
+        ctx.after_commit(mirror_now)
+
+
 async def mirror_deleted_project(
     project_id: uuid.UUID,
     project_metadata: dict[str, Any] | None,
@@ -92,7 +105,11 @@ async def mirror_deleted_project(
     if not settings.writes_files or not settings.writes_postgres:
         return None
     data_dir = Path(settings.DATA_DIR)
-    directory = _directory_name(project_id, project_metadata or {})
+    try:
+        directory = _checked_directory(_directory_name(project_id, project_metadata or {}))
+    except ValueError as exc:
+        logger.error("deleted project's directory unusable", project_id=str(project_id), error=str(exc))
+        return None
     source = data_dir / directory
     if not source.is_dir():
         return None

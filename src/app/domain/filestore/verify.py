@@ -21,12 +21,14 @@ import structlog
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.config import Settings
+from app.domain.filestore.atomic import LockTimeout
 from app.domain.filestore.blobs import blob_file, hash_file, storage_root
 from app.domain.filestore.layout import AUDIT_FILE, POSITIONS_FILE, POSITIONS_SCHEMA, PROJECT_FILE, SCHEMA_KEY
 from app.domain.filestore.legacy import LegacyProject, LegacyProjectError
 from app.domain.filestore.mapping import StoredProject, legacy_project_from_rows, to_json
+from app.domain.filestore.migrate import read_consistently
 from app.domain.filestore.postgres_rows import load_projects, migrated_directories
-from app.domain.filestore.reader import fingerprint, read_project, scan_store
+from app.domain.filestore.reader import scan_store
 
 logger = structlog.get_logger(__name__)
 
@@ -107,12 +109,14 @@ async def verify_store(
                 from_files: list[tuple[Path, str, LegacyProject]] = []
                 for directory in batch:
                     try:
-                        digest = fingerprint(directory)
-                        from_files.append((directory, digest, read_project(directory)))
+                        digest, project = read_consistently(directory)
+                        from_files.append((directory, digest, project))
                     except LegacyProjectError as exc:
                         report.differences.append(
                             ProjectDifference(directory.name, None, [f"cannot be read from files: {exc.reason}"])
                         )
+                    except LockTimeout as exc:
+                        report.differences.append(ProjectDifference(directory.name, None, [f"busy: {exc}"]))
                 stored = await load_projects(conn, [project.id for _, _, project in from_files])
                 await conn.rollback()
                 for directory, digest, project in from_files:

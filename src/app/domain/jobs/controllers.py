@@ -65,9 +65,11 @@ class JobController(Controller):
         self, job_id: uuid.UUID, current_user: SessionUser, db_session: AsyncSession, settings: Settings
     ) -> File:
         """The file an export job produced."""
-        path, _ = await job_artifact_path(db_session, current_user, job_id, settings)
+        path, row = await job_artifact_path(db_session, current_user, job_id, settings)
         media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        return File(path=path, filename=path.name, media_type=media_type)
+        # The export names its file after the project and version (the stored one is named by job id).
+        filename = str((row.result_data or {}).get("filename") or path.name)
+        return File(path=path, filename=filename, media_type=media_type)
 
 
 class ProjectJobController(Controller):

@@ -39,6 +39,7 @@ _PROGRESS_PREFIX = b'{"type":"progress"'
 _FINAL_PREFIXES = (b'{"type":"job_complete"', b'{"type":"job_failed"')
 ERROR_BACKOFF_SECONDS = 1.0
 # How long one read of the pub/sub stream waits; it only bounds how often the connection is checked.
+PUBSUB_CLOSE_TIMEOUT_SECONDS = 2.0
 STREAM_READ_TIMEOUT_SECONDS = 5.0
 
 
@@ -140,6 +141,14 @@ class SocketSubscriber(Subscriber):
                 yield event
 
 
+async def _close_pubsub(pubsub: Any) -> None:
+    """Close a pub/sub connection without ever hanging shutdown: closing it while a cancelled read
+    still holds the connection can wait forever, so the close is bounded."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(PUBSUB_CLOSE_TIMEOUT_SECONDS):
+            await pubsub.aclose()
+
+
 class NamespacePubSubBackend(RedisChannelsPubSubBackend):
     """Pub/sub backend that pattern-subscribes once to the namespace and filters channels locally."""
 
@@ -169,17 +178,24 @@ class NamespacePubSubBackend(RedisChannelsPubSubBackend):
                     yield channel, message["data"]
         finally:
             self._stream_pubsub = None
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()
+            await _close_pubsub(pubsub)
 
     async def on_shutdown(self) -> None:
         if self._stream_pubsub is not None:
-            with contextlib.suppress(Exception):
-                await self._stream_pubsub.aclose()
+            await _close_pubsub(self._stream_pubsub)
 
 
 class LiveChannelsPlugin(ChannelsPlugin):
     """ChannelsPlugin with per-socket channel sets and a fan-out loop that survives Redis outages."""
+
+    async def _on_shutdown(self) -> None:
+        # Litestar awaits the cancelled fan-out task without a limit; a pub/sub read that does not
+        # honour the cancel (seen with redis-py under load) would hang shutdown forever.
+        sub_task, self._sub_task = self._sub_task, None
+        if sub_task is not None:
+            sub_task.cancel()
+            await asyncio.wait({sub_task}, timeout=PUBSUB_CLOSE_TIMEOUT_SECONDS)
+        await super()._on_shutdown()
 
     async def open_subscriber(self, channels: Iterable[str]) -> SocketSubscriber:
         subscriber = SocketSubscriber(plugin=self, max_backlog=self._max_backlog)
