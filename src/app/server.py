@@ -36,6 +36,7 @@ class DatabasePlugin(SQLAlchemyInitPlugin):
 def route_handlers() -> list[Any]:
     """Every controller of every domain; a domain adds its controllers here."""
     from app.domain.accounts.controllers import AuthController, MeController, UserAdminController
+    from app.domain.analytics.controllers import AnalyticsController
     from app.domain.audits.controllers import AuditController
     from app.domain.budgets.controllers import BudgetController
     from app.domain.chat.controllers import ChatController
@@ -54,6 +55,7 @@ def route_handlers() -> list[Any]:
     handlers += jobs_route_handlers()
     handlers += [AuditController, *kb_route_handlers()]
     handlers += [start_parse_job, start_export_job, start_generate_job]
+    handlers += [AnalyticsController]
     return handlers
 
 

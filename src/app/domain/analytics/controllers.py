@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import Annotated, Literal
 
 import msgspec
-from litestar import Controller, Request, get
+from litestar import Controller, get
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain.accounts.sessions import SessionUser
 from app.domain.analytics.services import DailyProjects, projects_by_day
 from app.lib.errors import InvalidInput, field_error
 
@@ -28,11 +29,14 @@ class AnalyticsController(Controller):
     @get("/projects")
     async def project_analytics(
         self,
-        request: Request[Any, Any, Any],
+        current_user: SessionUser,
         db_session: AsyncSession,
-        since: datetime.date | None = Parameter(default=None, description="first day (UTC), default 90 days ago"),
-        until: datetime.date | None = Parameter(default=None, description="last day (UTC), default today"),
-        scope: str = Parameter(default="own", description="own | all (administrators)"),
+        since: Annotated[datetime.date | None, Parameter(description="first day (UTC), default 90 days ago")] = None,
+        until: Annotated[datetime.date | None, Parameter(description="last day (UTC), default today")] = None,
+        # `scope` is a name Litestar reserves for the ASGI scope, hence the alias.
+        view: Annotated[
+            Literal["own", "all"], Parameter(query="scope", description="all: every project (administrators)")
+        ] = "own",
     ) -> ProjectAnalytics:
         """Per day: projects created, completed and their average cost."""
         today = datetime.datetime.now(datetime.UTC).date()
@@ -40,9 +44,7 @@ class AnalyticsController(Controller):
         since = since or until - datetime.timedelta(days=90)
         if since > until:
             raise InvalidInput("since is after until", errors=[field_error("since", "must not be after until")])
-        if scope not in ("own", "all"):
-            raise InvalidInput("unknown scope", errors=[field_error("scope", "must be own or all")])
-        user = request.user
-        everything = scope == "all" and getattr(user, "is_admin", False)
-        items = await projects_by_day(db_session, owner_id=None if everything else user.id, since=since, until=until)
+        everything = view == "all" and current_user.is_admin
+        owner_id = None if everything else current_user.id
+        items = await projects_by_day(db_session, owner_id=owner_id, since=since, until=until)
         return ProjectAnalytics(scope="all" if everything else "own", since=since, until=until, items=items)
