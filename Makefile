@@ -31,8 +31,13 @@ format: install
 	@$(BIN)/ruff format src tests loadtests db
 	@$(BIN)/ruff check --fix src tests loadtests db
 
+## Benchmarks (parsers, audit, migration, WebSocket latency); JSON reports in loadtests/reports/.
 bench: install
 	@$(BIN)/python loadtests/run_benchmarks.py
+
+## Load test of the API with locust (default 200 users for 60 s); report in loadtests/reports/load.json.
+loadtest: install
+	@$(BIN)/python loadtests/run_load.py $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

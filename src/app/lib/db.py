@@ -66,4 +66,3 @@ def alchemy_config() -> SQLAlchemyAsyncConfig:
 
 def engine() -> AsyncEngine:
     return alchemy_config().get_engine()
-
