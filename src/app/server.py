@@ -18,6 +18,7 @@ from litestar.plugins.prometheus import PrometheusConfig
 
 from app.config import Settings, get_settings
 from app.domain.accounts.middleware import session_auth_middleware
+from app.lib import db as lib_db
 from app.lib.db import alchemy_config
 from app.lib.errors import problem_details_config
 from app.lib.logging import configure_logging
@@ -91,6 +92,9 @@ def build_app(settings: Settings | None = None) -> Litestar:
             await app.state.redis.aclose()
 
     prometheus = PrometheusConfig(app_name="concrete_agent", group_path=True, exclude=["/metrics", "/health"])
+    # Each app gets its own engine: tests build many apps, each on its own event loop, and pooled
+    # asyncpg connections must not cross loops. `alchemy_config()` then answers this app's config.
+    lib_db.alchemy_config.cache_clear()
     return Litestar(
         route_handlers=route_handlers(),
         plugins=[

@@ -17,6 +17,7 @@ from app.config import Settings
 from app.domain.accounts.sessions import SessionUser
 from app.domain.audits.schemas import AuditReport, AuditRequest
 from app.domain.audits.services import audit_report
+from app.domain.filestore.api import refuse_writes_in_files_only
 from app.domain.jobs.queues import JobQueues
 from app.domain.jobs.schemas import JobAccepted
 from app.domain.jobs.services import start_project_job
@@ -56,6 +57,7 @@ class AuditController(Controller):
         tags=["jobs"],
         opt={"rate_limit_group": "jobs"},
         summary="Audit the latest budget version (an audit_project job, queue high)",
+        guards=[refuse_writes_in_files_only],
     )
     async def start_audit_job(
         self,

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from app.db.models import BackgroundJob, Project
 from app.domain.audits.pipeline import ProjectStage, engine_of
 from app.domain.audits.services import AuditService
+from app.domain.filestore.mirror import mirror_after_job_commit
 from app.domain.jobs.context import JobContext, PermanentJobError
 from app.domain.jobs.progress import ProgressReporter
 from app.domain.kb.services import KnowledgeBase
@@ -50,5 +51,6 @@ async def audit_project(ctx: JobContext, job: BackgroundJob, progress: ProgressR
             await invalidate_project(ctx.redis, project_id, owner_id)
 
     ctx.after_commit(forget_cached_project)
+    mirror_after_job_commit(ctx, project_id)
     await progress(1.0, f"Audited {outcome.positions} positions", current_step="done")
     return msgspec.to_builtins(outcome)

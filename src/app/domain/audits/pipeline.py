@@ -19,8 +19,9 @@ from typing import Protocol
 import structlog
 from redis.asyncio import Redis
 from sqlalchemy import TextClause, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.domain.filestore.mirror import mirror_project
 from app.domain.projects.cache import invalidate_project
 
 logger = structlog.get_logger(__name__)
@@ -104,6 +105,7 @@ class ProjectStage:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(FAIL_WRITE_TIMEOUT_SECONDS):
                     await self._write(_FAIL, {"status": self.status})
+            await mirror_project(async_sessionmaker(self.engine), self.project_id, redis=self.redis)
 
         task = asyncio.get_running_loop().create_task(mark())
         _background_tasks.add(task)

@@ -31,7 +31,8 @@ from app.domain.budgets.schemas import (
     VersionSummary,
 )
 from app.domain.budgets.services import BudgetService, NewVersion, PositionService
-from app.domain.projects.services import get_project_state
+from app.domain.filestore.api import position_reads, project_from_files, reads_files, refuse_writes_in_files_only
+from app.domain.projects.services import get_project_state, project_not_found
 from app.lib.errors import InvalidInput, NotFound, field_error
 from app.lib.events import EventPublisher, project_channel
 from app.lib.pagination import Filters, Page
@@ -83,10 +84,27 @@ async def _announce_position(
     )
 
 
+async def _positions_from_files(
+    settings: Settings, actor: SessionUser, project_id: uuid.UUID, limit_offset: LimitOffset, version: int | None
+) -> Response[Page[PositionRead]]:
+    """MIGRATION_READ_FROM=files: the store's positions are the current version (no history there)."""
+    project = await project_from_files(settings, actor, project_id)
+    if project is None:
+        raise project_not_found()
+    current = 1 if project.positions else 0
+    if version is not None and version != current:
+        raise version_not_found()
+    positions = position_reads(settings, project)
+    start, end = limit_offset.offset, limit_offset.offset + limit_offset.limit
+    page = Page(items=positions[start:end], total=len(positions), limit=limit_offset.limit, offset=limit_offset.offset)
+    return Response(page, headers=_etag(current))
+
+
 class BudgetController(Controller):
     path = "/api/projects/{project_id:uuid}"
     tags = ["budgets"]
     dependencies = budget_dependencies()
+    guards = [refuse_writes_in_files_only]
 
     @get("/versions")
     async def list_versions(
@@ -137,6 +155,8 @@ class BudgetController(Controller):
         version: Annotated[int | None, QueryParameter(ge=1)] = None,
     ) -> Response[Page[PositionRead]]:
         """Positions of the latest version (or `version=n`); filters `status`, `category`, `code`, `q`."""
+        if reads_files(settings):
+            return await _positions_from_files(settings, current_user, project_id, limit_offset, version)
         state = await get_project_state(
             budgets_service.db_session, redis, current_user, project_id, ttl_seconds=settings.CACHE_TTL_SECONDS
         )
@@ -160,6 +180,7 @@ class BudgetController(Controller):
         positions_service: NamedDependency[PositionService],
         redis: NamedDependency[Redis],
         events: NamedDependency[EventPublisher],
+        settings: NamedDependency[Settings],
         if_match: IfMatch = None,
     ) -> Response[PositionChangeResult]:
         """Add a position → a new version (trigger `user_edit`)."""
@@ -174,6 +195,7 @@ class BudgetController(Controller):
             expected_version=parse_if_match(if_match),
             redis=redis,
             events=events,
+            settings=settings,
         )
         (lineage_id,) = result.position_ids
         position = await _position_after(positions_service, result, lineage_id)
@@ -192,6 +214,7 @@ class BudgetController(Controller):
         positions_service: NamedDependency[PositionService],
         redis: NamedDependency[Redis],
         events: NamedDependency[EventPublisher],
+        settings: NamedDependency[Settings],
         if_match: IfMatch = None,
     ) -> Response[PositionChangeResult]:
         """Change a position → a new version; `If-Match: <version>` refuses a stale edit with 412."""
@@ -208,6 +231,7 @@ class BudgetController(Controller):
             expected_version=parse_if_match(if_match),
             redis=redis,
             events=events,
+            settings=settings,
         )
         position = await _position_after(positions_service, result, position_id)
         await _announce_position(events, result, "modified", position.lineage_id, position.id)
@@ -223,6 +247,7 @@ class BudgetController(Controller):
         budgets_service: NamedDependency[BudgetService],
         redis: NamedDependency[Redis],
         events: NamedDependency[EventPublisher],
+        settings: NamedDependency[Settings],
         if_match: IfMatch = None,
     ) -> Response[PositionChangeResult]:
         """Remove a position → a new version without it (earlier versions keep it)."""
@@ -236,6 +261,7 @@ class BudgetController(Controller):
             expected_version=parse_if_match(if_match),
             redis=redis,
             events=events,
+            settings=settings,
         )
         await _announce_position(events, result, "removed", result.lineages.get(position_id, position_id), None)
         body = PositionChangeResult(position=None, version=VersionSummary.from_model(result.version))

@@ -35,6 +35,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import Settings
 from app.db.models import BudgetVersion, Position, Project, utc_now
 from app.db.models.budgets import TRIGGER_TYPES
 from app.domain.accounts.sessions import SessionUser
@@ -54,6 +55,7 @@ from app.domain.budgets.changes import (
 )
 from app.domain.budgets.records import PositionRecord
 from app.domain.budgets.schemas import PositionRead, VersionSummary
+from app.domain.filestore.mirror import mirror_project
 from app.domain.projects.cache import invalidate_project
 from app.domain.projects.services import lock_project
 from app.lib.errors import InvalidInput, NotFound, PreconditionFailed, field_error
@@ -165,6 +167,7 @@ class BudgetService(SQLAlchemyAsyncRepositoryService[BudgetVersion]):
         redis: Redis | None = None,
         events: EventPublisher | None = None,
         commit: bool = True,
+        settings: Settings | None = None,
     ) -> NewVersion:
         """Make the next version of a project's budget from a change set or a full set of positions.
 
@@ -173,6 +176,7 @@ class BudgetService(SQLAlchemyAsyncRepositoryService[BudgetVersion]):
         `commit=False` the caller commits and then calls `invalidate_project` (and
         `announce_version`) itself; otherwise a failure rolls the session back, so the caller can go
         on using it. With `events`, `budget_recalculated` goes to the project channel after the commit.
+        A committed version is mirrored to the file store (dual-write; `settings` default: the process's).
         """
         try:
             return await self._create_version(
@@ -188,6 +192,7 @@ class BudgetService(SQLAlchemyAsyncRepositoryService[BudgetVersion]):
                 redis=redis,
                 events=events,
                 commit=commit,
+                settings=settings,
             )
         except BaseException:
             if commit:
@@ -209,6 +214,7 @@ class BudgetService(SQLAlchemyAsyncRepositoryService[BudgetVersion]):
         redis: Redis | None = None,
         events: EventPublisher | None = None,
         commit: bool = True,
+        settings: Settings | None = None,
     ) -> NewVersion:
         if trigger_type not in TRIGGER_TYPES:
             raise InvalidInput(
@@ -301,6 +307,7 @@ class BudgetService(SQLAlchemyAsyncRepositoryService[BudgetVersion]):
             await session.commit()
             if redis is not None:
                 await invalidate_project(redis, project.id, project.owner_id)
+            await mirror_project(session, project.id, settings=settings, redis=redis)
             if events is not None:
                 await announce_version(events, new_version)
         return NewVersion(version=new_version, project=project, position_ids=plan.position_ids, lineages=plan.lineages)

@@ -39,6 +39,7 @@ from app.domain.documents.pipeline import (
     set_project_status,
     set_project_status_now,
 )
+from app.domain.filestore.mirror import mirror_after_job_commit
 from app.domain.jobs.context import JobContext, PermanentJobError
 from app.domain.jobs.progress import ProgressReporter
 from app.domain.projects.cache import invalidate_project
@@ -129,6 +130,7 @@ async def _parse_all(
         await invalidate_project(ctx.redis, project_id, owner_id)
 
     ctx.after_commit(announce)
+    mirror_after_job_commit(ctx, project_id)
     await progress(1.0, "Parsed", current_step="done")
     failed = [outcome for outcome in outcomes if outcome.parse_status == "failed"]
     result: dict[str, Any] = {

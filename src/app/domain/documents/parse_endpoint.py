@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.domain.accounts.sessions import SessionUser
+from app.domain.filestore.api import refuse_writes_in_files_only
 from app.domain.jobs.queues import JobQueues
 from app.domain.jobs.schemas import JobAccepted
 from app.domain.jobs.services import start_project_job
@@ -25,6 +26,7 @@ from app.domain.jobs.services import start_project_job
     tags=["jobs"],
     opt={"rate_limit_group": "jobs"},
     summary="Parse all documents of the project again (a parse_document job)",
+    guards=[refuse_writes_in_files_only],
 )
 async def start_parse_job(
     project_id: uuid.UUID,

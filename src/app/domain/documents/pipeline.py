@@ -20,9 +20,10 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import BackgroundJob, Project, utc_now
+from app.domain.filestore.mirror import mirror_project
 from app.domain.jobs.context import JobContext
 from app.domain.jobs.queues import get_job_queues
 from app.domain.jobs.registry import job_type as registered_job_type
@@ -146,6 +147,7 @@ def mark_failed_after_rollback(ctx: JobContext, project_id: uuid.UUID, *, while_
                     ).one_or_none()
                 if row is not None:
                     await invalidate_project(ctx.redis, project_id, row[0])
+                    await mirror_project(async_sessionmaker(ctx.session.bind), project_id, settings=ctx.settings)
 
     task = asyncio.get_running_loop().create_task(mark())
     _background_tasks.add(task)

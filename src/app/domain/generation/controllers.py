@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.domain.accounts.sessions import SessionUser
+from app.domain.filestore.api import refuse_writes_in_files_only
 from app.domain.generation.materials import GenerationParameters
 from app.domain.generation.schemas import GenerateRequest
 from app.domain.jobs.queues import JobQueues
@@ -25,6 +26,7 @@ from app.lib.errors import InvalidInput, field_error
     tags=["jobs"],
     opt={"rate_limit_group": "jobs"},
     summary="Workflow B: generate a budget from the project's drawings and documents (a job on the high queue)",
+    guards=[refuse_writes_in_files_only],
 )
 async def start_generate_job(
     project_id: uuid.UUID,

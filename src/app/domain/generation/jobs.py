@@ -23,6 +23,7 @@ from app.domain.documents.pipeline import (
     set_project_status,
     set_project_status_now,
 )
+from app.domain.filestore.mirror import mirror_after_job_commit
 from app.domain.generation.extract import Element, Extraction, extract_elements, merge_extractions
 from app.domain.generation.materials import GenerationParameters
 from app.domain.generation.schemas import GenerateRequest
@@ -129,6 +130,7 @@ async def _generate(
         await invalidate_project(ctx.redis, project.id, owner_id)
 
     ctx.after_commit(announce)
+    mirror_after_job_commit(ctx, project.id)
     await progress(1.0, "Generated", current_step="done")
 
     total = sum((line.position.column_values()["total_price"] or Decimal(0) for line in lines), Decimal(0))

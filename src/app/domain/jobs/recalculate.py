@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.db.models import BackgroundJob, BudgetVersion, Position
+from app.domain.filestore.mirror import mirror_after_job_commit
 from app.domain.jobs.context import JobContext, PermanentJobError
 from app.domain.jobs.progress import ProgressReporter
 from app.domain.projects.cache import invalidate_project
@@ -102,5 +103,6 @@ async def recalculate_project(ctx: JobContext, job: BackgroundJob, progress: Pro
         )
 
     ctx.after_commit(announce)
+    mirror_after_job_commit(ctx, project.id)
     await progress(1.0, "Recalculated", current_step="done")
     return summary

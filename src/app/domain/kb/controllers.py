@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app.config import Settings
 from app.domain.accounts.sessions import SessionUser
 from app.domain.documents.pipeline import THEN_KEY
+from app.domain.filestore.api import refuse_writes_in_files_only
 from app.domain.jobs.queues import JobQueues
 from app.domain.jobs.schemas import JobAccepted
 from app.domain.jobs.services import start_project_job
@@ -54,6 +55,7 @@ class KnowledgeBaseController(Controller):
     tags=["jobs"],
     opt={"rate_limit_group": "jobs"},
     summary="Match the latest budget version to the catalogue (an enrich job), then audit it",
+    guards=[refuse_writes_in_files_only],
 )
 async def start_enrich_job(
     project_id: uuid.UUID,

@@ -15,6 +15,7 @@ import msgspec
 from app.db.models import BackgroundJob, utc_now
 from app.domain.audits.pipeline import ProjectStage, engine_of
 from app.domain.documents.pipeline import THEN_KEY, queue_follow_up
+from app.domain.filestore.mirror import mirror_after_job_commit
 from app.domain.jobs.context import JobContext, PermanentJobError
 from app.domain.jobs.progress import ProgressReporter
 from app.domain.kb.enrichment import EnrichmentService
@@ -75,5 +76,6 @@ async def enrich_project(ctx: JobContext, job: BackgroundJob, progress: Progress
         await invalidate_project(ctx.redis, project_id, owner_id)
 
     ctx.after_commit(forget_cached_project)
+    mirror_after_job_commit(ctx, project_id)
     await progress(1.0, f"Enriched {outcome.positions} positions", current_step="done")
     return {**msgspec.to_builtins(outcome), "queued": queued, "project_status": project.status}

@@ -13,9 +13,16 @@ from redis.asyncio import Redis
 
 from app.config import Settings
 from app.domain.accounts.sessions import SessionUser
+from app.domain.filestore.api import (
+    project_from_files,
+    project_page_from_files,
+    project_read,
+    reads_files,
+    refuse_writes_in_files_only,
+)
 from app.domain.projects.deps import project_dependencies
 from app.domain.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate
-from app.domain.projects.services import ProjectPage, ProjectService, get_project_state
+from app.domain.projects.services import ProjectPage, ProjectService, get_project_state, project_not_found
 from app.lib.pagination import Filters
 
 
@@ -23,6 +30,7 @@ class ProjectController(Controller):
     path = "/api/projects"
     tags = ["projects"]
     dependencies = project_dependencies()
+    guards = [refuse_writes_in_files_only]
 
     @get()
     async def list_projects(
@@ -36,6 +44,10 @@ class ProjectController(Controller):
     ) -> ProjectPage:
         """Own projects (administrators: all), newest first; filters `status`, `workflow`, `q`,
         `created_after`, `created_before`; `limit`, `offset`."""
+        if reads_files(settings):
+            return await project_page_from_files(
+                settings, current_user, limit=limit_offset.limit, offset=limit_offset.offset
+            )
         return await projects_service.list_for(
             current_user, list(filters), limit_offset, redis=redis, ttl_seconds=settings.CACHE_TTL_SECONDS
         )
@@ -47,8 +59,10 @@ class ProjectController(Controller):
         current_user: NamedDependency[SessionUser],
         projects_service: NamedDependency[ProjectService],
         redis: NamedDependency[Redis],
+        settings: NamedDependency[Settings],
     ) -> ProjectRead:
-        return ProjectRead.from_model(await projects_service.create_for(current_user, data, redis=redis))
+        project = await projects_service.create_for(current_user, data, redis=redis, settings=settings)
+        return ProjectRead.from_model(project)
 
     @get("/{project_id:uuid}")
     async def get_project(
@@ -60,6 +74,11 @@ class ProjectController(Controller):
         settings: NamedDependency[Settings],
     ) -> ProjectRead:
         """The project with the aggregates of its latest budget version (served from the cache)."""
+        if reads_files(settings):
+            found = await project_from_files(settings, current_user, project_id)
+            if found is None:
+                raise project_not_found()
+            return project_read(settings, found)
         return await get_project_state(
             projects_service.db_session, redis, current_user, project_id, ttl_seconds=settings.CACHE_TTL_SECONDS
         )
@@ -72,9 +91,10 @@ class ProjectController(Controller):
         current_user: NamedDependency[SessionUser],
         projects_service: NamedDependency[ProjectService],
         redis: NamedDependency[Redis],
+        settings: NamedDependency[Settings],
     ) -> ProjectRead:
-        """Change any of name, description, status, metadata."""
-        project = await projects_service.update_for(current_user, project_id, data, redis=redis)
+        """Change any of name, description, status, metadata (the migration's keys are kept)."""
+        project = await projects_service.update_for(current_user, project_id, data, redis=redis, settings=settings)
         return ProjectRead.from_model(project)
 
     @delete("/{project_id:uuid}", status_code=HTTP_204_NO_CONTENT)

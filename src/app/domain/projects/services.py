@@ -29,6 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.db.models import Project, utc_now
 from app.domain.accounts.sessions import SessionUser
+from app.domain.filestore.mapping import PROJECT_RESERVED
+from app.domain.filestore.mirror import mirror_deleted_project, mirror_project
 from app.domain.projects.cache import invalidate_project, project_state_key, user_projects_key
 from app.domain.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate
 from app.lib import cache
@@ -104,6 +106,13 @@ def _list_cache_field(filters: list[StatementFilter], limit_offset: LimitOffset)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
+def keep_migration_keys(current: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """PATCHed metadata keeps what the migration wrote (`legacy_id`, `legacy`, `migration`) when
+    the client's new metadata lacks it: the re-export and the store's directory depend on it."""
+    kept = {key: value for key, value in (current or {}).items() if key in PROJECT_RESERVED and key not in new}
+    return {**new, **kept}
+
+
 class ProjectService(SQLAlchemyAsyncRepositoryService[Project]):
     """Projects of a user; writes commit, then drop the cached state and lists."""
 
@@ -155,7 +164,9 @@ class ProjectService(SQLAlchemyAsyncRepositoryService[Project]):
         )
         return page if page is not None else await load()
 
-    async def create_for(self, actor: SessionUser, data: ProjectCreate, *, redis: Redis) -> Project:
+    async def create_for(
+        self, actor: SessionUser, data: ProjectCreate, *, redis: Redis, settings: Settings | None = None
+    ) -> Project:
         project = Project(
             owner_id=actor.id,
             name=data.name.strip() or data.name,
@@ -166,10 +177,17 @@ class ProjectService(SQLAlchemyAsyncRepositoryService[Project]):
         self.db_session.add(project)
         await self.db_session.commit()
         await invalidate_project(redis, project.id, project.owner_id)
+        await mirror_project(self.db_session, project.id, settings=settings, redis=redis)
         return project
 
     async def update_for(
-        self, actor: SessionUser, project_id: uuid.UUID, data: ProjectUpdate, *, redis: Redis
+        self,
+        actor: SessionUser,
+        project_id: uuid.UUID,
+        data: ProjectUpdate,
+        *,
+        redis: Redis,
+        settings: Settings | None = None,
     ) -> Project:
         project = await lock_project(self.db_session, actor, project_id)
         if not isinstance(data.name, msgspec.UnsetType):
@@ -177,21 +195,24 @@ class ProjectService(SQLAlchemyAsyncRepositoryService[Project]):
         if not isinstance(data.description, msgspec.UnsetType):
             project.description = data.description
         if not isinstance(data.metadata, msgspec.UnsetType):
-            project.metadata_ = data.metadata
+            project.metadata_ = keep_migration_keys(project.metadata_, data.metadata)
         if not isinstance(data.status, msgspec.UnsetType) and data.status != project.status:
             project.status = data.status
             project.completed_at = utc_now() if data.status == "completed" else None
         await self.db_session.commit()
         await invalidate_project(redis, project.id, project.owner_id)
+        await mirror_project(self.db_session, project.id, settings=settings, redis=redis)
         return project
 
     async def delete_for(self, actor: SessionUser, project_id: uuid.UUID, *, redis: Redis, settings: Settings) -> None:
         """Delete the project (its rows cascade), then its files on disk."""
         project = await lock_project(self.db_session, actor, project_id)
         owner_id = project.owner_id
+        legacy_metadata = dict(project.metadata_ or {})
         await self.db_session.delete(project)
         await self.db_session.commit()
         await invalidate_project(redis, project_id, owner_id)
+        await mirror_deleted_project(project_id, legacy_metadata, settings=settings)
         directory = project_storage_dir(settings, project_id)
         try:
             await asyncio.to_thread(shutil.rmtree, directory, ignore_errors=False)
