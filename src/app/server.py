@@ -42,7 +42,6 @@ def route_handlers() -> list[Any]:
     from app.domain.budgets.controllers import BudgetController
     from app.domain.chat.controllers import ChatController
     from app.domain.documents.controllers import DocumentController, ProjectDocumentController
-    from app.domain.documents.parse_endpoint import start_parse_job
     from app.domain.exports.controllers import start_export_job
     from app.domain.generation.controllers import start_generate_job
     from app.domain.jobs.controllers import jobs_route_handlers
@@ -55,7 +54,7 @@ def route_handlers() -> list[Any]:
     handlers += [ProjectDocumentController, DocumentController, ChatController]
     handlers += jobs_route_handlers()
     handlers += [AuditController, *kb_route_handlers()]
-    handlers += [start_parse_job, start_export_job, start_generate_job]
+    handlers += [start_export_job, start_generate_job]
     handlers += [AnalyticsController]
     return handlers
 

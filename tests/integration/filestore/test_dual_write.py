@@ -123,6 +123,9 @@ async def test_dual_write_then_files_only_restart(app_database: Settings, fs: Fi
             await client.post("/api/projects", json={"name": "y", "workflow": "workflow_a"}, headers=user.headers),
             await client.post(f"{url}/positions", json={"description": "z"}, headers=user.headers),
             await client.delete(url, headers=user.headers),
+            # endpoints that start work on a project (one factory in the jobs domain) are refused too
+            await client.post(f"{url}/recalculate", headers=user.headers),
+            await client.post(f"{url}/parse", headers=user.headers),
         ]
         for response in refused:
             assert response.status_code == 503, response.text

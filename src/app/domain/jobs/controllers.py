@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.domain.accounts.sessions import SessionUser
+from app.domain.filestore.api import refuse_writes_in_files_only
 from app.domain.jobs.queues import JobQueues
 from app.domain.jobs.schemas import JobAccepted, JobRead
 from app.domain.jobs.services import (
@@ -96,7 +97,11 @@ class ProjectJobController(Controller):
 def project_job_endpoint(
     action: str, *, job_type: str, payload: type[msgspec.Struct] | None = None, summary: str | None = None
 ) -> HTTPRouteHandler:
-    """POST /api/projects/{project_id}/{action} → 202 {job_id, status}; the body (if any) is the payload."""
+    """POST /api/projects/{project_id}/{action} → 202 {job_id, status}; the body (if any) is the payload.
+
+    Counted in the `jobs` rate-limit group and refused (503) while the file store is the writer
+    (MIGRATION_MODE=files_only), like every endpoint that starts work on a project.
+    """
 
     async def start(
         project_id: uuid.UUID,
@@ -141,12 +146,17 @@ def project_job_endpoint(
         tags=["jobs"],
         summary=summary or f"Start a {job_type} job",
         name=f"start_{action}_job",
+        opt={"rate_limit_group": "jobs"},
+        guards=[refuse_writes_in_files_only],
     )(handler)
 
 
 # POST /api/projects/{id}/{action} endpoints that start a job, one line each.
 PROJECT_JOB_ENDPOINTS: list[HTTPRouteHandler] = [
     project_job_endpoint("recalculate", job_type="recalculate", summary="Recompute version totals and aggregates"),
+    project_job_endpoint(
+        "parse", job_type="parse_document", summary="Parse all documents of the project again (a parse_document job)"
+    ),
 ]
 
 
