@@ -248,9 +248,9 @@ class BudgetTableReader:
                     candidates[field] = value
         for field in ("price_index", "unit_price_assembly", "unit_price_supply"):
             if field in candidates:
-                metadata[field] = str(candidates[field])
+                metadata[field] = plain_number(candidates[field])
         if "unit_price_raw" in candidates:
-            metadata["unit_price_not_indexed"] = str(candidates["unit_price_raw"])
+            metadata["unit_price_not_indexed"] = plain_number(candidates["unit_price_raw"])
         if "price_index" in candidates and "unit_price_raw" in candidates and "unit_price_indexed" not in candidates:
             candidates["unit_price_indexed"] = candidates["unit_price_raw"] * candidates["price_index"]
         prices = [candidates[field] for field in _UNIT_PRICE_FIELDS if field in candidates]
