@@ -230,3 +230,24 @@ async def test_a_schedule_in_a_workflow_b_project_is_kept_as_table_text(harness:
     same_file = await harness.document(workflow_a, schedule, "vykaz.csv")
     await parse(harness, workflow_a, same_file)
     assert (await reload(harness, same_file)).parse_status == "failed"
+
+
+async def test_what_is_not_a_position_is_counted_in_the_document_and_the_job_result(harness: Harness) -> None:
+    project = await harness.project()
+    document = await harness.document(project, kros_xlsx_bytes(figure_list=True), "rozpocet.xlsx")
+
+    run = await parse(harness, project, document)
+
+    [outcome] = run.result["documents"]
+    assert outcome["positions"] == SAMPLE_BUDGET_POSITIONS
+    stored = await reload(harness, document)
+    report = stored.extracted_data["skipped"]
+    assert [sheet["kind"] for sheet in report["sheets"]] == ["recapitulation", "figure_list"]
+    assert report["counts"]["summary"] == 3  # one "Náklady soupisu celkem" row per object sheet
+    assert report["counts"]["section"] > 0 and report["counts"]["sheet_rows:figure_list"] > 0
+    assert all(row["line"] and row["reason"] and row["sheet"] for row in report["rows"])
+    assert stored.extracted_data["attached"]["measurement"] > 0
+    assert stored.extracted_data["counts"]["skipped_rows"] == sum(report["counts"].values())
+    assert outcome["skipped"] == report["counts"]
+    assert outcome["skipped_sheets"] == report["sheets"]
+    assert outcome["skipped_rows"] == report["rows"][:100]
