@@ -45,6 +45,8 @@ _SUMMARY_PREFIXES = (
     "subtotal",
     "sum",
 )
+# Item codes have at least five digits (ÚRS 9, OTSKP 5–6, RTS and R-items mixed); section codes fewer.
+_ITEM_CODE = re.compile(r"(?=(?:\D*\d){5})[0-9A-Za-z.\-_/]{5,}")
 _EXPRESSION = re.compile(r"[\d\s,.+\-*/()=^\[\]]+")
 
 NUMBER = Column("number", exact=("pc", "porc", "poradovecislo", "cp", "por", "cpol", "polc"))
@@ -220,6 +222,8 @@ class BudgetTableReader:
                 line=line,
                 sheet=self.sheet,
             )
+        if quantity is None and draft.unit_price is None and total is None and not self.text(row, "quantity"):
+            self.builder.warn(f"{where}: no quantity and no price", line=line, sheet=self.sheet)
         full = self.text(row, "full_description")
         if full:
             draft.full_description.append(full)
@@ -333,7 +337,9 @@ class BudgetTableReader:
             else:  # an arithmetic line under an item: its výkaz výměr
                 self.measurement(row, description, "")
             return
-        if code or description:
+        if _ITEM_CODE.fullmatch(code):  # a catalogue code is an item, even with nothing filled in
+            self.item(row, line, None)
+        elif code or description:
             self.sections = []
             self.section(code, description, row, line)
         else:
