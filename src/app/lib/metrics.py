@@ -17,8 +17,9 @@ from typing import Any
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 CACHE_EVENTS = Counter("concrete_agent_cache_events", "Cache look-ups by outcome and cache", ["outcome", "cache"])
 REQUESTS = Counter("concrete_agent_requests", "HTTP requests by route and status", ["method", "path", "status"])
@@ -98,13 +99,9 @@ def request_metrics_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
-async def refresh_service_metrics(state: Any) -> None:
+async def refresh_service_metrics(state: Any, engine: AsyncEngine) -> None:
     with contextlib.suppress(Exception):
-        from sqlalchemy import text
-
-        from app.lib.db import alchemy_config
-
-        async with alchemy_config().get_engine().connect() as conn:
+        async with engine.connect() as conn:
             rows = await conn.execute(text("SELECT status, count(*) FROM background_jobs GROUP BY status"))
             counts: dict[str, int] = {status: count for status, count in rows.all()}
         for status in ("queued", "running", "completed", "failed", "cancelled"):

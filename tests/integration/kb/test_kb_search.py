@@ -10,9 +10,8 @@ from app.config import Settings
 from app.db.models import KBCache
 from app.domain.kb.cache import KnowledgeCache, query_hash
 from app.domain.kb.services import KnowledgeBase
-from tests.support.api import cache_events
 from app.lib.redis import create_redis
-from tests.support.api import ApiUser
+from tests.support.api import ApiUser, cache_events
 from tests.support.job_runs import Harness
 
 
