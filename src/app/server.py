@@ -21,6 +21,7 @@ from app.domain.accounts.middleware import session_auth_middleware
 from app.lib import db as lib_db
 from app.lib.db import alchemy_config
 from app.lib.errors import problem_details_config
+from app.lib.input_bounds import BoundedRequest, refuse_unstorable_query
 from app.lib.logging import configure_logging
 from app.lib.rate_limit import rate_limit_middleware
 from app.lib.redis import create_redis
@@ -110,6 +111,9 @@ def build_app(settings: Settings | None = None) -> Litestar:
             rate_limit_middleware(settings),
         ],
         dependencies=app_dependencies(),
+        # Edge bounds for every request: JSON size/depth/NUL, NUL in query strings (app.lib.input_bounds).
+        request_class=BoundedRequest,
+        guards=[refuse_unstorable_query],
         lifespan=[redis_lifespan],
         openapi_config=OpenAPIConfig(
             title="concrete-agent",
