@@ -180,12 +180,17 @@ def nothing_matches(version: VersionInfo, intent: Intent, selection: Selection, 
         categories = sorted({row.category for row in rows if row.category})
         if categories:
             text += " " + say(language, "Díly rozpočtu: ", "The budget's sections: ") + ", ".join(categories[:20])
+    return empty_reply(version, intent, selection.filters, text)
+
+
+def empty_reply(version: VersionInfo, intent: Intent, filters: Mapping[str, object], text: str) -> Reply:
+    """An answer that found no position: the text says so, the source and context say where it looked."""
     return Reply(
         text=text,
         intent=intent.name,
         confidence=intent.confidence,
-        source=source_of(version, 0, selection.filters),
-        context=answer_context(version.number, intent, selection.filters, matched=0),
+        source=source_of(version, 0, filters),
+        context=answer_context(version.number, intent, filters, matched=0),
         data={"count": 0},
     )
 
@@ -323,14 +328,7 @@ def answer_find(version: VersionInfo, rows: Sequence[PositionRow], intent: Inten
             f"Ve verzi {version.number} není žádná položka {described}.",
             f"Version {version.number} has no position {described}.",
         )
-        return Reply(
-            text=text,
-            intent=intent.name,
-            confidence=intent.confidence,
-            source=source_of(version, 0, selection.filters),
-            context=answer_context(version.number, intent, selection.filters, matched=0),
-            data={"count": 0},
-        )
+        return empty_reply(version, intent, selection.filters, text)
     shown = ordered[:limit]
     heading = say(
         language,

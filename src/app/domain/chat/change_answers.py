@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from app.domain.budgets.changes import field_changes
+from app.domain.budgets.changes import TRACKED_FIELDS, field_changes
 from app.domain.chat.answers import (
     LIST_LINES,
     MentionedPosition,
@@ -29,15 +29,8 @@ from app.domain.chat.intents import Intent
 from app.domain.chat.language import format_money, format_number
 
 # What a person calls a change of a position (status and confidence are the audit's annotations).
-COMPARED_FIELDS = (
-    "position_number",
-    "code",
-    "description",
-    "category",
-    "unit",
-    "quantity",
-    "unit_price",
-    "total_price",
+COMPARED_FIELDS = tuple(
+    name for name in TRACKED_FIELDS if name in PositionRow.__dataclass_fields__ and name != "status"
 )
 _FIELD_NAMES = {
     "position_number": ("číslo", "number"),
