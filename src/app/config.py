@@ -40,8 +40,13 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     REDIS_NAMESPACE: str = "ca"
     # Jobs (SAQ)
     WORKER_CONCURRENCY: int = 4
+    # SIGTERM: running jobs get this long to finish, then they are handed back to their queue at once.
+    WORKER_SHUTDOWN_GRACE: float = 10.0
+    # Modules that register extra job types when imported (comma-separated; the tests' job types).
+    JOB_MODULES: str = ""
     SAQ_JOB_TIMEOUT: int = 600
-    SAQ_JOB_HEARTBEAT: int = 30
+    # A running job touches its SAQ heartbeat every third of this; a job silent for longer is taken again.
+    SAQ_JOB_HEARTBEAT: int = 6
     SAQ_MAX_RETRIES: int = 3
     SAQ_RETRY_BACKOFF: float = 2.0
     SAQ_WEB_ENABLED: bool = True
@@ -131,6 +136,8 @@ def _validate(settings: Settings) -> Settings:
         ("REDIS_MAX_CONNECTIONS", settings.REDIS_MAX_CONNECTIONS >= 2, "must be >= 2"),
         ("WORKER_CONCURRENCY", settings.WORKER_CONCURRENCY >= 1, "must be >= 1"),
         ("SAQ_MAX_RETRIES", settings.SAQ_MAX_RETRIES >= 0, "must be >= 0"),
+        ("SAQ_JOB_HEARTBEAT", settings.SAQ_JOB_HEARTBEAT >= 1, "must be >= 1"),
+        ("WORKER_SHUTDOWN_GRACE", settings.WORKER_SHUTDOWN_GRACE >= 0, "must be >= 0"),
         ("WEBSOCKET_PING_INTERVAL", settings.WEBSOCKET_PING_INTERVAL > 0, "must be > 0"),
         ("WEBSOCKET_PING_TIMEOUT", settings.WEBSOCKET_PING_TIMEOUT > 0, "must be > 0"),
         ("UPLOAD_MAX_BYTES", settings.UPLOAD_MAX_BYTES >= 1, "must be >= 1"),

@@ -15,8 +15,9 @@ from typing import Any
 
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client import CollectorRegistry, Gauge, Histogram, multiprocess
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 CACHE_EVENTS = Gauge(
     "concrete_agent_cache_events_total", "Cache look-ups by outcome", ["outcome"], multiprocess_mode="mostrecent"
@@ -61,7 +62,7 @@ def instrument_engine(engine: Engine) -> None:
     engine._ca_instrumented = True  # type: ignore[attr-defined]
 
 
-async def refresh_service_metrics(state: Any) -> None:
+async def refresh_service_metrics(state: Any, engine: AsyncEngine) -> None:
     redis = getattr(state, "redis", None)
     if redis is not None:
         with contextlib.suppress(Exception):
@@ -69,11 +70,7 @@ async def refresh_service_metrics(state: Any) -> None:
             CACHE_EVENTS.labels("hit").set(int(hits or 0))
             CACHE_EVENTS.labels("miss").set(int(misses or 0))
     with contextlib.suppress(Exception):
-        from sqlalchemy import text
-
-        from app.lib.db import alchemy_config
-
-        async with alchemy_config().get_engine().connect() as conn:
+        async with engine.connect() as conn:
             rows = await conn.execute(text("SELECT status, count(*) FROM background_jobs GROUP BY status"))
             counts: dict[str, int] = {status: count for status, count in rows.all()}
         for status in ("queued", "running", "completed", "failed", "cancelled"):

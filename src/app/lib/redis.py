@@ -1,10 +1,21 @@
-"""The shared Redis client: one blocking pool per process (a plain pool raises past its limit)."""
+"""The shared Redis client: one blocking pool per process (a plain pool raises past its limit).
+
+A pooled connection can be dead without the pool knowing (Redis restarted, a proxy dropped it): the
+client retries a command that failed on a broken connection once, at once, on a fresh connection, so
+the first request after a Redis restart is answered instead of failing with 503.
+"""
 
 from __future__ import annotations
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.config import Settings
+
+RETRIES_ON_A_DEAD_CONNECTION = 1
 
 
 def create_redis(settings: Settings, *, decode_responses: bool = False) -> Redis:
@@ -15,6 +26,8 @@ def create_redis(settings: Settings, *, decode_responses: bool = False) -> Redis
         socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
         socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
         health_check_interval=15,
+        retry=Retry(NoBackoff(), RETRIES_ON_A_DEAD_CONNECTION),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
         decode_responses=decode_responses,
     )
     return Redis(connection_pool=pool)

@@ -13,6 +13,7 @@ from app.domain.audits.experts.contract import (
     RuleExpert,
     Status,
     Verdict,
+    has_price,
     is_priced,
 )
 from app.domain.audits.experts.orchestrator import DEFAULT_EXPERTS, audit_budget, combine, find_conflicts
@@ -31,5 +32,6 @@ __all__ = [
     "audit_budget",
     "combine",
     "find_conflicts",
+    "has_price",
     "is_priced",
 ]
