@@ -30,11 +30,11 @@ from app.domain.budgets.schemas import (
     VersionDetail,
     VersionSummary,
 )
-from app.domain.budgets.services import BudgetService, NewVersion, PositionService
+from app.domain.budgets.services import BudgetService, NewVersion, PositionService, announce_position
 from app.domain.filestore.api import position_reads, project_from_files, reads_files, refuse_writes_in_files_only
 from app.domain.projects.services import get_project_state, project_not_found
 from app.lib.errors import InvalidInput, NotFound, field_error
-from app.lib.events import EventPublisher, project_channel
+from app.lib.events import EventPublisher
 from app.lib.pagination import Filters, Page
 
 IfMatch = Annotated[str | None, HeaderParameter(name="If-Match")]
@@ -71,17 +71,7 @@ async def _position_after(positions_service: PositionService, result: NewVersion
 async def _announce_position(
     events: EventPublisher, result: NewVersion, action: str, lineage_id: uuid.UUID, position_id: uuid.UUID | None
 ) -> None:
-    await events.publish(
-        project_channel(result.project.id),
-        "position_updated",
-        {
-            "project_id": str(result.project.id),
-            "version": result.version.version,
-            "action": action,
-            "lineage_id": str(lineage_id),
-            "position_id": str(position_id) if position_id else None,
-        },
-    )
+    await announce_position(events, result.project.id, result.version.version, action, lineage_id, position_id)
 
 
 async def _positions_from_files(

@@ -120,6 +120,28 @@ async def announce_version(events: EventPublisher, version: BudgetVersion) -> No
     )
 
 
+async def announce_position(
+    events: EventPublisher,
+    project_id: uuid.UUID,
+    version: int,
+    action: str,
+    lineage_id: uuid.UUID,
+    position_id: uuid.UUID | None,
+) -> None:
+    """Tell the project's live clients that a position was added, modified or removed (never raises)."""
+    await events.publish(
+        project_channel(project_id),
+        "position_updated",
+        {
+            "project_id": str(project_id),
+            "version": version,
+            "action": action,
+            "lineage_id": str(lineage_id),
+            "position_id": str(position_id) if position_id else None,
+        },
+    )
+
+
 def position_not_found() -> NotFound:
     return NotFound("The position does not exist in the latest version.")
 
