@@ -20,6 +20,7 @@ from app.domain.accounts.middleware import request_gate_middleware
 from app.lib import db as lib_db
 from app.lib.db import alchemy_config
 from app.lib.errors import problem_details_config
+from app.lib.input_bounds import BoundedRequest, refuse_unstorable_query
 from app.lib.logging import configure_logging
 from app.lib.metrics import request_metrics_middleware
 from app.lib.redis import create_redis
@@ -108,6 +109,9 @@ def build_app(settings: Settings | None = None) -> Litestar:
             request_gate_middleware(settings),
         ],
         dependencies=app_dependencies(),
+        # Edge bounds for every request: JSON size/depth/NUL, NUL in query strings (app.lib.input_bounds).
+        request_class=BoundedRequest,
+        guards=[refuse_unstorable_query],
         lifespan=[redis_lifespan],
         openapi_config=OpenAPIConfig(
             title="concrete-agent",
