@@ -65,6 +65,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     BACKUP_DIR: str = ".data/backups"
     BACKUP_RETENTION_DAYS: int = 30
     UPLOAD_MAX_BYTES: int = 50 * 1024 * 1024
+    # A JSON request body (uploads are multipart and bounded by UPLOAD_MAX_BYTES).
+    JSON_BODY_MAX_BYTES: int = 1024 * 1024
     # Security and sessions
     SECRET_KEY: str = "dev-only-secret-change-me"
     SESSION_TTL_SECONDS: int = 24 * 3600
@@ -149,6 +151,7 @@ def _validate(settings: Settings) -> Settings:
         ("WEBSOCKET_PING_INTERVAL", settings.WEBSOCKET_PING_INTERVAL > 0, "must be > 0"),
         ("WEBSOCKET_PING_TIMEOUT", settings.WEBSOCKET_PING_TIMEOUT > 0, "must be > 0"),
         ("UPLOAD_MAX_BYTES", settings.UPLOAD_MAX_BYTES >= 1, "must be >= 1"),
+        ("JSON_BODY_MAX_BYTES", settings.JSON_BODY_MAX_BYTES >= 1024, "must be >= 1024"),
         ("SERVER_PORT", 0 < settings.SERVER_PORT < 65536, "must be a TCP port"),
         ("EMBEDDED_REDIS_PORT", 0 < settings.EMBEDDED_REDIS_PORT < 65536, "must be a TCP port"),
         ("SECRET_KEY", len(settings.SECRET_KEY) >= 16, "must be at least 16 characters"),
