@@ -40,8 +40,13 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     REDIS_NAMESPACE: str = "ca"
     # Jobs (SAQ)
     WORKER_CONCURRENCY: int = 4
+    # SIGTERM: running jobs get this long to finish, then they are handed back to their queue at once.
+    WORKER_SHUTDOWN_GRACE: float = 10.0
+    # Modules that register extra job types when imported (comma-separated; the tests' job types).
+    JOB_MODULES: str = ""
     SAQ_JOB_TIMEOUT: int = 600
-    SAQ_JOB_HEARTBEAT: int = 30
+    # A running job touches its SAQ heartbeat every third of this; a job silent for longer is taken again.
+    SAQ_JOB_HEARTBEAT: int = 6
     SAQ_MAX_RETRIES: int = 3
     SAQ_RETRY_BACKOFF: float = 2.0
     SAQ_WEB_ENABLED: bool = True
@@ -60,6 +65,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     BACKUP_DIR: str = ".data/backups"
     BACKUP_RETENTION_DAYS: int = 30
     UPLOAD_MAX_BYTES: int = 50 * 1024 * 1024
+    # A JSON request body (uploads are multipart and bounded by UPLOAD_MAX_BYTES).
+    JSON_BODY_MAX_BYTES: int = 1024 * 1024
     # Security and sessions
     SECRET_KEY: str = "dev-only-secret-change-me"
     SESSION_TTL_SECONDS: int = 24 * 3600
@@ -129,9 +136,12 @@ def _validate(settings: Settings) -> Settings:
         ("REDIS_MAX_CONNECTIONS", settings.REDIS_MAX_CONNECTIONS >= 2, "must be >= 2"),
         ("WORKER_CONCURRENCY", settings.WORKER_CONCURRENCY >= 1, "must be >= 1"),
         ("SAQ_MAX_RETRIES", settings.SAQ_MAX_RETRIES >= 0, "must be >= 0"),
+        ("SAQ_JOB_HEARTBEAT", settings.SAQ_JOB_HEARTBEAT >= 1, "must be >= 1"),
+        ("WORKER_SHUTDOWN_GRACE", settings.WORKER_SHUTDOWN_GRACE >= 0, "must be >= 0"),
         ("WEBSOCKET_PING_INTERVAL", settings.WEBSOCKET_PING_INTERVAL > 0, "must be > 0"),
         ("WEBSOCKET_PING_TIMEOUT", settings.WEBSOCKET_PING_TIMEOUT > 0, "must be > 0"),
         ("UPLOAD_MAX_BYTES", settings.UPLOAD_MAX_BYTES >= 1, "must be >= 1"),
+        ("JSON_BODY_MAX_BYTES", settings.JSON_BODY_MAX_BYTES >= 1024, "must be >= 1024"),
         ("SERVER_PORT", 0 < settings.SERVER_PORT < 65536, "must be a TCP port"),
         ("EMBEDDED_REDIS_PORT", 0 < settings.EMBEDDED_REDIS_PORT < 65536, "must be a TCP port"),
         ("SECRET_KEY", len(settings.SECRET_KEY) >= 16, "must be at least 16 characters"),

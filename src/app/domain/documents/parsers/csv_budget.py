@@ -1,6 +1,11 @@
 """CSV budgets: a header row in English (code, description, unit, quantity, unit_price, total …)
-or as Czech spreadsheets save it (Kód;Popis;MJ;Množství;J.cena [CZK];Cena celkem), in UTF-8 or
-cp1250, with ``;``, ``,``, tab or ``|`` separators sniffed from the header.
+or as Czech spreadsheets save it (Kód;Popis;MJ;Množství;J.cena [CZK];Cena celkem), in UTF-8,
+cp1250, ISO 8859-2 or CP852, with ``;``, ``,``, tab or ``|`` separators sniffed from the header.
+
+Nothing is lost silently: a row written with another separator than the header's (a pasted line
+with tabs) is split with the separator it uses and warned about; a row with more fields than the
+header (an unquoted separator inside a value) is warned about; every row that does not become a
+position is counted and listed with its line and reason.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from .assembly import DocumentBuilder
 from .budget_table import BudgetTableReader
 from .columns import Column, Header, find_header
 from .decoding import decode_text
+from .numbers import parse_number_or_none
 
 FORMAT = "csv"
 HEADER_SEARCH_ROWS = 30
@@ -101,6 +107,27 @@ def _header(rows: Sequence[Sequence[str]]) -> Header | None:
     return None
 
 
+def _repaired(row: list[str], delimiter: str, header: Header, width: int) -> tuple[list[str], str | None]:
+    """A row that came out as one field but splits with another separator into a row of the header's
+    shape (most of its fields, a number where the quantity is) is split so; any other row is kept."""
+    if len(row) != 1 or width < 3:
+        return row, None
+    for other in DELIMITERS:
+        if other == delimiter or other not in row[0]:
+            continue
+        fields = next(csv.reader([row[0]], delimiter=other))
+        if len(fields) > width // 2 and parse_number_or_none(header.get(fields, "quantity")) is not None:
+            return fields, other
+    return row, None
+
+
+_SEPARATOR_NAMES = {";": "';'", ",": "','", "\t": "tab", "|": "'|'"}
+
+
+def _separator_name(delimiter: str) -> str:
+    return _SEPARATOR_NAMES.get(delimiter, repr(delimiter))
+
+
 def parse_csv(data: bytes) -> ParsedDocument:
     """Parse a CSV budget; a file without a recognisable header or without positions is an error."""
     table = read_table(data)
@@ -112,5 +139,23 @@ def parse_csv(data: bytes) -> ParsedDocument:
     builder = DocumentBuilder(FORMAT)
     builder.metadata.update({"encoding": table.encoding, "delimiter": table.delimiter})
     start = table.header.row + 1
-    BudgetTableReader(builder, table.header).read(table.rows[start:], lines=table.lines[start:])
+    width = len(table.rows[table.header.row])
+    reader = BudgetTableReader(builder, table.header)
+    for row, line in zip(table.rows[start:], table.lines[start:], strict=True):
+        row, other = _repaired(row, table.delimiter, table.header, width)
+        if other is not None:
+            builder.warn(
+                f"the row uses {_separator_name(other)} as separator, the header "
+                f"{_separator_name(table.delimiter)}; read with {_separator_name(other)}",
+                line=line,
+            )
+        extra = [value for value in row[width:] if value.strip()]
+        if extra:
+            builder.warn(
+                f"the row has {len(row)} fields, the header {width}: an unquoted separator inside a value? "
+                f"Values past the last column are ignored: {' | '.join(extra)[:80]}",
+                line=line,
+            )
+        if any(value.strip() for value in row):
+            reader.read_row(row, line)
     return builder.build(empty_error="CSV file has a header but no position rows")
