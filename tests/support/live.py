@@ -1,7 +1,7 @@
 """Real processes for the jobs and live-events tests: granian API processes and `app worker`s.
 
 Each process gets the test run's DATABASE_URL / REDIS_URL / REDIS_NAMESPACE (from the `servers`
-fixture) plus test timings (2 s heartbeat, fast retries) and CA_TEST_JOBS=1 for the test job types.
+fixture) plus test timings (2 s heartbeat, fast retries) and JOB_MODULES naming the test job types.
 Output goes to a log file per process, printed when a test fails. Waiting is always polling with a
 deadline (`wait_for`), never a bare sleep.
 
@@ -37,7 +37,7 @@ T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]
 
 TEST_JOB_ENV = {
-    "CA_TEST_JOBS": "1",
+    "JOB_MODULES": "tests.support.job_types",
     "SAQ_JOB_HEARTBEAT": "2",
     "SAQ_RETRY_BACKOFF": "0.1",
     "SAQ_MAX_RETRIES": "3",

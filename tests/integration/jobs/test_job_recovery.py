@@ -9,8 +9,8 @@ import msgspec
 import pytest
 
 from app.config import Settings
-from app.domain.jobs.test_job_types import starts_key
 from app.lib import embedded
+from tests.support.job_types import starts_key
 from tests.support.live import (
     LiveProcess,
     LiveUser,

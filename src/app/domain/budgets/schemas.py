@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from app.db.models import BudgetVersion, Position
+from app.lib.input_bounds import Metadata, check_metadata
 
 CENT = Decimal("0.01")
 PositionStatus = Literal["GREEN", "AMBER", "RED"]
@@ -35,7 +36,10 @@ class PositionCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     status: PositionStatus | None = None
     confidence: Confidence | None = None
     notes: NotesText | None = None
-    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    metadata: Metadata = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_metadata(self.metadata)
 
 
 class PositionUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -53,7 +57,10 @@ class PositionUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     status: PositionStatus | msgspec.UnsetType | None = msgspec.UNSET
     confidence: Confidence | msgspec.UnsetType | None = msgspec.UNSET
     notes: NotesText | msgspec.UnsetType | None = msgspec.UNSET
-    metadata: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
+    metadata: Metadata | msgspec.UnsetType = msgspec.UNSET
+
+    def __post_init__(self) -> None:
+        check_metadata(self.metadata)
 
     def changed_fields(self) -> dict[str, Any]:
         """The fields sent, by model attribute name."""
