@@ -4,7 +4,8 @@ RED only where the file proves money wrong: total ≠ quantity × unit price bey
 priced position (a unit price or total above zero) without a unit or a quantity. AMBER: no
 description, a quantity of zero, an unpriced position in a priced budget, a true duplicate (same
 code, description and quantity in the same object). Information: an unknown unit, a negative
-quantity (méněpráce) or unit price (a credit line). In an unpriced (tender) budget missing prices are not flagged position by position.
+quantity (méněpráce) or unit price (a credit line). In an unpriced (tender) budget missing prices
+are not flagged position by position.
 """
 
 from __future__ import annotations
