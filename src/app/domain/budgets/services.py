@@ -52,6 +52,7 @@ from app.domain.budgets.changes import (
     decimal_problem,
     field_changes,
     match_replacement,
+    sign_problems,
     summary,
 )
 from app.domain.budgets.records import PositionRecord
@@ -98,6 +99,8 @@ def validate_amounts(values: dict[str, Any], *, prefix: str = "") -> None:
     confidence = values.get("confidence")
     if confidence is not None and confidence.is_finite() and not Decimal(0) <= confidence <= Decimal(100):
         errors.append(field_error(f"{prefix}confidence", "must be between 0 and 100"))
+    if not errors:
+        errors += [field_error(f"{prefix}{name}", message) for name, message in sign_problems(values)]
     if errors:
         raise InvalidInput("Some amounts do not fit.", errors=errors)
     for name, places in (("quantity", QUANTITY_PLACES), ("unit_price", 2), ("total_price", 2), ("confidence", 2)):
