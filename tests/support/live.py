@@ -252,7 +252,7 @@ async def create_project_with_budget(
     project_id = uuid.uuid4()
     await run_sql(
         settings,
-        "INSERT INTO projects (id, owner_id, name) VALUES (:id, :owner, :name)",
+        "INSERT INTO projects (id, user_id, name) VALUES (:id, :owner, :name)",
         id=project_id,
         owner=owner.id,
         name=f"Most {project_id.hex[:6]}",

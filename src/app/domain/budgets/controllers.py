@@ -14,7 +14,7 @@ import msgspec
 from advanced_alchemy.filters import LimitOffset
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, HeaderParameter, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from redis.asyncio import Redis
 
@@ -35,6 +35,7 @@ from app.domain.filestore.api import position_reads, project_from_files, reads_f
 from app.domain.projects.services import get_project_state, project_not_found
 from app.lib.errors import InvalidInput, NotFound, field_error
 from app.lib.events import EventPublisher
+from app.lib.input_bounds import OptionalVersionNumberParameter, VersionNumberParameter
 from app.lib.pagination import Filters, Page
 
 IfMatch = Annotated[str | None, HeaderParameter(name="If-Match")]
@@ -45,7 +46,7 @@ def parse_if_match(value: str | None) -> int | None:
     if value is None or value.strip() in ("", "*"):
         return None
     text = value.strip().removeprefix("W/").strip('"')
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit() and len(text) <= 10):
         raise InvalidInput(
             "If-Match must be a budget version number.", errors=[field_error("If-Match", 'must look like "7"')]
         )
@@ -116,7 +117,7 @@ class BudgetController(Controller):
     async def get_version(
         self,
         project_id: FromPath[uuid.UUID],
-        number: FromPath[int],
+        number: VersionNumberParameter,
         current_user: NamedDependency[SessionUser],
         budgets_service: NamedDependency[BudgetService],
         redis: NamedDependency[Redis],
@@ -142,7 +143,7 @@ class BudgetController(Controller):
         limit_offset: NamedDependency[LimitOffset],
         redis: NamedDependency[Redis],
         settings: NamedDependency[Settings],
-        version: Annotated[int | None, QueryParameter(ge=1)] = None,
+        version: OptionalVersionNumberParameter = None,
     ) -> Response[Page[PositionRead]]:
         """Positions of the latest version (or `version=n`); filters `status`, `category`, `code`, `q`."""
         if reads_files(settings):

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 from advanced_alchemy.filters import LimitOffset, StatementFilter
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
@@ -51,6 +52,7 @@ from app.domain.budgets.changes import (
     decimal_problem,
     field_changes,
     match_replacement,
+    sign_problems,
     summary,
 )
 from app.domain.budgets.records import PositionRecord
@@ -97,6 +99,8 @@ def validate_amounts(values: dict[str, Any], *, prefix: str = "") -> None:
     confidence = values.get("confidence")
     if confidence is not None and confidence.is_finite() and not Decimal(0) <= confidence <= Decimal(100):
         errors.append(field_error(f"{prefix}confidence", "must be between 0 and 100"))
+    if not errors:
+        errors += [field_error(f"{prefix}{name}", message) for name, message in sign_problems(values)]
     if errors:
         raise InvalidInput("Some amounts do not fit.", errors=errors)
     for name, places in (("quantity", QUANTITY_PLACES), ("unit_price", 2), ("total_price", 2), ("confidence", 2)):
@@ -385,6 +389,8 @@ class BudgetService(SQLAlchemyAsyncRepositoryService[BudgetVersion]):
             if position.lineage_id in removed_lineages:
                 raise InvalidInput("A position cannot be changed and removed in one version.")
             before = position_values(position)
+            # The sent amounts first: a line total is derived from them (Infinity, 1e309 → 400, not a crash).
+            validate_amounts(dict(change))
             try:
                 after = apply_modification(before, change)
             except ValueError as exc:
@@ -406,8 +412,10 @@ class BudgetService(SQLAlchemyAsyncRepositoryService[BudgetVersion]):
                 }
             )
         for index, new in enumerate(changes.added):
+            prefix = f"added[{index}]." if len(changes.added) > 1 else ""
+            validate_amounts(msgspec.structs.asdict(new), prefix=prefix)  # before the total is derived
             values = new.column_values()
-            validate_amounts(values, prefix=f"added[{index}]." if len(changes.added) > 1 else "")
+            validate_amounts(values, prefix=prefix)
             lineage_id = uuid.uuid4()
             plan.rows.append((lineage_id, values, None))
             plan.changes["added"].append(summary(values, lineage_id=lineage_id, position_id=lineage_id))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any, cast
 
 from advanced_alchemy.filters import LimitOffset
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, MediaType, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
@@ -20,9 +21,12 @@ from app.domain.filestore.api import (
     reads_files,
     refuse_writes_in_files_only,
 )
+from app.domain.projects.cache import prefetch_project_state, project_state_key
 from app.domain.projects.deps import project_dependencies
 from app.domain.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate
-from app.domain.projects.services import ProjectPage, ProjectService, get_project_state, project_not_found
+from app.domain.projects.services import ProjectPage, ProjectService, project_not_found, project_state_bytes
+from app.lib import cache
+from app.lib.cache import CACHE_PREFETCH_OPT
 from app.lib.pagination import Filters
 
 
@@ -64,7 +68,7 @@ class ProjectController(Controller):
         project = await projects_service.create_for(current_user, data, redis=redis, settings=settings)
         return ProjectRead.from_model(project)
 
-    @get("/{project_id:uuid}")
+    @get("/{project_id:uuid}", opt={CACHE_PREFETCH_OPT: prefetch_project_state})
     async def get_project(
         self,
         project_id: FromPath[uuid.UUID],
@@ -72,16 +76,24 @@ class ProjectController(Controller):
         projects_service: NamedDependency[ProjectService],
         redis: NamedDependency[Redis],
         settings: NamedDependency[Settings],
-    ) -> ProjectRead:
+        request: Request[Any, Any, Any],
+    ) -> Response[ProjectRead]:
         """The project with the aggregates of its latest budget version (served from the cache)."""
         if reads_files(settings):
             found = await project_from_files(settings, current_user, project_id)
             if found is None:
                 raise project_not_found()
-            return project_read(settings, found)
-        return await get_project_state(
-            projects_service.db_session, redis, current_user, project_id, ttl_seconds=settings.CACHE_TTL_SECONDS
+            return Response(project_read(settings, found))
+        body = await project_state_bytes(
+            projects_service.db_session,
+            redis,
+            current_user,
+            project_id,
+            ttl_seconds=settings.CACHE_TTL_SECONDS,
+            read=cache.prefetched(request.scope, project_state_key(project_id)),
         )
+        # The cached JSON as stored (encoded once, when the entry was filled).
+        return cast("Response[ProjectRead]", Response(body, media_type=MediaType.JSON))
 
     @patch("/{project_id:uuid}")
     async def update_project(

@@ -307,16 +307,49 @@ def has_price(position: AuditPosition) -> bool:
     )
 
 
-def is_priced(positions: Sequence[AuditPosition], share: float = 0.5) -> bool:
-    """A priced budget: at least ``share`` of its positions carry a unit price above zero.
+class BudgetPricing(msgspec.Struct, frozen=True, kw_only=True):
+    """Whether a budget is priced, said once for the whole budget (never position by position)."""
 
-    A blank tender budget (all prices 0 or blank) is not; neither is one where a few lines were
-    pre-filled. Only in a priced budget is a position without a price worth a look.
-    """
-    if not positions:
-        return False
+    positions: int
+    priced_positions: int
+    priced: bool
+
+    @classmethod
+    def of_counts(cls, positions: int, priced_positions: int, share: float = 0.5) -> BudgetPricing:
+        """A priced budget: at least ``share`` of its positions carry a unit price above zero.
+
+        A blank tender budget (all prices 0 or blank) is not; neither is one where a few lines were
+        pre-filled. Only in a priced budget is a position without a price worth a look.
+        """
+        priced = positions > 0 and priced_positions > 0 and priced_positions >= share * positions
+        return cls(positions=positions, priced_positions=priced_positions, priced=priced)
+
+    @property
+    def finding(self) -> Issue | None:
+        """The budget-level note on an unpriced or partly priced budget (information)."""
+        if self.priced or self.positions == 0:
+            return None
+        if self.priced_positions == 0:
+            text = (
+                f"The budget is unpriced: none of its {self.positions} positions has a unit price (a tender "
+                "budget). Positions are judged on quantity, unit, code and concrete; prices are not asked for."
+            )
+        else:
+            text = (
+                f"The budget is mostly unpriced: {self.priced_positions} of {self.positions} positions have a unit "
+                "price. Missing prices are not flagged; the prices given are judged."
+            )
+        return Issue(type="unpriced_budget", severity=GREEN, description=text)
+
+
+def budget_pricing(positions: Sequence[AuditPosition], share: float = 0.5) -> BudgetPricing:
     priced = sum(1 for p in positions if p.unit_price is not None and p.unit_price > 0)
-    return priced > 0 and priced >= share * len(positions)
+    return BudgetPricing.of_counts(len(positions), priced, share)
+
+
+def is_priced(positions: Sequence[AuditPosition], share: float = 0.5) -> bool:
+    """See ``BudgetPricing.of_counts``."""
+    return budget_pricing(positions, share).priced
 
 
 class Expert(Protocol):
