@@ -3,12 +3,9 @@ through the REST edit path, ambiguity asked about, jobs started, and the answer 
 
 from __future__ import annotations
 
-import json
-import time
 import uuid
 from typing import Any
 
-import redis.asyncio as aioredis
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
@@ -16,10 +13,9 @@ from sqlalchemy import select
 from app.config import Settings
 from app.db.models import Project
 from app.domain.audits.jobs import audit_project
-from app.lib.events import project_channel
-from app.lib.redis_events import pubsub_channel
 from tests.support.api import ApiUser, add_position, create_project
 from tests.support.audit_budgets import PRICED_BUDGET, build_budget
+from tests.support.channel_events import project_events
 from tests.support.job_runs import Harness
 
 
@@ -229,22 +225,11 @@ async def test_the_answer_is_published_on_the_project_channel(
     client: AsyncTestClient[Litestar], settings: Settings, api_user: ApiUser
 ) -> None:
     project = await small_budget(client, api_user)
-    redis = aioredis.Redis.from_url(settings.redis_url)
-    pubsub = redis.pubsub()
-    await pubsub.subscribe(pubsub_channel(settings.REDIS_NAMESPACE, project_channel(project["id"])))
-    try:
+    async with project_events(settings, project["id"]) as events:
         answer = await ask(client, api_user, project["id"], "Změň množství 273321311 v SO 1 na 21")
-        received: list[dict[str, Any]] = []
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not any(
-            e["type"] == "chat_message" and e["data"]["role"] == "assistant" for e in received
-        ):
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
-            if message is not None:
-                received.append(json.loads(message["data"]))
-    finally:
-        await pubsub.aclose()
-        await redis.aclose()
+        received = await events.until(
+            lambda got: any(e["type"] == "chat_message" and e["data"]["role"] == "assistant" for e in got)
+        )
     chats = [e["data"] for e in received if e["type"] == "chat_message"]
     assert [c["role"] for c in chats] == ["user", "assistant"]
     assert chats[1]["id"] == answer["id"] and chats[1]["positions"][0]["code"] == "273321311"
