@@ -22,6 +22,7 @@ from app.domain.budgets.records import (
 )
 
 from .cells import Cell, iso_date
+from .limits import MAX_POSITIONS, too_large
 from .numbers import InvalidNumber, line_total, parse_decimal, quantize_money, quantize_quantity
 
 # Skipped rows are all counted; this many are also listed with their line and reason.
@@ -159,6 +160,8 @@ class DocumentBuilder:
         self.objects.append(BudgetObject(code=code, name=name, parent_code=parent_code))
 
     def add(self, draft: PositionDraft) -> PositionDraft:
+        if len(self.positions) >= MAX_POSITIONS:
+            raise too_large("The document's number of positions", len(self.positions) + 1, MAX_POSITIONS)
         self.positions.append(draft)
         return draft
 
