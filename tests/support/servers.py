@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import redis
 from sqlalchemy import text
@@ -150,3 +153,34 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def run_on_isolated_servers(run: Callable[[Any, Path], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    """For benchmarks: `await run(settings, workdir)` on a database and Redis db number of its own
+    (created, migrated and dropped here) on the servers of DATABASE_URL / REDIS_URL or the embedded ones."""
+    import tempfile
+
+    import msgspec
+
+    from app.config import load_settings
+    from app.lib.infra import ensure_servers, migrate, stop_servers
+
+    outer = load_settings()
+    started = ensure_servers(outer)
+    try:
+        with isolated(outer.database_url, outer.redis_url) as servers, tempfile.TemporaryDirectory() as work:
+            migrate(servers.database_url)
+            settings = msgspec.structs.replace(
+                outer, DATABASE_URL=servers.database_url, REDIS_URL=servers.redis_url, REDIS_NAMESPACE=servers.namespace
+            )
+            return asyncio.run(run(settings, Path(work)))
+    finally:
+        stop_servers(outer, started)
+
+
+def write_report(report: dict[str, Any], path: Path) -> None:
+    """Print a benchmark's JSON report and keep it at `path`."""
+    text = json.dumps(report, indent=2, default=str)
+    print(text)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + "\n", encoding="utf-8")
