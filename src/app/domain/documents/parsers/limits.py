@@ -23,6 +23,9 @@ RATIO_FLOOR_BYTES = 2**20
 # Spreadsheets: the used range (rows × columns from A1) that the reader would allocate.
 MAX_SHEET_CELLS = 4_000_000
 MAX_WORKBOOK_CELLS = 8_000_000
+# … and the text its cells hold: a shared string is copied into every cell that refers to it.
+MAX_CELL_TEXT = 64 * 2**20  # characters (bytes of markup counted too: an upper bound)
+MAX_SHARED_STRINGS = 1_000_000
 
 # XML: libxml2 without huge trees refuses nesting deeper than this and text nodes over 10 MB.
 MAX_XML_DEPTH = 256
