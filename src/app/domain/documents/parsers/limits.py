@@ -33,6 +33,7 @@ MAX_XML_TAGS = 2_500_000  # "<" characters, an upper bound of the element count 
 
 # Tables and documents.
 MAX_TABLE_ROWS = 1_000_000  # rows of a CSV file
+MAX_SEARCH_TEXT = 4_000_000  # characters of a budget's searchable text (documents.indexed_content)
 MAX_POSITIONS = 100_000  # positions of one document (about 2.5 KB each while parsing)
 
 

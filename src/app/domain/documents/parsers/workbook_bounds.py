@@ -146,8 +146,12 @@ class _Sink(Protocol):
     def feed(self, chunk: bytes) -> None: ...
 
 
+_SI_MARKUP = len(b"<si><t></t>")
+
+
 class _SharedStrings:
-    """The length of each shared string (``<si>`` … ``</si>``, markup included: an upper bound)."""
+    """The length of each shared string: the bytes between ``<si>`` and ``</si>`` less the least markup
+    (``<t>…</t>``), an upper bound of its characters."""
 
     def __init__(self) -> None:
         self.carry = b""
@@ -160,7 +164,7 @@ class _SharedStrings:
             end = buffer.find(b"</si>", start)
             if end < 0:
                 break
-            self.lengths.append(end - start)
+            self.lengths.append(max(0, end - start - _SI_MARKUP))
             position = end + len(b"</si>")
             if len(self.lengths) > MAX_SHARED_STRINGS:
                 raise too_large("The workbook's number of shared strings", len(self.lengths), MAX_SHARED_STRINGS)
