@@ -46,7 +46,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     JOB_MODULES: str = ""
     SAQ_JOB_TIMEOUT: int = 600
     # A running job touches its SAQ heartbeat every third of this; a job silent for longer is taken again.
-    SAQ_JOB_HEARTBEAT: int = 6
+    SAQ_JOB_HEARTBEAT: int = 5
     SAQ_MAX_RETRIES: int = 3
     SAQ_RETRY_BACKOFF: float = 2.0
     SAQ_WEB_ENABLED: bool = True

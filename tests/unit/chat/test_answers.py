@@ -33,7 +33,7 @@ def row(description: str, **values: Any) -> PositionRow:
         "total_price": quantity * unit_price if quantity is not None and unit_price is not None else None,
         "status": None,
     }
-    return PositionRow.build(**{**defaults, **values})
+    return PositionRow(**{**defaults, **values})
 
 
 def budget() -> list[PositionRow]:
@@ -129,9 +129,7 @@ def test_two_positions_with_one_code_are_asked_about() -> None:
 def test_diff_by_lineage_and_the_delta() -> None:
     old = budget()
     new = [*old[1:4], row("Lešení", unit="m2", quantity=Decimal(10), unit_price=Decimal(100))]
-    changed = PositionRow.build(
-        **{**{f: getattr(old[1], f) for f in old[1].__dataclass_fields__}, "quantity": Decimal(3)}
-    )
+    changed = PositionRow(**{**{f: getattr(old[1], f) for f in old[1].__dataclass_fields__}, "quantity": Decimal(3)})
     new[0] = changed
     diff = diff_rows(old, new)
     assert [r.description for r in diff.added] == ["Lešení"]

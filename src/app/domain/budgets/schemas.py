@@ -15,6 +15,7 @@ from app.lib.input_bounds import Metadata, check_metadata
 CENT = Decimal("0.01")
 PositionStatus = Literal["GREEN", "AMBER", "RED"]
 ShortText = Annotated[str, msgspec.Meta(max_length=50)]
+CodeText = Annotated[str, msgspec.Meta(max_length=100)]
 UnitText = Annotated[str, msgspec.Meta(max_length=20)]
 CategoryText = Annotated[str, msgspec.Meta(max_length=255)]
 DescriptionText = Annotated[str, msgspec.Meta(min_length=1, max_length=20_000)]
@@ -26,7 +27,7 @@ class PositionCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A new position; total_price defaults to quantity × unit_price rounded half-up to 0.01."""
 
     description: DescriptionText
-    code: ShortText | None = None
+    code: CodeText | None = None
     position_number: ShortText | None = None
     category: CategoryText | None = None
     unit: UnitText | None = None
@@ -47,7 +48,7 @@ class PositionUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     line total unless total_price is sent too."""
 
     description: DescriptionText | msgspec.UnsetType = msgspec.UNSET
-    code: ShortText | msgspec.UnsetType | None = msgspec.UNSET
+    code: CodeText | msgspec.UnsetType | None = msgspec.UNSET
     position_number: ShortText | msgspec.UnsetType | None = msgspec.UNSET
     category: CategoryText | msgspec.UnsetType | None = msgspec.UNSET
     unit: UnitText | msgspec.UnsetType | None = msgspec.UNSET

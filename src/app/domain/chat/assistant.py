@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -70,14 +71,59 @@ _ROW_COLUMNS = (
 _EDITED_FIELD = {"set_quantity": "quantity", "set_price": "unit_price"}
 
 
+class _VersionRowCache:
+    """The last few versions' rows in this process, each checked against the database before use.
+
+    A version's positions are immutable except for what audit and enrichment write in place, and
+    every such write bumps `positions.updated_at` (a trigger). So a cached version is used only when
+    its (row count, newest updated_at) still match — one index-only aggregate instead of reading and
+    preparing 2,000 rows again for every question of a conversation.
+    """
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self.entries: OrderedDict[uuid.UUID, tuple[tuple[int, Any], list[PositionRow]]] = OrderedDict()
+
+    def get(self, version_id: uuid.UUID, fingerprint: tuple[int, Any]) -> list[PositionRow] | None:
+        entry = self.entries.get(version_id)
+        if entry is None or entry[0] != fingerprint:
+            return None
+        self.entries.move_to_end(version_id)
+        return entry[1]
+
+    def put(self, version_id: uuid.UUID, fingerprint: tuple[int, Any], rows: list[PositionRow]) -> None:
+        self.entries[version_id] = (fingerprint, rows)
+        self.entries.move_to_end(version_id)
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self.entries.clear()
+
+
+version_row_cache = _VersionRowCache()
+
+
 async def version_rows(session: AsyncSession, version_id: uuid.UUID) -> list[PositionRow]:
-    """A version's positions as the assistant reads them, in budget order (one query)."""
+    """A version's positions as the assistant reads them, in budget order (one query, or the cache
+    when the version's rows have not been written since)."""
+    count, newest = (
+        await session.execute(
+            select(func.count(), func.max(Position.updated_at)).where(Position.version_id == version_id)
+        )
+    ).one()
+    fingerprint = (count, newest)
+    cached = version_row_cache.get(version_id, fingerprint)
+    if cached is not None:
+        return cached
     statement = (
         select(*_ROW_COLUMNS)
         .where(Position.version_id == version_id)
         .order_by(Position.source_line.asc().nulls_last(), Position.created_at.asc(), Position.lineage_id.asc())
     )
-    return [PositionRow.build(**row) for row in (await session.execute(statement)).mappings()]
+    rows = [PositionRow(**row) for row in (await session.execute(statement)).mappings()]
+    version_row_cache.put(version_id, fingerprint, rows)
+    return rows
 
 
 class BudgetAssistant:
@@ -177,7 +223,8 @@ class BudgetAssistant:
             .join(BudgetVersion, BudgetVersion.id == AuditResult.version_id)
             .where(
                 AuditResult.project_id == project_id,
-                Position.project_id == project_id,
+                # (version_id, lineage_id) is indexed: look the lineages up in each version of the project.
+                Position.version_id.in_(select(BudgetVersion.id).where(BudgetVersion.project_id == project_id)),
                 Position.lineage_id.in_(list(lineages)),
                 AuditResult.expert_role.in_(list(roles)),
             )
@@ -372,9 +419,7 @@ class BudgetAssistant:
                 events=self.events,
                 settings=self.settings,
             )
-        except PreconditionFailed as exc:
-            if expected_version is not None:
-                raise
+        except PreconditionFailed as exc:  # someone made a version since this answer read the budget
             return self._refused(info, intent, row, before, "conflict", str(exc.detail))
         except InvalidInput as exc:
             problems = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in exc.errors or []) or str(exc.detail)
@@ -512,7 +557,14 @@ class BudgetAssistant:
             try:
                 request = msgspec.convert({"format": intent.export_format, "version": intent.version}, ExportRequest)
             except msgspec.ValidationError as exc:
-                raise InvalidInput(f"The export cannot start: {exc}") from exc
+                return Reply(
+                    text=say(language, f"Export nelze spustit: {exc}", f"The export cannot start: {exc}"),
+                    intent=intent.name,
+                    confidence=intent.confidence,
+                    source="the message: export refused",
+                    context={"intent": intent.name, "params": intent.params()},
+                    actions=[{"action": "export", "before": None, "after": None, "result": {"status": "invalid"}}],
+                )
             job_type, payload = "export", msgspec.to_builtins(request)
         row = await start_project_job(
             self.session,

@@ -99,7 +99,7 @@ def answer_findings(
     if not selection.rows:
         return nothing_matches(version, intent, selection, rows)
     scoped = scope_rows(rows, intent, selection)
-    counts = Counter(row.status for row in selection.rows)
+    counts = Counter(row.status or "none" for row in selection.rows)  # "none": not audited
     ordered = sorted(scoped, key=lambda row: (_STATUS_ORDER.get(row.status or "", 3), -(row.total_price or Decimal(0))))
     shown = ordered[: min(intent.limit or LIST_LINES, 50)]
     scope = scope_phrase({k: v for k, v in selection.filters.items() if k not in ("statuses",)}, language)
@@ -147,7 +147,7 @@ def answer_findings(
             counts=dict(counts),
         ),
         positions=[MentionedPosition.of(row) for row in shown],
-        data={"count": len(scoped), "counts": {str(k): v for k, v in counts.items()}},
+        data={"count": len(scoped), "counts": dict(counts)},
     )
 
 

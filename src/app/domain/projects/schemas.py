@@ -15,7 +15,7 @@ from app.lib.input_bounds import Metadata, check_metadata
 ProjectStatus = Literal["draft", "parsing", "enriching", "auditing", "completed", "failed"]
 CENT = Decimal("0.01")
 Workflow = Literal["workflow_a", "workflow_b"]
-ProjectName = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+ProjectName = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 Description = Annotated[str, msgspec.Meta(max_length=20_000)]
 
 
