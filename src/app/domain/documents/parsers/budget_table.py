@@ -349,8 +349,10 @@ class BudgetTableReader:
     def is_header_again(self, row: Sequence[Cell]) -> bool:
         """A repeated header (page breaks in exports) is skipped, not read as an item or section."""
         description = self.text(row, "description")
-        return len(description) <= _LABEL_LENGTH and fold(description) in DESCRIPTION.exact and (
-            "unit" not in self.header.columns or fold(self.text(row, "unit")) in UNIT.exact
+        return (
+            len(description) <= _LABEL_LENGTH
+            and fold(description) in DESCRIPTION.exact
+            and ("unit" not in self.header.columns or fold(self.text(row, "unit")) in UNIT.exact)
         )
 
 
