@@ -21,6 +21,7 @@ BENCHMARKS = [
     ("websocket", "bench_websocket.py", "websocket.json"),
     ("assistant", "bench_assistant.py", "assistant.json"),
     ("recovery", "bench_recovery.py", "recovery.json"),
+    ("deploy", "deploy_zero_downtime.py", "deploy.json"),
 ]
 
 
