@@ -20,6 +20,7 @@ BENCHMARKS = [
     ("migrate_files", "bench_migrate_files.py", "migrate_files.json"),
     ("websocket", "bench_websocket.py", "websocket.json"),
     ("recovery", "bench_recovery.py", "recovery.json"),
+    ("deploy", "deploy_zero_downtime.py", "deploy.json"),
 ]
 
 
