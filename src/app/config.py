@@ -46,7 +46,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     JOB_MODULES: str = ""
     SAQ_JOB_TIMEOUT: int = 600
     # A running job touches its SAQ heartbeat every third of this; a job silent for longer is taken again.
-    SAQ_JOB_HEARTBEAT: int = 6
+    SAQ_JOB_HEARTBEAT: int = 5
     SAQ_MAX_RETRIES: int = 3
     SAQ_RETRY_BACKOFF: float = 2.0
     SAQ_WEB_ENABLED: bool = True
@@ -81,6 +81,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     SERVER_HOST: str = "127.0.0.1"
     SERVER_PORT: int = 8000
     SERVER_WORKERS: int = 1
+    # Start even when SERVER_PORT is already taken, sharing it (SO_REUSEPORT: rolling restarts only).
+    SERVER_REUSE_PORT: bool = False
+    # The address users reach the service at (https://budget.example.cz). Its scheme decides the session
+    # cookie's `Secure` flag; unset, the request's own scheme does (plain HTTP on a LAN host works).
+    PUBLIC_URL: str = ""
     DEBUG: bool = False
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Embedded servers (used when DATABASE_URL / REDIS_URL are unset)
@@ -98,6 +103,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     @property
     def redis_url(self) -> str:
         return self.REDIS_URL or f"redis://127.0.0.1:{self.EMBEDDED_REDIS_PORT}/0"
+
+    def secure_cookies(self, request_scheme: str) -> bool:
+        """Whether cookies get `Secure`: the PUBLIC_URL's scheme, else the request's."""
+        scheme = self.PUBLIC_URL.partition("://")[0] if self.PUBLIC_URL else request_scheme
+        return scheme in ("https", "wss")
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -149,6 +159,11 @@ def _validate(settings: Settings) -> Settings:
             "DATABASE_URL",
             not settings.DATABASE_URL or settings.DATABASE_URL.startswith("postgresql"),
             "must be a postgresql:// or postgresql+asyncpg:// URL",
+        ),
+        (
+            "PUBLIC_URL",
+            not settings.PUBLIC_URL or settings.PUBLIC_URL.startswith(("http://", "https://")),
+            "must be an http:// or https:// URL",
         ),
         (
             "REDIS_URL",

@@ -12,7 +12,6 @@ from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.problem_details import ProblemDetailsPlugin
 
 from app.config import Settings, get_settings
@@ -79,6 +78,13 @@ def live_work_plugins(settings: Settings) -> list[Any]:
 
 
 def build_app(settings: Settings | None = None) -> Litestar:
+    from app.domain.system.openapi import (
+        HonestJsonRenderPlugin,
+        HonestScalarRenderPlugin,
+        HonestSwaggerRenderPlugin,
+        allow_lists_every_method,
+    )
+
     settings = settings or get_settings()
     configure_logging(settings.LOG_LEVEL)
 
@@ -112,13 +118,19 @@ def build_app(settings: Settings | None = None) -> Litestar:
         # Edge bounds for every request: JSON size/depth/NUL, NUL in query strings (app.lib.input_bounds).
         request_class=BoundedRequest,
         guards=[refuse_unstorable_query],
+        before_send=[allow_lists_every_method],
         lifespan=[redis_lifespan],
         openapi_config=OpenAPIConfig(
             title="concrete-agent",
             version="0.1.0",
             description="Construction-budget audit service",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            # The document as the API behaves: problem+json errors, every status (app.domain.system.openapi).
+            render_plugins=[
+                HonestScalarRenderPlugin(),
+                HonestJsonRenderPlugin(),
+                HonestSwaggerRenderPlugin(path="/swagger"),
+            ],
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=2048),
         request_max_body_size=settings.UPLOAD_MAX_BYTES + 1024 * 1024,

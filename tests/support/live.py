@@ -178,7 +178,7 @@ def start_api(env: Mapping[str, str], log_dir: Path, name: str = "api") -> LiveA
     return LiveApi(process=_spawn(name, command, env, log_dir), port=port)
 
 
-async def wait_until_ready(api: LiveApi, timeout: float = 30.0) -> None:
+async def wait_until_ready(api: LiveApi, timeout: float = 90.0) -> None:
     async with httpx.AsyncClient(base_url=api.url, timeout=2.0) as client:
 
         async def ready() -> bool:
@@ -252,7 +252,7 @@ async def create_project_with_budget(
     project_id = uuid.uuid4()
     await run_sql(
         settings,
-        "INSERT INTO projects (id, owner_id, name) VALUES (:id, :owner, :name)",
+        "INSERT INTO projects (id, user_id, name) VALUES (:id, :owner, :name)",
         id=project_id,
         owner=owner.id,
         name=f"Most {project_id.hex[:6]}",

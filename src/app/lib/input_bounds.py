@@ -22,6 +22,9 @@ from app.lib.errors import InvalidInput, PayloadTooLarge, field_error
 
 INT4_MAX = 2_147_483_647
 JSON_MAX_DEPTH = 32
+# `metadata` of projects and positions: free-form, but copied into every budget version.
+METADATA_MAX_BYTES = 64 * 1024
+METADATA_MAX_KEYS = 1000
 # NUL can only reach a JSON document as this escape (a raw control character is invalid JSON), so a
 # body without it needs no string scan.
 _NUL_ESCAPE = b"\\u0000"
@@ -33,6 +36,24 @@ VersionNumberParameter = Annotated[int, Parameter(ge=1, le=INT4_MAX, description
 OptionalVersionNumberParameter = Annotated[
     int | None, Parameter(ge=1, le=INT4_MAX, description="a budget version number; the latest when absent")
 ]
+
+
+Metadata = Annotated[
+    dict[str, Any],
+    msgspec.Meta(
+        max_length=METADATA_MAX_KEYS,
+        description=f"a free-form JSON object: at most {METADATA_MAX_KEYS} keys at its top level, "
+        f"{METADATA_MAX_BYTES // 1024} KiB encoded, {JSON_MAX_DEPTH} levels deep, no NUL character",
+    ),
+]
+
+
+def check_metadata(value: Any, field: str = "metadata") -> None:
+    """400 naming `field` when a metadata object is larger than METADATA_MAX_BYTES encoded (call it
+    from `__post_init__` of a request body; msgspec checks the key count and the edge the rest)."""
+    if isinstance(value, dict) and value and len(msgspec.json.encode(value)) > METADATA_MAX_BYTES:
+        message = f"must be at most {METADATA_MAX_BYTES} bytes as JSON"
+        raise InvalidInput(f"{field} {message}.", errors=[field_error(field, message)])
 
 
 def _place(path: tuple[str | int, ...]) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import signal
+import uuid
 from pathlib import Path
 
 import msgspec
@@ -40,6 +43,21 @@ async def retire_leftover_jobs(live_settings: Settings) -> None:
     )
 
 
+async def start_slow_job(settings: Settings, owner: LiveUser, *, seconds: float) -> tuple[uuid.UUID, uuid.UUID]:
+    """A project and a `test_sleep` job on it that a worker of `settings` has started and reports progress on."""
+    project_id = await create_project_with_budget(settings, owner, versions=1, positions_per_version=1)
+    job_id = await submit_test_job(
+        settings, "test_sleep", user=owner, project_id=project_id, payload={"seconds": seconds, "steps": 20}
+    )
+
+    async def running() -> bool:
+        row = await job_row(settings, job_id)
+        return row["status"] == "running" and row["progress"] > 0
+
+    await wait_for(running, timeout=15, what="the job to start")
+    return project_id, job_id
+
+
 def own_namespace(settings: Settings, name: str) -> Settings:
     """Settings whose queues only this test's workers listen to."""
     return msgspec.structs.replace(settings, REDIS_NAMESPACE=f"{settings.REDIS_NAMESPACE}-{name}")
@@ -54,16 +72,7 @@ async def test_a_job_of_a_killed_worker_is_picked_up_again_and_takes_effect_once
     second = None
     try:
         await wait_for_worker(settings, first)
-        project_id = await create_project_with_budget(settings, owner, versions=1, positions_per_version=1)
-        job_id = await submit_test_job(
-            settings, "test_sleep", user=owner, project_id=project_id, payload={"seconds": 2, "steps": 20}
-        )
-
-        async def running() -> bool:
-            row = await job_row(settings, job_id)
-            return row["status"] == "running" and row["progress"] > 0
-
-        await wait_for(running, timeout=15, what="the job to start")
+        project_id, job_id = await start_slow_job(settings, owner, seconds=2)
         first.kill()
         second = start_worker(env, live_logs, name="worker-taking-over")
 
@@ -142,3 +151,37 @@ async def test_unknown_job_type_fails_at_once_without_retries(
     job_id = await submit_test_job(live_settings, "no_such_job_type", user=owner)
     row = await wait_for_job_status(live_settings, job_id, ("failed",), timeout=20)
     assert row["retry_count"] == 0 and "no handler" in row["error"]
+
+
+async def test_a_worker_stopped_with_sigterm_hands_its_job_back_at_once(
+    live_settings: Settings, live_logs: Path, owner: LiveUser
+) -> None:
+    """A job longer than WORKER_SHUTDOWN_GRACE: the stopping worker exits soon after the grace, the job
+    is back on its queue and its row `queued` right then; another worker completes it, effect once."""
+    settings = own_namespace(live_settings, "sigterm")
+    env = live_env(settings, WORKER_CONCURRENCY="1", WORKER_SHUTDOWN_GRACE="1")
+    stopping = start_worker(env, live_logs, name="worker-sigterm")
+    taking_over = None
+    try:
+        await wait_for_worker(settings, stopping)
+        project_id, job_id = await start_slow_job(settings, owner, seconds=60)
+        stopping.process.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(stopping.process.wait, 15)  # grace 1 s + hand-back, far below a heartbeat sweep
+        assert (await job_row(settings, job_id))["status"] == "queued", stopping.log_tail()
+        assert await saq_status(settings, job_id) == "queued"
+
+        taking_over = start_worker(live_env(settings, WORKER_CONCURRENCY="1"), live_logs, name="worker-after-sigterm")
+
+        async def restarted() -> bool:
+            return await redis_get(settings, starts_key(job_id)) == b"2"
+
+        await wait_for(restarted, timeout=20, what="the job to start on the other worker")
+        await run_sql(settings, "UPDATE background_jobs SET status = 'cancelled' WHERE id = :id", id=job_id)
+        row = await wait_for_job_status(settings, job_id, ("cancelled",), timeout=20)
+        assert row["status"] == "cancelled"
+        [(metadata,)] = await run_sql(settings, "SELECT metadata FROM projects WHERE id = :id", id=project_id)
+        assert metadata.get("test_effects") is None  # neither the interrupted nor the cancelled run committed
+    finally:
+        stopping.kill()
+        if taking_over is not None:
+            taking_over.stop()

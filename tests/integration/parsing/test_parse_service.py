@@ -18,6 +18,7 @@ from tests.fixtures.budget_files import (
     random_bytes,
     unixml_bytes,
 )
+from tests.fixtures.hostile_files import dense_range_bomb, lying_zip_bomb
 from tests.support.job_runs import Harness, JobRun
 
 COMPARED = ("position_number", "code", "description", "category", "unit", "quantity", "unit_price", "total_price")
@@ -284,3 +285,16 @@ async def test_an_import_loses_no_row_silently(harness: Harness) -> None:
     assert stored.extracted_data["skipped"]["rows"] == outcome["skipped_rows"]
     assert [w["line"] for w in stored.extracted_data["warnings"]] == [3, 5]
     assert {p.code for p in await positions_of(harness, project)} == {"273321311", "274351121", "631311133"}
+
+
+async def test_hostile_workbooks_end_as_failed_parses_with_a_reason(harness: Harness) -> None:
+    project = await harness.project()
+    dense = await harness.document(project, dense_range_bomb(), "rozpocet.xlsx")
+    lying = await harness.document(project, lying_zip_bomb(4), "bomb.xlsx")
+
+    run = await parse(harness, project)
+
+    assert run.result["failed"] == 2 and run.result["parsed"] == 0
+    assert "spans 1,048,576 rows × 16,384 columns" in (await reload(harness, dense)).parse_error
+    assert "cannot be unpacked" in (await reload(harness, lying)).parse_error
+    assert await harness.scalars(select(Position).where(Position.project_id == project.id)) == []

@@ -66,6 +66,43 @@ async def test_job_events_reach_a_socket_on_another_api_process(
     assert any(e["type"] == "budget_recalculated" for e in published)
 
 
+async def test_the_assistants_answer_reaches_a_socket_on_another_api_process(
+    live_cluster: Cluster, owner: LiveUser
+) -> None:
+    """Chat is sent over REST; the question, the answer and the version a command made arrive on the socket."""
+    api_a, api_b, _ = live_cluster
+    async with httpx.AsyncClient(base_url=api_a.url, headers=owner.headers) as client:
+        project = (await client.post("/api/projects", json={"name": "Chat", "workflow": "workflow_a"})).json()
+        added = await client.post(
+            f"/api/projects/{project['id']}/positions",
+            json={"code": "273321311", "description": "Základy z betonu C30/37", "unit": "m3", "quantity": "20"},
+        )
+        assert added.status_code == 201, added.text
+    socket = await EventSocket.open(api_b.ws_url, owner.token)
+    try:
+        await socket.subscribed(user_channel(owner.id))
+        assert (await socket.join(project["id"]))["type"] == "subscribed"
+        async with httpx.AsyncClient(base_url=api_a.url, headers=owner.headers) as client:
+            posted = await client.post(
+                f"/api/projects/{project['id']}/chat", json={"message": "Změň množství 273321311 na 25"}
+            )
+        assert posted.status_code == 201, posted.text
+        answer = posted.json()["assistant"]
+        event = await socket.wait_for(
+            lambda e: e["type"] == "chat_message" and e["data"]["role"] == "assistant", what="the answer"
+        )
+    finally:
+        await socket.close()
+    assert event["data"]["id"] == answer["id"] and event["data"]["question_id"] == posted.json()["message"]["id"]
+    assert event["data"]["actions"][0]["result"] == answer["actions"][0]["result"]
+    assert answer["actions"][0]["result"]["version"] == 2
+    assert event["data"]["positions"][0]["code"] == "273321311"
+    questions = [e for e in socket.events if e["type"] == "chat_message" and e["data"]["role"] == "user"]
+    assert [q["data"]["message"] for q in questions] == ["Změň množství 273321311 na 25"]
+    # the command's version was announced before the answer
+    assert any(e["type"] == "budget_recalculated" and e["data"]["version"] == 2 for e in socket.events)
+
+
 @pytest.mark.parametrize("token", [None, "not-a-session"])
 async def test_a_socket_without_a_valid_session_is_closed_with_1008(live_cluster: Cluster, token: str | None) -> None:
     _, api_b, _ = live_cluster
@@ -204,3 +241,46 @@ async def test_progress_events_are_throttled_per_job(
     seconds = (last - first).total_seconds()
     assert len(progress) <= 10 * seconds + 3, (len(progress), seconds)  # ~10 per second at most
     assert len(progress) < 100 and progress[-1]["data"]["progress"] == 1.0
+
+
+async def test_a_reconnecting_client_resumes_by_seq(
+    live_cluster: Cluster, live_settings: Settings, owner: LiveUser
+) -> None:
+    """Events published while a client was away are sent after it reconnects naming its last `seq`."""
+    _, api_b, _ = live_cluster
+    project_id = await create_project_with_budget(live_settings, owner, versions=1, positions_per_version=1)
+    redis = Redis.from_url(live_settings.redis_url)
+    publisher = RedisEventPublisher(redis, live_settings.REDIS_NAMESPACE)
+    mine, project = user_channel(owner.id), project_channel(project_id)
+    try:
+        socket = await EventSocket.open(api_b.ws_url, owner.token)
+        await socket.subscribed(mine)
+        await socket.join(project_id)
+        await publisher.publish(mine, "note", {"n": 0})
+        await publisher.publish(project, "position_updated", {"n": 0})
+        seen = {
+            channel: (await socket.wait_for(lambda e, c=channel: e.get("channel") == c, what=channel))["seq"]
+            for channel in (mine, project)
+        }
+        await socket.close()
+        for n in range(1, 4):  # while the client is away
+            await publisher.publish(mine, "note", {"n": n})
+            await publisher.publish(project, "position_updated", {"n": n})
+
+        resumed = await EventSocket.open(api_b.ws_url, owner.token, after_seq=seen[mine])
+        try:
+            await resumed.subscribed(mine)
+            await resumed.send({"action": "join_project", "project_id": str(project_id), "after_seq": seen[project]})
+            for channel in (mine, project):
+                await resumed.wait_for(
+                    lambda e, c=channel: e.get("channel") == c and e["seq"] == seen[c] + 3, what=f"{channel} caught up"
+                )
+        finally:
+            await resumed.close()
+        for channel in (mine, project):
+            got = sorted({e["seq"] for e in resumed.events if e.get("channel") == channel})
+            assert got == [seen[channel] + 1, seen[channel] + 2, seen[channel] + 3], (channel, got)
+            numbers = [e["data"]["n"] for e in resumed.events if e.get("channel") == channel]
+            assert numbers == [1, 2, 3]
+    finally:
+        await redis.aclose()

@@ -67,7 +67,7 @@ def test_missing_fields() -> None:
     assert [issue_types(v) for v in verdicts] == [
         ["missing_description"],
         ["missing_quantity"],
-        ["non_positive_quantity"],
+        ["zero_quantity"],
         ["missing_unit"],
         ["unknown_unit"],
     ]
@@ -92,3 +92,13 @@ def test_duplicates_in_the_same_object_are_amber() -> None:
     assert [v.status for v in verdicts] == [Status.AMBER, Status.AMBER, Status.GREEN, Status.GREEN]
     assert verdicts[0].evidence["duplicates"] == ("b",)
     assert issue_types(verdicts[1]) == ["duplicate"]
+
+
+def test_change_order_and_credit_lines_are_information() -> None:
+    less_work = position(quantity="-2.5", unit_price="3450.00")  # méněpráce: total -8,625.00
+    credit = position(unit="kpl", quantity="1", unit_price="-12000.00", object_code="SO 02")
+    verdicts = check([less_work, credit], context([less_work, credit]))
+    assert [v.status for v in verdicts] == [Status.GREEN, Status.GREEN]
+    assert [issue_types(v) for v in verdicts] == [["negative_quantity"], ["negative_unit_price"]]
+    wrong_sign = position(quantity="-2.5", unit_price="3450.00", total_price="8625.00", object_code="SO 03")
+    assert check([wrong_sign], context([wrong_sign]))[0].status is Status.RED  # the total does not add up

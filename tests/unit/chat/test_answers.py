@@ -33,7 +33,7 @@ def row(description: str, **values: Any) -> PositionRow:
         "total_price": quantity * unit_price if quantity is not None and unit_price is not None else None,
         "status": None,
     }
-    return PositionRow.build(**{**defaults, **values})
+    return PositionRow(**{**defaults, **values})
 
 
 def budget() -> list[PositionRow]:
@@ -68,10 +68,10 @@ def test_total_of_an_object_and_of_a_section_named_by_words() -> None:
     rows = budget()
     reply = answer_total(VERSION, rows, parse_message("What does SO 1 cost?"))
     assert reply.data["total_cost"] == "176000.0" and reply.data["count"] == 3
-    assert reply.text.startswith("Positions in SO 1 (version 7): CZK 176,000.00 over 3 positions.")
+    assert reply.text.startswith("Positions in SO 1 (version 7): CZK 176,000.00 (3 positions).")
     section = answer_total(VERSION, rows, parse_message("Kolik stojí zemní práce?"))
     assert section.context["filters"] == {"category": "1 - Zemní práce"}
-    assert "1 z nich nemá cenu celkem" in section.text
+    assert "Bez ceny celkem: 1 položka" in section.text
 
 
 def test_unknown_object_lists_the_objects_there_are() -> None:
@@ -129,9 +129,7 @@ def test_two_positions_with_one_code_are_asked_about() -> None:
 def test_diff_by_lineage_and_the_delta() -> None:
     old = budget()
     new = [*old[1:4], row("Lešení", unit="m2", quantity=Decimal(10), unit_price=Decimal(100))]
-    changed = PositionRow.build(
-        **{**{f: getattr(old[1], f) for f in old[1].__dataclass_fields__}, "quantity": Decimal(3)}
-    )
+    changed = PositionRow(**{**{f: getattr(old[1], f) for f in old[1].__dataclass_fields__}, "quantity": Decimal(3)})
     new[0] = changed
     diff = diff_rows(old, new)
     assert [r.description for r in diff.added] == ["Lešení"]
@@ -161,3 +159,11 @@ def test_object_codes_ignore_spaces_and_leading_zeros() -> None:
     assert object_key("SO 01") == object_key("so1") == "so1"
     assert object_key("SO 201") != object_key("SO 20")
     assert object_key("SO 01.1") == "so1.1"
+
+
+def test_the_rows_query_selects_the_row_fields_in_order() -> None:
+    from sqlalchemy import select as sql_select
+
+    from app.domain.chat.assistant import ROW_COLUMNS
+
+    assert list(sql_select(*ROW_COLUMNS).selected_columns.keys()) == list(PositionRow.__dataclass_fields__)

@@ -231,3 +231,13 @@ def read_reinforcement(text: str) -> ReinforcementSpec:
         includes_rebar=bool(_INCLUDES_REBAR.search(text)),
         excludes_rebar=bool(_EXCLUDES_REBAR.search(text)),
     )
+
+
+_NOT_PLACED = re.compile(
+    r"bourání|vybourání|demolice|odstranění|suť|suti|odvoz|poplatek|přesun|recykl|drcen", re.IGNORECASE
+)
+
+
+def concerns_removal(text: str) -> bool:
+    """Demolition, debris, disposal or moving of material: concrete that is removed, not placed."""
+    return bool(_NOT_PLACED.search(text))

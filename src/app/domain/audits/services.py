@@ -202,7 +202,7 @@ class AuditService:
             green=statuses.get("GREEN", 0),
             needs_review=sum(1 for audit in audits if audit.needs_review),
             exposure_table=table.name,
-            reference_versions=reference.versions,
+            reference_versions={**reference.versions, "code_classes": context.classes.edition},
             seconds={name: round(value, 4) for name, value in seconds.items()},
             priced=pricing.priced,
             budget_findings=[finding] if (finding := pricing.finding) is not None else [],

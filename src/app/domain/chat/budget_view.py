@@ -6,10 +6,11 @@ a database, so the rules are unit-tested and every figure can be traced to the r
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from app.domain.chat.intents import Intent
@@ -17,6 +18,18 @@ from app.domain.chat.language import fold, word_matches, words
 
 _OBJECT_KEY = re.compile(r"([a-z]+)\s*[-.:#]?\s*0*(\d+)((?:[./-]0*\d+)*)([a-z]?)")
 _CLASS_SPACE = re.compile(r"\bc\s+(\d{1,3}/\d{1,3})")
+
+
+@functools.lru_cache(maxsize=32_768)
+def description_words(description: str) -> tuple[str, ...]:
+    """Searchable words of a description (cached: versions of a budget share most descriptions)."""
+    return tuple(words(search_text(description)))
+
+
+@functools.lru_cache(maxsize=131_072)
+def description_has(term: str, description: str) -> bool:
+    """Whether a form of the search stem is a word of the description (cached: asked of every row)."""
+    return any(word_matches(term, word) for word in description_words(description))
 
 
 def search_text(text: str | None) -> str:
@@ -33,6 +46,7 @@ def object_key(code: str) -> str:
     return f"{match.group(1)}{match.group(2)}{tail}{match.group(4)}"
 
 
+@functools.lru_cache(maxsize=4_096)
 def object_keys(path: str | None) -> frozenset[str]:
     """Every object a position is in: "SO 01/SO 01.1" is in SO 01 and in SO 01.1."""
     if not path:
@@ -40,7 +54,7 @@ def object_keys(path: str | None) -> frozenset[str]:
     return frozenset(object_key(part) for part in path.split("/") if part.strip())
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PositionRow:
     """One position of the version, as the assistant reads and cites it."""
 
@@ -56,19 +70,18 @@ class PositionRow:
     unit_price: Decimal | None
     total_price: Decimal | None
     status: str | None
-    words: tuple[str, ...] = field(default=(), compare=False)
-    objects: frozenset[str] = field(default=frozenset(), compare=False)
 
-    @classmethod
-    def build(cls, **values: object) -> PositionRow:
-        row = cls(**values)  # type: ignore[arg-type]
-        object.__setattr__(row, "words", tuple(words(search_text(row.description))))
-        object.__setattr__(row, "objects", object_keys(row.object_code))
-        return row
+    @property
+    def words(self) -> tuple[str, ...]:
+        return description_words(self.description)
+
+    @property
+    def objects(self) -> frozenset[str]:
+        return object_keys(self.object_code)
 
     def matches_terms(self, terms: Sequence[str]) -> bool:
         """Every term is a form of some word of the description."""
-        return all(any(word_matches(term, word) for word in self.words) for term in terms)
+        return all(description_has(term, self.description) for term in terms)
 
     @property
     def label(self) -> str:

@@ -69,7 +69,10 @@ def diff_rows(old: Sequence[PositionRow], new: Sequence[PositionRow]) -> Diff:
         if previous is None:
             diff.added.append(row)
             continue
-        changed = field_changes(_values(previous), _values(row))
+        before_values, after_values = _values(previous), _values(row)
+        if before_values == after_values:
+            continue  # most positions of two versions are the same: skip the field-by-field diff
+        changed = field_changes(before_values, after_values)
         if changed:
             diff.modified.append((previous, row, changed))
     diff.removed = [row for lineage_id, row in before.items() if lineage_id not in after]

@@ -177,6 +177,10 @@ _STOPWORD_TEXT = """
     tell know want need like naposledy naposled posledni posledne latest last recent recently vysledky
     vysledek vysledku results result nasel nasla nasli naslo found nema nemaji nemam jednotkova jednotkovou
     jednotkove jednotkovych jednotkovy unit verze verzi verzich version versions stav stavu status state
+    tuto tato toto tohle tuhle tenhle techto tomto teto tyhle
+    jde jdou jit go goes going money penez penize zaplatime zaplatit platime utratime utratit cela cely cele
+    celou objekt objektu objektech objekty objektem object objects probehl probehly probehlo probehla
+    happened happen pripada pripadaji falls
 """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
@@ -436,7 +440,7 @@ def _since(slots: _Slots) -> str | None:
 
 def parse_message(message: str) -> Intent:
     """Read one chat message: the intent, its parameters and how sure the reading is."""
-    folded = fold(message)[:2000]
+    folded = fold(message.replace("\x00", " "))[:2000]  # PostgreSQL refuses NUL in text and jsonb
     language = detect_language(message, folded)
     slots = _Slots(folded)
     found: dict[str, Any] = {"language": language}

@@ -17,11 +17,30 @@ NUMBER_PATTERN = rf"-?(?:\d{{1,3}}(?:(?:{_THOUSANDS_SPACE}|[.,])\d{{3}})+(?:[.,]
 _NUMBER = re.compile(rf"(?<![\w.,/]){NUMBER_PATTERN}(?![\w/])")
 
 
+def _latin_letter_table() -> dict[int, str]:
+    """Accented Latin letters (À…ž) → their base letter, for str.translate."""
+    table = {}
+    for code in range(0xC0, 0x180):
+        base = unicodedata.normalize("NFKD", chr(code))[0]
+        if base.isascii() and base.isalpha():
+            table[code] = base
+    return table
+
+
+_LATIN_LETTERS = _latin_letter_table()
+
+
 def fold(text: str) -> str:
-    """Lower case without diacritics, whitespace collapsed ("Změň  MNOŽSTVÍ" → "zmen mnozstvi")."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(stripped.lower().split())
+    """Lower case without diacritics, whitespace collapsed ("Změň  MNOŽSTVÍ" → "zmen mnozstvi").
+
+    Czech letters go through a translation table (fast: descriptions of whole budgets are folded);
+    anything else accented is decomposed the Unicode way.
+    """
+    translated = text.translate(_LATIN_LETTERS)
+    if not translated.isascii():
+        decomposed = unicodedata.normalize("NFKD", translated)
+        translated = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(translated.lower().split())
 
 
 def parse_number(text: str, language: str = "cs") -> Decimal | None:
@@ -124,3 +143,11 @@ def format_number(value: Decimal, language: str, places: int = 2) -> str:
     if language == "cs":
         return text.replace(",", "\u00a0").replace(".", ",")
     return text
+
+
+def count_of(count: int, language: str) -> str:
+    """ "1 položka", "3 položky", "5 položek" / "1 position", "5 positions"."""
+    if language == "cs":
+        word = "položka" if count == 1 else "položky" if 2 <= count <= 4 else "položek"
+        return f"{count} {word}"
+    return f"{count} position{'' if count == 1 else 's'}"

@@ -37,6 +37,7 @@ from app.lib.pagination import Page
 
 CHUNK_BYTES = 1024 * 1024
 MAX_FILENAME = 255
+MAX_ORIGINAL_FILENAME = 500  # project_documents.original_filename
 
 
 @dataclass
@@ -61,6 +62,12 @@ def clean_filename(filename: str | None) -> str:
         stem, dot, ext = name.rpartition(".")
         name = (stem[: MAX_FILENAME - len(ext) - 1] + dot + ext) if dot and len(ext) < 16 else name[:MAX_FILENAME]
     return name
+
+
+def sent_filename(filename: str | None) -> str | None:
+    """The name as the client sent it (path included), minus what PostgreSQL cannot store, bounded."""
+    name = "".join(ch for ch in (filename or "") if ch.isprintable())[:MAX_ORIGINAL_FILENAME]
+    return name or None
 
 
 def upload_tmp_dir(settings: Settings) -> Path:
@@ -185,6 +192,7 @@ class DocumentService(SQLAlchemyAsyncRepositoryService[ProjectDocument]):
                 project_id=project.id,
                 uploaded_by=actor.id,
                 filename=clean_filename(filename),
+                original_filename=sent_filename(filename),
                 file_type=received.file_type.file_type,
                 mime_type=received.file_type.mime_type,
                 file_size=received.size,

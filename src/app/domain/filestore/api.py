@@ -83,7 +83,7 @@ def project_read(settings: Settings, project: LegacyProject) -> ProjectRead:
         metadata.setdefault(PROJECT_META_LEGACY_ID, project.legacy_id)
     return ProjectRead(
         id=row["id"],
-        owner_id=row["owner_id"],
+        owner_id=row["user_id"],
         name=row["name"],
         description=row["description"],
         workflow=row["workflow"],

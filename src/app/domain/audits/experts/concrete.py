@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from app.domain.audits.concrete_text import ConcreteSpec, StrengthClass, read_concrete_spec
+from app.domain.audits.concrete_text import ConcreteSpec, StrengthClass, concerns_removal, read_concrete_spec
 from app.domain.audits.experts.contract import (
     AMBER,
     GREEN,
@@ -31,7 +31,6 @@ from app.domain.kb.reference import ExposureTable
 from app.domain.kb.units import unit_dimension
 
 ROLE = "concrete"
-_NOT_PLACED = ("bourání", "vybourání", "odstranění", "suť", "suti", "odvoz", "poplatek", "přesun", "recykl", "drcen")
 
 
 def check(positions: Sequence[AuditPosition], context: AuditContext) -> list[Verdict]:
@@ -220,8 +219,7 @@ def _unit_issues(position: AuditPosition, spec: ConcreteSpec) -> list[Issue]:
     """Concrete of a strength class is placed by volume (or area, length, pieces), never weighed."""
     if not spec.strength_classes or unit_dimension(position.unit) != "mass":
         return []
-    lowered = position.text.lower()
-    if any(word in lowered for word in _NOT_PLACED):
+    if concerns_removal(position.text):
         return []
     return [
         Issue(

@@ -174,18 +174,23 @@ _Key = tuple[str, str]
 
 @dataclass(frozen=True)
 class _Peers:
-    """Unit prices of the budget by (code, unit) and by (TSKP class, unit)."""
+    """Unit prices of the budget by (code, unit) and by (peer group, unit).
+
+    A position's peer group is its deepest TSKP class when that has four or five digits: similar work
+    of the same unit, whose prices lie within a small factor. (Coarser classes and material groups
+    were measured too: they flag sound prices about as often as they find wrong ones.)
+    """
 
     by_code: dict[_Key, list[Decimal]]
-    by_class: dict[_Key, list[tuple[str, Decimal]]]
-    classes: dict[str, str]  # position id → its TSKP class (four or five digits)
+    by_group: dict[_Key, list[tuple[str, Decimal]]]
+    groups: dict[str, tuple[str, ...]]  # position id → its peer groups, narrowest first
     min_group: int
 
     @classmethod
     def of(cls, positions: Sequence[AuditPosition], context: AuditContext) -> _Peers:
         by_code: dict[_Key, list[Decimal]] = defaultdict(list)
-        by_class: dict[_Key, list[tuple[str, Decimal]]] = defaultdict(list)
-        classes: dict[str, str] = {}
+        by_group: dict[_Key, list[tuple[str, Decimal]]] = defaultdict(list)
+        groups: dict[str, tuple[str, ...]] = {}
         for position in positions:
             price = position.unit_price
             if not position.code or price is None or price <= 0:
@@ -193,12 +198,11 @@ class _Peers:
             unit = normalize_unit(position.unit)
             code = normalize_code(position.code)
             by_code[(code, unit)].append(price)
-            placement = context.classes.place(position.code, item_type=position.item_type, catalog=position.catalog)
-            deepest = placement.deepest if placement is not None else None
-            if deepest is not None and len(deepest.code) >= 4:
-                classes[position.id] = deepest.code
-                by_class[(deepest.code, unit)].append((code, price))
-        return cls(by_code, by_class, classes, context.settings.class_peer_min_group)
+            found = _peer_groups(position, context)
+            groups[position.id] = found
+            for group in found:
+                by_group[(group, unit)].append((code, price))
+        return cls(by_code, by_group, groups, context.settings.class_peer_min_group)
 
     def same_code_issue(
         self, position: AuditPosition, price: Decimal, factor: Decimal, evidence: dict[str, Any]
@@ -226,26 +230,34 @@ class _Peers:
     def class_issue(
         self, position: AuditPosition, price: Decimal, factor: Decimal, evidence: dict[str, Any]
     ) -> Issue | None:
-        code_class = self.classes.get(position.id)
-        if code_class is None:
-            return None
         own = normalize_code(position.code)
-        others = [p for code, p in self.by_class.get((code_class, normalize_unit(position.unit)), ()) if code != own]
-        if len(others) < self.min_group:
-            return None
-        median = statistics.median(others)
-        evidence.update(class_peer_median=median, class_peers=len(others), class_peer_class=code_class)
-        if not _far(price, median, factor):
-            return None
-        return Issue(
-            type="price_far_from_class_peers",
-            severity=AMBER,
-            description=(
-                f"Unit price {_money(price)} is more than {factor}× away from the median {_money(median)} "
-                f"CZK/{position.unit} of the {len(others)} other items of TSKP class {code_class} in this budget."
-            ),
-            suggestion="Check the unit price and the unit against similar items.",
-        )
+        unit = normalize_unit(position.unit)
+        for group in self.groups.get(position.id, ()):
+            others = [p for code, p in self.by_group.get((group, unit), ()) if code != own]
+            if len(others) < self.min_group:
+                continue
+            median = statistics.median(others)
+            evidence.update(class_peer_median=median, class_peers=len(others), class_peer_class=group)
+            if not _far(price, median, factor):
+                return None
+            return Issue(
+                type="price_far_from_class_peers",
+                severity=AMBER,
+                description=(
+                    f"Unit price {_money(price)} is more than {factor}× away from the median {_money(median)} "
+                    f"CZK/{position.unit} of the {len(others)} other items of TSKP class {group} in this budget."
+                ),
+                suggestion="Check the unit price and the unit against similar items.",
+            )
+        return None
+
+
+def _peer_groups(position: AuditPosition, context: AuditContext) -> tuple[str, ...]:
+    placement = context.classes.place(position.code, item_type=position.item_type, catalog=position.catalog)
+    if placement is None:
+        return ()
+    deepest = placement.deepest
+    return (deepest.code,) if deepest is not None and len(deepest.code) >= 4 else ()
 
 
 def _far(price: Decimal, median: Decimal, factor: Decimal) -> bool:

@@ -78,10 +78,10 @@ def _verdict(position: AuditPosition, context: AuditContext) -> Verdict:
 
     item = context.index.get(key)
     if item is not None:
-        issues.extend(_class_issues(position, placement, item))
+        issues.extend(_class_issues(position, placement, item, context.classes.edition))
         return _known(position, context, item, issues, evidence)
 
-    issues.extend(_class_issues(position, placement, None))
+    issues.extend(_class_issues(position, placement, None, context.classes.edition))
     placed = f" It lies in {placement.describe()}." if placement is not None and placement.path else ""
     base = base_code(key)
     if base is not None and base in context.index:
@@ -141,7 +141,9 @@ def _class_evidence(placement: ClassPlacement, context: AuditContext) -> dict[st
     }
 
 
-def _class_issues(position: AuditPosition, placement: ClassPlacement | None, item: CatalogItem | None) -> list[Issue]:
+def _class_issues(
+    position: AuditPosition, placement: ClassPlacement | None, item: CatalogItem | None, edition: str
+) -> list[Issue]:
     """What the code's TSKP class says about the code, the unit and the description."""
     if placement is None:
         return _item_text_issues(position, item, None)
@@ -152,8 +154,8 @@ def _class_issues(position: AuditPosition, placement: ClassPlacement | None, ite
                 type="unknown_class",
                 severity=AMBER,
                 description=(
-                    f"{position.code}: TSKP has no class {placement.code[:2]} (nor its general class "
-                    f"{placement.code[:1]}0), so the code is probably mistyped."
+                    f"{position.code}: {edition or 'TSKP'} has no group {placement.code[:2]} under "
+                    f"{placement.describe()}, so the code is probably mistyped."
                 ),
                 suggestion="Check the code against the catalogue.",
             )

@@ -2,9 +2,10 @@
 
 RED only where the file proves money wrong: total ≠ quantity × unit price beyond rounding, or a
 priced position (a unit price or total above zero) without a unit or a quantity. AMBER: no
-description, a quantity of zero or below, an unpriced position in a priced budget, a negative price,
-a true duplicate (same code, description and quantity in the same object). An unknown unit is
-information. In an unpriced (tender) budget missing prices are not flagged position by position.
+description, a quantity of zero, an unpriced position in a priced budget, a true duplicate (same
+code, description and quantity in the same object). Information: an unknown unit, a negative
+quantity (méněpráce) or unit price (a credit line). In an unpriced (tender) budget missing prices
+are not flagged position by position.
 """
 
 from __future__ import annotations
@@ -65,13 +66,21 @@ def _verdict(position: AuditPosition, context: AuditContext, group: list[str] | 
                 suggestion="Fill in the quantity from the výkaz výměr.",
             )
         )
-    elif quantity <= 0:
+    elif quantity == 0:
         issues.append(
             Issue(
-                type="non_positive_quantity",
+                type="zero_quantity",
                 severity=AMBER,
-                description=f"The quantity is {quantity}, not above zero.",
+                description="The quantity is 0: the position adds nothing to the budget.",
                 suggestion="Check the výkaz výměr; remove the position if the work is not needed.",
+            )
+        )
+    elif quantity < 0:
+        issues.append(
+            Issue(
+                type="negative_quantity",
+                severity=GREEN,
+                description=f"The quantity {quantity} is negative: less work (méněpráce) in a change order.",
             )
         )
 
@@ -109,9 +118,8 @@ def _verdict(position: AuditPosition, context: AuditContext, group: list[str] | 
         issues.append(
             Issue(
                 type="negative_unit_price",
-                severity=AMBER,
-                description=f"The unit price {price} is negative.",
-                suggestion="Negative prices belong in a deduction position with a note.",
+                severity=GREEN,
+                description=f"The unit price {price} is negative: a deduction or credit line (sleva, dobropis).",
             )
         )
 

@@ -11,9 +11,9 @@ position is counted and listed with its line and reason.
 from __future__ import annotations
 
 import csv
-import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 from app.domain.budgets.records import DocumentParseError, ParsedDocument
 
@@ -22,6 +22,7 @@ from .assembly import DocumentBuilder
 from .budget_table import BudgetTableReader
 from .columns import Column, Header, find_header
 from .decoding import decode_text
+from .limits import MAX_TABLE_ROWS, too_large
 from .numbers import parse_number_or_none
 
 FORMAT = "csv"
@@ -53,17 +54,20 @@ REQUIRED_SETS = (("description", "quantity", "code"), ("description", "quantity"
 
 @dataclass(frozen=True, slots=True)
 class CsvTable:
-    """A decoded CSV file with its located header."""
+    """A decoded CSV file with its located header; ``rows`` are only the first rows, where it was found."""
 
+    text: str
     rows: list[list[str]]
-    lines: list[int]
     header: Header
     delimiter: str
     encoding: str
 
 
 def read_table(data: bytes) -> CsvTable | None:
-    """The CSV table if the bytes are text with a recognisable budget header, else ``None``."""
+    """The CSV table if the bytes are text with a recognisable budget header, else ``None``.
+
+    Only the first rows are split here; ``stream_rows`` reads the rest one at a time.
+    """
     decoded = decode_text(data)
     if decoded is None:
         return None
@@ -72,31 +76,37 @@ def read_table(data: bytes) -> CsvTable | None:
     for delimiter in DELIMITERS:
         if delimiter not in text[:20_000]:
             continue
-        rows, lines = _rows(text, delimiter, limit=HEADER_SEARCH_ROWS)
+        rows = [row for _line, row in islice(stream_rows(text, delimiter), HEADER_SEARCH_ROWS)]
         header = _header(rows)
         if header is not None and (best is None or len(header.columns) > len(best.header.columns)):
-            best = CsvTable(rows=rows, lines=lines, header=header, delimiter=delimiter, encoding=encoding)
-    if best is None:
-        return None
-    rows, lines = _rows(text, best.delimiter)
-    return CsvTable(rows=rows, lines=lines, header=best.header, delimiter=best.delimiter, encoding=encoding)
+            best = CsvTable(text=text, rows=rows, header=header, delimiter=delimiter, encoding=encoding)
+    return best
 
 
-def _rows(text: str, delimiter: str, limit: int | None = None) -> tuple[list[list[str]], list[int]]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows: list[list[str]] = []
-    lines: list[int] = []
+def _lines(text: str) -> Iterator[str]:
+    """The text's lines with their line ends, cut one at a time (``io.StringIO`` would copy the whole
+    text at four bytes a character)."""
+    end_of_line = "\n" if "\n" in text else "\r"
+    start = 0
+    while (end := text.find(end_of_line, start)) >= 0:
+        yield text[start : end + 1]
+        start = end + 1
+    if start < len(text):
+        yield text[start:]
+
+
+def stream_rows(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """``(line, fields)`` of every row, read lazily; a file of more than ``MAX_TABLE_ROWS`` rows is refused."""
+    reader = csv.reader(_lines(text), delimiter=delimiter)
     start = 1
     try:
-        for row in reader:
-            rows.append(row)
-            lines.append(start)
+        for count, row in enumerate(reader, start=1):
+            if count > MAX_TABLE_ROWS:
+                raise too_large("The CSV file's number of rows", count, MAX_TABLE_ROWS)
+            yield start, row
             start = reader.line_num + 1
-            if limit is not None and len(rows) >= limit:
-                break
     except csv.Error as exc:
         raise DocumentParseError(f"CSV is malformed at line {reader.line_num}: {exc}") from exc
-    return rows, lines
 
 
 def _header(rows: Sequence[Sequence[str]]) -> Header | None:
@@ -138,10 +148,9 @@ def parse_csv(data: bytes) -> ParsedDocument:
         )
     builder = DocumentBuilder(FORMAT)
     builder.metadata.update({"encoding": table.encoding, "delimiter": table.delimiter})
-    start = table.header.row + 1
     width = len(table.rows[table.header.row])
     reader = BudgetTableReader(builder, table.header)
-    for row, line in zip(table.rows[start:], table.lines[start:], strict=True):
+    for line, row in islice(stream_rows(table.text, table.delimiter), table.header.row + 1, None):
         row, other = _repaired(row, table.delimiter, table.header, width)
         if other is not None:
             builder.warn(

@@ -26,10 +26,21 @@ def decode_text(data: bytes) -> tuple[str, str] | None:
     decoded = _checked(data, "utf-8")
     if decoded is not None:
         return decoded
-    candidates = [found for found in (_checked(data, encoding) for encoding in _EIGHT_BIT) if found is not None]
-    if not candidates:
-        return None
-    return max(candidates, key=lambda found: _czech_score(found[0][:_SAMPLE]))  # ties: the first, cp1250
+    # Scored on a sample (single-byte encodings slice safely), then only the best is decoded whole.
+    sample = data[:_SAMPLE]
+    scores = {encoding: _sample_score(sample, encoding) for encoding in _EIGHT_BIT}
+    for encoding in sorted(_EIGHT_BIT, key=lambda name: -scores[name]):  # stable: ties keep cp1250 first
+        decoded = _checked(data, encoding)
+        if decoded is not None:
+            return decoded
+    return None
+
+
+def _sample_score(sample: bytes, encoding: str) -> int:
+    try:
+        return _czech_score(sample.decode(encoding))
+    except UnicodeDecodeError:
+        return -(2**31)
 
 
 _EIGHT_BIT = ("cp1250", "iso8859_2", "cp852")
