@@ -466,38 +466,23 @@ class Deploy:
                     os.killpg(process.pid, signal.SIGKILL)
 
 
-def main() -> int:
-    import tempfile
-
-    import msgspec
-
-    from app.config import load_settings
-    from app.lib.infra import ensure_servers, migrate, stop_servers
-    from tests.support.servers import isolated
-
-    outer = load_settings()
-    started = ensure_servers(outer)
+async def deploy_run(settings: Any, work: Path) -> dict[str, Any]:
+    logs = work / "logs"
+    logs.mkdir()
+    deploy = Deploy(settings, logs, work)
     try:
-        with isolated(outer.database_url, outer.redis_url) as servers, tempfile.TemporaryDirectory() as work:
-            migrate(servers.database_url)
-            settings = msgspec.structs.replace(
-                outer, DATABASE_URL=servers.database_url, REDIS_URL=servers.redis_url, REDIS_NAMESPACE=servers.namespace
-            )
-            logs = Path(work) / "logs"
-            logs.mkdir()
-            deploy = Deploy(settings, logs, Path(work))
-            try:
-                report = asyncio.run(deploy.run())
-            finally:
-                deploy.stop_all()
-                if os.environ.get("DEPLOY_KEEP_LOGS"):
-                    shutil.copytree(logs, os.environ["DEPLOY_KEEP_LOGS"], dirs_exist_ok=True)
+        return await deploy.run()
     finally:
-        stop_servers(outer, started)
-    text = json.dumps(report, indent=2)
-    print(text)
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text(text + "\n", encoding="utf-8")
+        await asyncio.to_thread(deploy.stop_all)
+        if os.environ.get("DEPLOY_KEEP_LOGS"):
+            shutil.copytree(logs, os.environ["DEPLOY_KEEP_LOGS"], dirs_exist_ok=True)
+
+
+def main() -> int:
+    from tests.support.servers import run_on_isolated_servers, write_report
+
+    report = run_on_isolated_servers(deploy_run)
+    write_report(report, REPORT)
     return 0 if report["met"] else 1
 
 

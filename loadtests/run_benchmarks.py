@@ -19,6 +19,7 @@ BENCHMARKS = [
     ("filestore_read", "bench_filestore_read.py", "filestore_read.json"),
     ("migrate_files", "bench_migrate_files.py", "migrate_files.json"),
     ("websocket", "bench_websocket.py", "websocket.json"),
+    ("assistant", "bench_assistant.py", "assistant.json"),
     ("recovery", "bench_recovery.py", "recovery.json"),
     ("deploy", "deploy_zero_downtime.py", "deploy.json"),
 ]

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import redis
 from sqlalchemy import text
@@ -174,3 +176,34 @@ def run_in_scratch_database(work: Callable[[Settings], Awaitable[_T]], *, prefix
     finally:
         drop_database(outer.database_url, name)
         stop_servers(outer, started)
+
+
+def run_on_isolated_servers(run: Callable[[Settings, Path], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    """For benchmarks: `await run(settings, workdir)` on a database and Redis db number of its own
+    (created, migrated and dropped here) on the servers of DATABASE_URL / REDIS_URL or the embedded ones."""
+    import tempfile
+
+    import msgspec
+
+    from app.config import load_settings
+    from app.lib.infra import ensure_servers, migrate, stop_servers
+
+    outer = load_settings()
+    started = ensure_servers(outer)
+    try:
+        with isolated(outer.database_url, outer.redis_url) as servers, tempfile.TemporaryDirectory() as work:
+            migrate(servers.database_url)
+            settings = msgspec.structs.replace(
+                outer, DATABASE_URL=servers.database_url, REDIS_URL=servers.redis_url, REDIS_NAMESPACE=servers.namespace
+            )
+            return asyncio.run(run(settings, Path(work)))
+    finally:
+        stop_servers(outer, started)
+
+
+def write_report(report: dict[str, Any], path: Path) -> None:
+    """Print a benchmark's JSON report and keep it at `path`."""
+    text = json.dumps(report, indent=2, default=str)
+    print(text)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + "\n", encoding="utf-8")

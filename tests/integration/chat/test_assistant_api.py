@@ -94,7 +94,7 @@ async def test_questions_are_answered_from_the_data_with_their_source(
     assert set(concrete["position_ids"]) == {p["id"] for p in concrete["positions"]}
 
     so1 = await ask(client, api_user, pid, "What does SO 1 cost?")
-    assert "CZK 156,000.00 over 3 positions" in so1["message"]
+    assert "CZK 156,000.00 (3 positions)" in so1["message"]
     ratio = await ask(client, api_user, pid, "kolik výztuže na m3 betonu v SO 1")
     assert "120 kg/m3" in ratio["message"]
     unpriced = await ask(client, api_user, pid, "Najdi položky bez ceny")

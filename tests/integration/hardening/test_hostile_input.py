@@ -53,6 +53,18 @@ async def test_offsets_past_int4_on_top_level_lists(client: Client, api_user: Ap
         assert_problem(await client.get(path, headers=api_user.headers), 400, "offset")
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "created_after=0001-01-01T00:00:00",
+        "created_before=9999-12-31T23:59:59",
+        "created_after=0001-01-01T00:00:00%2B14:00",
+    ],
+)
+async def test_dates_the_database_cannot_take_are_a_400(client: Client, api_user: ApiUser, query: str) -> None:
+    assert_problem(await client.get(f"/api/projects?{query}", headers=api_user.headers), 400)
+
+
 async def test_the_largest_int4_version_is_simply_not_found(
     client: Client, api_user: ApiUser, project: dict[str, Any]
 ) -> None:

@@ -68,10 +68,10 @@ def test_total_of_an_object_and_of_a_section_named_by_words() -> None:
     rows = budget()
     reply = answer_total(VERSION, rows, parse_message("What does SO 1 cost?"))
     assert reply.data["total_cost"] == "176000.0" and reply.data["count"] == 3
-    assert reply.text.startswith("Positions in SO 1 (version 7): CZK 176,000.00 over 3 positions.")
+    assert reply.text.startswith("Positions in SO 1 (version 7): CZK 176,000.00 (3 positions).")
     section = answer_total(VERSION, rows, parse_message("Kolik stojí zemní práce?"))
     assert section.context["filters"] == {"category": "1 - Zemní práce"}
-    assert "1 z nich nemá cenu celkem" in section.text
+    assert "Bez ceny celkem: 1 položka" in section.text
 
 
 def test_unknown_object_lists_the_objects_there_are() -> None:

@@ -10,7 +10,7 @@ from app.domain.budgets.records import DocumentParseError
 from app.domain.documents.parsers import assembly, csv_budget, parse_document, workbook_bounds, xml_reader
 from app.domain.documents.parsers.kros_excel import parse_kros_excel
 from app.domain.documents.parsers.workbook import Workbook
-from app.domain.documents.parsers.workbook_bounds import SheetExtent, check_archive
+from app.domain.documents.parsers.workbook_bounds import check_archive
 from tests.fixtures.budget_files import csv_bytes, kros_xlsx_bytes, unixml_bytes
 from tests.fixtures.hostile_files import (
     ODS_CELL,
@@ -19,6 +19,7 @@ from tests.fixtures.hostile_files import (
     lying_zip_bomb,
     ods_bytes,
     ods_repeat_bomb,
+    shared_string_bomb,
     sheet_xml,
     xlsx_bytes,
     zip_bomb,
@@ -50,11 +51,12 @@ def test_a_member_that_lies_about_its_size_is_refused_when_its_stream_runs_past_
         parse_document(lying_zip_bomb(4), "bomb.xlsx")
 
 
-def _extent(sheet: bytes) -> SheetExtent:
+def _extent(sheet: bytes) -> tuple[int, int]:
     scanner = workbook_bounds._ExtentScanner()
     for start in range(0, len(sheet), 7):  # tiny chunks: rows and tags cut anywhere
         scanner.feed(sheet[start : start + 7])
-    return scanner.finish()
+    extent = scanner.finish()
+    return extent.rows, extent.columns
 
 
 def test_the_used_range_is_measured_from_references_and_cells_without_them() -> None:
@@ -69,11 +71,11 @@ def test_the_used_range_is_measured_from_references_and_cells_without_them() -> 
         b'<x:row r="7"><x:c r="C7" t="inlineStr"><x:is><x:t>a</x:t></x:is></x:c></x:row></x:sheetData></x:worksheet>'
     )
 
-    assert _extent(referenced) == SheetExtent(rows=3, columns=28)
-    assert _extent(unreferenced) == SheetExtent(rows=5, columns=40)
-    assert _extent(r_not_first) == SheetExtent(rows=2, columns=702)
-    assert _extent(formatting_only) == SheetExtent(rows=1, columns=1)
-    assert _extent(prefixed) == SheetExtent(rows=7, columns=3)
+    assert _extent(referenced) == (3, 28)
+    assert _extent(unreferenced) == (5, 40)
+    assert _extent(r_not_first) == (2, 702)
+    assert _extent(formatting_only) == (1, 1)
+    assert _extent(prefixed) == (7, 3)
 
 
 def test_cells_without_references_cannot_hide_a_wide_range(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,6 +84,28 @@ def test_cells_without_references_cannot_hide_a_wide_range(monkeypatch: pytest.M
 
     with pytest.raises(DocumentParseError, match="spans 10 rows × 200 columns"):
         check_archive(xlsx_bytes(sheet_xml(rows)))
+
+
+def test_a_shared_string_copied_into_many_cells_is_refused() -> None:
+    data = shared_string_bomb(length=30_000, cells=3_000)  # 90 M characters once expanded
+    assert len(data) < 10_000
+
+    with pytest.raises(DocumentParseError, match=r"text of the workbook's cells .* is too large: 85.\d MB"):
+        parse_document(data, "rozpocet.xlsx")
+
+
+def test_an_xls_shared_string_copied_into_many_cells_is_refused() -> None:
+    import xlwt
+
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("Rozpočet")
+    for row in range(3_000):
+        sheet.write(row, 0, "x" * 30_000)
+    buffer = __import__("io").BytesIO()
+    book.save(buffer)
+
+    with pytest.raises(DocumentParseError, match=r"text of the workbook's cells .* is too large"):
+        parse_document(buffer.getvalue(), "kalkulace.xls")
 
 
 def test_an_xls_reaching_its_last_cell_is_refused() -> None:

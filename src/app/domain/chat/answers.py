@@ -27,7 +27,7 @@ from app.domain.chat.budget_view import (
     total_of,
 )
 from app.domain.chat.intents import Intent
-from app.domain.chat.language import format_money, format_number
+from app.domain.chat.language import count_of, format_money, format_number
 
 TOP_LINES = 5
 LIST_LINES = 10
@@ -231,16 +231,18 @@ def answer_total(version: VersionInfo, rows: Sequence[PositionRow], intent: Inte
     top = by_cost(scoped)[:TOP_LINES]
     data: dict[str, Any] = {"count": len(scoped), "total_cost": str(total)}
     if intent.measure == "count":
-        text = say(language, f"{subject}: {len(scoped)} položek.", f"{subject}: {len(scoped)} positions.")
+        text = say(
+            language, f"{subject}: {count_of(len(scoped), language)}.", f"{subject}: {count_of(len(scoped), language)}."
+        )
     elif intent.measure == "quantity":
         if intent.unit:
             amount, counted, unit = quantity_in(scoped, intent.unit)
             data.update(quantity=str(amount), unit=unit, counted=counted)
             text = say(
                 language,
-                f"{subject}: {format_number(amount, language, 4)} {unit} ({counted} položek v {unit}"
+                f"{subject}: {format_number(amount, language, 4)} {unit} ({count_of(counted, language)} v {unit}"
                 f"{'' if counted == len(scoped) else f', {len(scoped) - counted} v jiných jednotkách'}).",
-                f"{subject}: {format_number(amount, language, 4)} {unit} ({counted} positions in {unit}"
+                f"{subject}: {format_number(amount, language, 4)} {unit} ({count_of(counted, language)} in {unit}"
                 f"{'' if counted == len(scoped) else f', {len(scoped) - counted} in other units'}).",
             )
         else:
@@ -254,13 +256,15 @@ def answer_total(version: VersionInfo, rows: Sequence[PositionRow], intent: Inte
     else:
         text = say(
             language,
-            f"{subject}: {format_money(total, language)} za {len(scoped)} položek.",
-            f"{subject}: {format_money(total, language)} over {len(scoped)} positions.",
+            f"{subject}: {format_money(total, language)} ({count_of(len(scoped), language)}).",
+            f"{subject}: {format_money(total, language)} ({count_of(len(scoped), language)}).",
         )
         unpriced = sum(1 for row in scoped if row.total_price is None)
         if unpriced:
             text += " " + say(
-                language, f"{unpriced} z nich nemá cenu celkem.", f"{unpriced} of them have no total price."
+                language,
+                f"Bez ceny celkem: {count_of(unpriced, language)}.",
+                f"Without a total price: {count_of(unpriced, language)}.",
             )
         if whole and total != version.total_cost:
             text += " " + say(
@@ -332,9 +336,9 @@ def answer_find(version: VersionInfo, rows: Sequence[PositionRow], intent: Inten
     shown = ordered[:limit]
     heading = say(
         language,
-        f"Verze {version.number}: {len(ordered)} položek {described}, "
+        f"Verze {version.number}: {count_of(len(ordered), language)} {described}, "
         f"celkem {format_money(total_of(ordered), language)}.",
-        f"Version {version.number}: {len(ordered)} positions {described}, "
+        f"Version {version.number}: {count_of(len(ordered), language)} {described}, "
         f"total {format_money(total_of(ordered), language)}.",
     )
     if len(ordered) > len(shown):
@@ -405,14 +409,10 @@ def answer_ratio(version: VersionInfo, rows: Sequence[PositionRow], intent: Inte
         "ratio": str(ratio.quantize(Decimal("0.001"))) if ratio is not None else None,
         "ratio_unit": f"{top_unit}/{bottom_unit}",
     }
-    figures = say(
-        language,
-        f"'{' '.join(numerator_terms)}' {format_number(top_amount, language)} {top_unit} ({top_count} položek), "
-        f"'{' '.join(denominator_terms)}' {format_number(bottom_amount, language)} {bottom_unit} "
-        f"({bottom_count} položek)",
-        f"'{' '.join(numerator_terms)}' {format_number(top_amount, language)} {top_unit} ({top_count} positions), "
-        f"'{' '.join(denominator_terms)}' {format_number(bottom_amount, language)} {bottom_unit} "
-        f"({bottom_count} positions)",
+    figures = (
+        f"'{' '.join(numerator_terms)}' {format_number(top_amount, language)} {top_unit} "
+        f"({count_of(top_count, language)}), '{' '.join(denominator_terms)}' "
+        f"{format_number(bottom_amount, language)} {bottom_unit} ({count_of(bottom_count, language)})"
     )
     where = f" {scope}" if scope else ""
     if ratio is None:

@@ -30,6 +30,7 @@ from app.domain.chat.answers import (
 )
 from app.domain.chat.budget_view import PositionRow, select
 from app.domain.chat.intents import Intent
+from app.domain.chat.language import count_of
 
 _STATUS_NAMES = {
     "RED": ("červená", "red"),
@@ -110,8 +111,9 @@ def answer_findings(
     )
     heading = say(
         language,
-        f"Verze {version.number}{' ' + scope if scope else ''}: {len(scoped)} položek ({wanted}). Stav: {summary}.",
-        f"Version {version.number}{' ' + scope if scope else ''}: {len(scoped)} positions ({wanted}). "
+        f"Verze {version.number}{' ' + scope if scope else ''}: {count_of(len(scoped), language)} ({wanted}). "
+        f"Stav: {summary}.",
+        f"Version {version.number}{' ' + scope if scope else ''}: {count_of(len(scoped), language)} ({wanted}). "
         f"Statuses: {summary}.",
     )
     if len(scoped) > len(shown):
@@ -164,9 +166,9 @@ def ask_which(
     shown = list(candidates[:LIST_LINES])
     text = say(
         language,
-        f"Odpovídá {len(candidates)} položek, nevím, kterou myslíte — nic jsem neměnil. "
+        f"Odpovídají {count_of(len(candidates), language)}, nevím, kterou myslíte — nic jsem neměnil. "
         "Upřesněte objekt (např. „v SO 2“), číslo položky nebo popis v uvozovkách:",
-        f"{len(candidates)} positions match and I do not know which one you mean — nothing was changed. "
+        f"{count_of(len(candidates), language)} match and I do not know which one you mean — nothing was changed. "
         'Name the object (e.g. "in SO 2"), the position number or the description in quotes:',
     )
     if action is None:

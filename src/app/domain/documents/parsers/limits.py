@@ -23,6 +23,9 @@ RATIO_FLOOR_BYTES = 2**20
 # Spreadsheets: the used range (rows × columns from A1) that the reader would allocate.
 MAX_SHEET_CELLS = 4_000_000
 MAX_WORKBOOK_CELLS = 8_000_000
+# … and the text its cells hold: a shared string is copied into every cell that refers to it.
+MAX_CELL_TEXT = 64 * 2**20  # characters (bytes of markup counted too: an upper bound)
+MAX_SHARED_STRINGS = 1_000_000
 
 # XML: libxml2 without huge trees refuses nesting deeper than this and text nodes over 10 MB.
 MAX_XML_DEPTH = 256
@@ -30,6 +33,7 @@ MAX_XML_TAGS = 2_500_000  # "<" characters, an upper bound of the element count 
 
 # Tables and documents.
 MAX_TABLE_ROWS = 1_000_000  # rows of a CSV file
+MAX_SEARCH_TEXT = 4_000_000  # characters of a budget's searchable text (documents.indexed_content)
 MAX_POSITIONS = 100_000  # positions of one document (about 2.5 KB each while parsing)
 
 
