@@ -159,3 +159,11 @@ def test_object_codes_ignore_spaces_and_leading_zeros() -> None:
     assert object_key("SO 01") == object_key("so1") == "so1"
     assert object_key("SO 201") != object_key("SO 20")
     assert object_key("SO 01.1") == "so1.1"
+
+
+def test_the_rows_query_selects_the_row_fields_in_order() -> None:
+    from sqlalchemy import select as sql_select
+
+    from app.domain.chat.assistant import ROW_COLUMNS
+
+    assert list(sql_select(*ROW_COLUMNS).selected_columns.keys()) == list(PositionRow.__dataclass_fields__)

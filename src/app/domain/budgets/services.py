@@ -57,6 +57,7 @@ from app.domain.budgets.changes import (
 )
 from app.domain.budgets.records import PositionRecord
 from app.domain.budgets.schemas import PositionRead, VersionSummary
+from app.domain.budgets.summary import summarise_version
 from app.domain.filestore.mirror import mirror_project
 from app.domain.projects.cache import invalidate_project
 from app.domain.projects.services import lock_project
@@ -307,28 +308,13 @@ class BudgetService(SQLAlchemyAsyncRepositoryService[BudgetVersion]):
         for entry in plan.changes["modified"]:
             entry["position_id"] = str(plan.position_ids[uuid.UUID(entry["lineage_id"])])
 
-        count, total, red, amber, green = (
-            await session.execute(
-                select(
-                    func.count(),
-                    func.coalesce(func.sum(Position.total_price), 0),
-                    func.count().filter(Position.status == "RED"),
-                    func.count().filter(Position.status == "AMBER"),
-                    func.count().filter(Position.status == "GREEN"),
-                ).where(Position.version_id == new_version.id)
-            )
-        ).one()
-        total_cost = Decimal(total or 0)
-        new_version.total_positions = count
-        new_version.total_cost = total_cost
-        new_version.delta_cost = total_cost - (previous.total_cost if previous is not None else Decimal("0"))
+        totals = await summarise_version(session, new_version)
+        new_version.total_positions = totals.positions
+        new_version.total_cost = totals.total_cost
+        new_version.delta_cost = totals.total_cost - (previous.total_cost if previous is not None else Decimal("0"))
         new_version.changes = plan.changes
         project.current_version = new_version.version
-        project.total_positions = count
-        project.total_cost = total_cost
-        project.issues_count_red = red
-        project.issues_count_amber = amber
-        project.issues_count_green = green
+        totals.apply_to(project)
         if commit:
             await session.commit()
             if redis is not None:

@@ -79,7 +79,7 @@ class Reply(msgspec.Struct, kw_only=True):
 @dataclass(frozen=True)
 class VersionInfo:
     number: int
-    id: uuid.UUID | None
+    id: uuid.UUID
     total_cost: Decimal
     total_positions: int
 

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from .assembly import DocumentBuilder, PositionDraft
-from .cells import Cell, cell_text, fold, is_blank_row
+from .cells import Cell, cell_text, fold, is_blank_row, row_excerpt
 from .columns import Column, Header
 from .numbers import parse_number_or_none, plain_number, quantize_money
 
@@ -139,11 +139,8 @@ class BudgetTableReader:
     def text(self, row: Sequence[Cell], field: str) -> str:
         return cell_text(self.header.get(row, field))
 
-    def excerpt(self, row: Sequence[Cell]) -> str:
-        return " | ".join(text for text in (cell_text(value) for value in row) if text)
-
     def skip(self, kind: str, reason: str, row: Sequence[Cell], line: int) -> None:
-        self.builder.skip(kind, reason, line=line, sheet=self.sheet, text=self.excerpt(row))
+        self.builder.skip(kind, reason, line=line, sheet=self.sheet, text=row_excerpt(row))
 
     def section(self, code: str, name: str, row: Sequence[Cell], line: int) -> None:
         """A D row: groups (HSV, PSV, M, VRN …) hold numbered sections such as "1 - Zemní práce"."""
