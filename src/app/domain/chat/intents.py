@@ -65,12 +65,14 @@ class Intent(msgspec.Struct, frozen=True, kw_only=True):
     per_unit: str | None = None  # ratio: the denominator's unit
     per_terms: tuple[str, ...] = ()  # ratio: the denominator's search stems
     missing: tuple[str, ...] = ()  # what a command still needs
+    # (search stem, the word as the message wrote it), for answers that quote the asker's words
+    wording: tuple[tuple[str, str], ...] = ()
 
     def params(self) -> dict[str, Any]:
         """The parameters that were found, JSON-ready (decimals as strings, tuples as lists)."""
         found: dict[str, Any] = {}
         for name in self.__struct_fields__:
-            if name in ("name", "confidence", "language"):
+            if name in ("name", "confidence", "language", "wording"):
                 continue
             value = getattr(self, name)
             if value is None or value == ():
@@ -79,6 +81,11 @@ class Intent(msgspec.Struct, frozen=True, kw_only=True):
                 list(value) if isinstance(value, tuple) else str(value) if isinstance(value, Decimal) else value
             )
         return found
+
+    def shown(self, terms: tuple[str, ...] | list[str]) -> str:
+        """Search stems as the message wrote them ("vyztuz" → "výztuže")."""
+        written = dict(self.wording)
+        return " ".join(written.get(term, term) for term in terms)
 
     @property
     def is_command(self) -> bool:
@@ -411,8 +418,9 @@ def _unit(text: str | None) -> str | None:
     return _UNIT_WORDS.get(text) if text else None
 
 
-def _terms(text: str) -> tuple[str, ...]:
-    """Search stems from what is left of a message (English materials translated)."""
+def _terms(text: str, written: dict[str, str], wording: list[tuple[str, str]]) -> tuple[str, ...]:
+    """Search stems from what is left of a message (English materials translated); `wording` collects
+    each stem with the word as written."""
     found: list[str] = []
     for word in words(text):
         if word in STOPWORDS or len(word) < 3 or (any(ch.isdigit() for ch in word) and "/" not in word):
@@ -420,6 +428,7 @@ def _terms(text: str) -> tuple[str, ...]:
         term = ENGLISH_STEMS.get(word) or (word if "/" in word else stem(word))
         if term not in found:
             found.append(term)
+            wording.append((term, written.get(word, word)))
     return tuple(found)
 
 
@@ -518,12 +527,15 @@ def parse_message(message: str) -> Intent:
         for match in list(pattern.finditer(slots.rest)):
             slots.blank(match.start(), match.end())
 
+    written = {fold(word): word for word in re.findall(r"[\w/]+", message)}
+    wording: list[tuple[str, str]] = []
     if per is not None:
         found["per_unit"] = _unit(per.group(1))
-        found["terms"] = _terms(slots.rest[: per.start()])
-        found["per_terms"] = _terms(slots.rest[per.end() :])
+        found["terms"] = _terms(slots.rest[: per.start()], written, wording)
+        found["per_terms"] = _terms(slots.rest[per.end() :], written, wording)
     else:
-        found["terms"] = _terms(slots.rest)
+        found["terms"] = _terms(slots.rest, written, wording)
+    found["wording"] = tuple(wording)
 
     name, confidence = _decide(
         folded,
@@ -557,7 +569,11 @@ def parse_message(message: str) -> Intent:
     if name == "export" and "export_format" not in found:
         found["export_format"] = "xlsx"
     kept = _KEPT.get(name, _KEPT_DEFAULT)
-    return Intent(name=name, confidence=confidence, **{k: v for k, v in found.items() if k in kept or k == "language"})
+    return Intent(
+        name=name,
+        confidence=confidence,
+        **{k: v for k, v in found.items() if k in kept or k in ("language", "wording")},
+    )
 
 
 # Which parameters each intent carries (the rest were read but mean nothing for it).
