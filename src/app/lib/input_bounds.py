@@ -123,7 +123,7 @@ def _too_large(limit: int) -> PayloadTooLarge:
     )
 
 
-def refuse_unstorable_query(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def refuse_unstorable_query(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """App-wide guard: a query parameter with a NUL character is a 400 naming it."""
     raw = connection.scope.get("query_string", b"")
     if b"%00" not in raw and b"\x00" not in raw:

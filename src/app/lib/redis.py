@@ -8,6 +8,8 @@ the first request after a Redis restart is answered instead of failing with 503.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
 from weakref import WeakKeyDictionary
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -15,6 +17,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.config import Settings
@@ -47,3 +50,15 @@ def registered_script(redis: Redis, source: str) -> AsyncScript:
     if script is None:
         script = scripts[source] = redis.register_script(source)
     return script
+
+
+async def run_script(redis: Redis, source: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+    """EVALSHA of a registered script; on NOSCRIPT (a restarted Redis) redis-py loads it and retries.
+
+    The call goes to `execute_command` directly: redis-py's `evalsha` wrapper inspects its arguments
+    on every call (a deprecation helper), which cost 8 % of a cached read in the profile."""
+    script = registered_script(redis, source)
+    try:
+        return await redis.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+    except NoScriptError:
+        return await script(keys=keys, args=args)

@@ -248,3 +248,30 @@ async def test_another_users_project_is_not_found(
     assert len(await versions(client, api_user, project["id"])) == 4
     jobs = await client.get(f"/api/projects/{project['id']}/jobs", headers=api_user.headers)
     assert jobs.json()["total"] == 0
+
+
+async def test_odd_messages_never_give_a_5xx_and_change_nothing(
+    client: AsyncTestClient[Litestar], api_user: ApiUser
+) -> None:
+    project = await small_budget(client, api_user)
+    pid = project["id"]
+    odd = [
+        "x" * 20_000,
+        "Co se změnilo ve verzi 999999?",
+        "Co se změnilo od 31. 2.?",
+        "changes since 2026-13-45",
+        "Změň množství 273321311 v SO 1 na 99999999999999999999",
+        "Změň množství 273321311 v SO 1 na 1,23456789",
+        "Smaž položku „“",
+        "Smaž položku 'Neexistující popis'",
+        "Vyexportuj verzi 0 do xlsx",
+        "Top 999 nejdražších položek",
+        "Kolik stojí 🧱 beton 🏗️?",
+        "kolik stoji SO 99999",
+        "'; DROP TABLE positions; --",
+        "Kolik výztuže na m3 betonu v SO 7?",
+    ]
+    for message in odd:
+        response = await client.post(f"/api/projects/{pid}/chat", json={"message": message}, headers=api_user.headers)
+        assert response.status_code == 201, (message, response.text)
+    assert len(await versions(client, api_user, pid)) == 4

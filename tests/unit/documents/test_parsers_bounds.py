@@ -7,11 +7,18 @@ from typing import Any
 import pytest
 
 from app.domain.budgets.records import DocumentParseError
-from app.domain.documents.parsers import assembly, csv_budget, parse_document, workbook_bounds, xml_reader
+from app.domain.documents.parsers import (
+    assembly,
+    csv_budget,
+    parse_document,
+    text_documents,
+    workbook_bounds,
+    xml_reader,
+)
 from app.domain.documents.parsers.kros_excel import parse_kros_excel
 from app.domain.documents.parsers.workbook import Workbook
 from app.domain.documents.parsers.workbook_bounds import check_archive
-from tests.fixtures.budget_files import csv_bytes, kros_xlsx_bytes, unixml_bytes
+from tests.fixtures.budget_files import csv_bytes, kros_xlsx_bytes, pdf_bytes, unixml_bytes
 from tests.fixtures.hostile_files import (
     ODS_CELL,
     dense_range_bomb,
@@ -175,3 +182,13 @@ def test_each_sheet_is_loaded_once_and_released_after_the_parse() -> None:
     assert set(counting.loads) == set(workbook.sheet_names)
     assert set(counting.loads.values()) == {1}
     assert workbook._rows == {}
+
+
+def test_pdf_text_is_read_up_to_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(text_documents, "MAX_PDF_TEXT", 20)
+    data = pdf_bytes(["Technicka zprava - zakladove konstrukce", "Beton C 30/37 XC2"])
+
+    document = parse_document(data, "zprava.pdf")
+
+    assert len(document.text) <= 20
+    assert [w.message for w in document.warnings] == ["text was read up to page 1 only (more than 20 characters)"]

@@ -81,11 +81,9 @@ class ChatController(Controller):
             settings=settings,
             queues=job_queues,
         )
-        question, answer = await chat_service.converse(
+        message, reply = await chat_service.converse(
             current_user, project_id, data, assistant, expected_version=parse_if_match(if_match)
         )
-        message = ChatMessageRead.from_model(question)
-        reply = ChatMessageRead.from_model(answer)
         for stored in (message, reply):
             await events.publish(project_channel(project_id), "chat_message", msgspec.to_builtins(stored))
         return ChatExchange(message=message, assistant=reply)

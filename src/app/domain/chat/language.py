@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 
 # Spaces people put between thousands: plain, no-break and narrow no-break.
 _THOUSANDS_SPACE = "[ \u00a0\u202f]"
-NUMBER_PATTERN = rf"-?(?:\d{{1,3}}(?:(?:{_THOUSANDS_SPACE}|[.,])\d{{3}})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?)"
+NUMBER_PATTERN = rf"-?(?:\d{{1,3}}(?:(?:{_THOUSANDS_SPACE}|[.,])\d{{3}})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?)(?!\d)"
 _NUMBER = re.compile(rf"(?<![\w.,/]){NUMBER_PATTERN}(?![\w/])")
 
 

@@ -54,7 +54,7 @@ def reads_files(settings: Settings) -> bool:
     return settings.MIGRATION_READ_FROM == "files"
 
 
-def refuse_writes_in_files_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def refuse_writes_in_files_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Guard: 503 problem+json for writes while the file store is the writer."""
     settings: Settings = connection.app.state.settings
     if settings.MIGRATION_MODE == "files_only" and connection.scope.get("method", "GET") not in _SAFE_METHODS:

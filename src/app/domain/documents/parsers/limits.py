@@ -31,6 +31,10 @@ MAX_SHARED_STRINGS = 1_000_000
 MAX_XML_DEPTH = 256
 MAX_XML_TAGS = 2_500_000  # "<" characters, an upper bound of the element count (≈ 1.2 M elements)
 
+# PDF: pypdf itself refuses a stream that unpacks past 75 MB; the text read is bounded here.
+MAX_PDF_PAGES = 5_000
+MAX_PDF_TEXT = 16_000_000  # characters
+
 # Tables and documents.
 MAX_TABLE_ROWS = 1_000_000  # rows of a CSV file
 MAX_SEARCH_TEXT = 4_000_000  # characters of a budget's searchable text (documents.indexed_content)
