@@ -7,8 +7,9 @@
   36,000 positions (just under ``MAX_XML_TAGS``) and an xlsx sheet of 3.8 M cells of shared strings.
 - Hostile files, each parsed once and each to end as a ``DocumentParseError`` with its reason, with
   peak RSS under the stated bound: a zip bomb near the 50 MB upload limit (honest about its size,
-  and one that lies about it), a tiny xlsx whose used range is billions of cells, a shared string
-  copied into 30,000 cells (900 M characters), an ODS repeat bomb, an xls reaching its last cell, and 48 MB of XML tags.
+  and one that lies about it), a zip of 500,000 members, a tiny xlsx whose used range is billions of
+  cells, a shared string copied into 30,000 cells (900 M characters), an ODS repeat bomb, an xls
+  reaching its last cell, and 48 MB of XML tags.
 
 Each file is parsed in a fresh child process, so peak RSS belongs to the parse and not to the
 generation of the file. Reports JSON on stdout and in loadtests/reports/parsers.json; exits 1 when
@@ -118,6 +119,7 @@ def build_boundary_and_hostile_files(directory: Path) -> dict[str, tuple[Path, o
         at_the_bounds,
         dense_range_bomb,
         large_zip_bomb,
+        many_members_zip,
         ods_repeat_bomb,
         shared_string_bomb,
     )
@@ -139,6 +141,7 @@ def build_boundary_and_hostile_files(directory: Path) -> dict[str, tuple[Path, o
         # hostile files
         "zip_bomb_48mb.xlsx": (large_zip_bomb(48), "refused"),
         "zip_bomb_48mb_lying.xlsx": (large_zip_bomb(48, lying=True), "refused"),
+        "zip_500000_members.xlsx": (many_members_zip(500_000), "refused"),
         "dense_range_bomb.xlsx": (dense_range_bomb(), "refused"),
         "shared_string_bomb.xlsx": (shared_string_bomb(length=30_000, cells=30_000), "refused"),
         "ods_repeat_bomb.ods": (ods_repeat_bomb(3_000, 3_000), "refused"),

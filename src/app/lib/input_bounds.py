@@ -10,11 +10,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.enums import RequestEncodingType
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Parameter
 
@@ -98,16 +100,30 @@ def check_json_body(body: bytes, value: Any) -> None:
 
 
 class BoundedRequest(Request[Any, Any, Any]):
-    """Litestar's request with a JSON body bounded in size and depth and free of NUL."""
+    """Litestar's request with a JSON body bounded in size (while it is read) and depth, free of NUL.
+
+    Multipart uploads keep the app's limit (`UPLOAD_MAX_BYTES` plus the form's overhead)."""
+
+    def _json_limit(self) -> int | None:
+        data = self.route_handler.parsed_fn_signature.parameters.get("data")
+        media_type = getattr(data.kwarg_definition, "media_type", None) if data is not None else None
+        if media_type in (RequestEncodingType.MULTI_PART, RequestEncodingType.URL_ENCODED):
+            return None
+        return int(self.app.state.settings.JSON_BODY_MAX_BYTES)
+
+    async def stream(self) -> AsyncGenerator[bytes, None]:
+        limit = self._json_limit()
+        if limit is not None and (self.content_length or 0) > limit:
+            raise _too_large(limit)
+        received = 0
+        async for chunk in super().stream():
+            received += len(chunk)
+            if limit is not None and received > limit:
+                raise _too_large(limit)
+            yield chunk
 
     async def json(self) -> Any:
-        limit = int(self.app.state.settings.JSON_BODY_MAX_BYTES)
-        announced = self.headers.get("content-length", "")
-        if announced.isdigit() and int(announced) > limit:
-            raise _too_large(limit)
         body = await self.body()
-        if len(body) > limit:
-            raise _too_large(limit)
         try:
             value = await super().json()
         except RecursionError:

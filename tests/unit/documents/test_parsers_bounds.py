@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app.domain.budgets.records import DocumentParseError
+from app.domain.documents.file_types import UnknownFileType, sniff_file
 from app.domain.documents.parsers import (
     assembly,
     csv_budget,
@@ -18,7 +20,7 @@ from app.domain.documents.parsers import (
 from app.domain.documents.parsers.kros_excel import parse_kros_excel
 from app.domain.documents.parsers.workbook import Workbook
 from app.domain.documents.parsers.workbook_bounds import check_archive
-from tests.fixtures.budget_files import csv_bytes, kros_xlsx_bytes, pdf_bytes, unixml_bytes
+from tests.fixtures.budget_files import csv_bytes, kros_xlsx_bytes, pdf_bytes, unixml_bytes, zip_bytes
 from tests.fixtures.hostile_files import (
     ODS_CELL,
     dense_range_bomb,
@@ -192,3 +194,15 @@ def test_pdf_text_is_read_up_to_its_bound(monkeypatch: pytest.MonkeyPatch) -> No
 
     assert len(document.text) <= 20
     assert [w.message for w in document.warnings] == ["text was read up to page 1 only (more than 20 characters)"]
+
+
+def test_an_archive_of_too_many_members_is_refused_before_its_directory_is_read(tmp_path: Path) -> None:
+    members = {"xl/workbook.xml": b"<workbook/>", **{f"x/{index}": b"" for index in range(2_500)}}
+    data = zip_bytes(members)
+
+    with pytest.raises(DocumentParseError, match=r"number of files is too large: 2,501 \(the limit is 2,000\)"):
+        parse_document(data, "rozpocet.xlsx")
+    upload = tmp_path / "upload"
+    upload.write_bytes(data)
+    with pytest.raises(UnknownFileType, match="number of files is too large"):
+        sniff_file(upload, "rozpocet.xlsx")

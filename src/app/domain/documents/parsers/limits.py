@@ -15,6 +15,7 @@ PEAK_MEMORY_MB = 600  # the stated bound on a parse's peak RSS (worker process, 
 
 # Archives (xlsx, ods): every member, before it is read.
 MAX_ARCHIVE_MEMBERS = 2_000
+MAX_DIRECTORY_BYTES = 2**20  # the central directory (2,000 entries need about 200 KB)
 MAX_MEMBER_BYTES = 128 * 2**20  # uncompressed size of one member
 MAX_ARCHIVE_BYTES = 256 * 2**20  # uncompressed size of all members together
 MAX_COMPRESSION_RATIO = 100  # uncompressed / compressed, for members above RATIO_FLOOR_BYTES

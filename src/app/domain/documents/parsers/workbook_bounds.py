@@ -30,6 +30,7 @@ from .limits import (
     MAX_ARCHIVE_MEMBERS,
     MAX_CELL_TEXT,
     MAX_COMPRESSION_RATIO,
+    MAX_DIRECTORY_BYTES,
     MAX_MEMBER_BYTES,
     MAX_SHARED_STRINGS,
     MAX_SHEET_CELLS,
@@ -68,8 +69,34 @@ class SheetExtent:
         return self.rows * self.columns
 
 
+_END_OF_DIRECTORY = b"PK\x05\x06"
+_ZIP64_LOCATOR = b"PK\x06\x07"
+TAIL_BYTES = 22 + 65_535  # the end-of-directory record and the longest comment
+
+
+def check_zip_directory(tail: bytes) -> None:
+    """Refuse, from the last ``TAIL_BYTES`` of a zip, a central directory too large to be read.
+
+    ``zipfile`` turns every directory entry into an object before anything else can be checked: a
+    50 MB archive of half a million empty members costs hundreds of MB and many seconds to open.
+    The end-of-directory record says how many entries and how many bytes the directory has (ZIP64,
+    which can say more, is refused: a workbook within the upload limit never needs it).
+    """
+    end = tail.rfind(_END_OF_DIRECTORY)
+    if end < 0 or end + 22 > len(tail):
+        raise DocumentParseError("Excel file is damaged or truncated (no end of the ZIP directory)")
+    if tail.rfind(_ZIP64_LOCATOR, max(0, end - 20), end) >= 0:
+        raise DocumentParseError("ZIP64 archives are not accepted (a workbook within the upload limit never needs one)")
+    entries, directory_bytes = struct.unpack_from("<HI", tail, end + 10)
+    if entries > MAX_ARCHIVE_MEMBERS:
+        raise too_large("The archive's number of files", entries, MAX_ARCHIVE_MEMBERS)
+    if directory_bytes > MAX_DIRECTORY_BYTES:
+        raise too_large("The archive's directory", directory_bytes, MAX_DIRECTORY_BYTES, "MB")
+
+
 def check_archive(data: bytes) -> None:
     """Refuse a zip workbook whose members unpack too far, lie about their size, or span too many cells."""
+    check_zip_directory(data[-TAIL_BYTES:])
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
