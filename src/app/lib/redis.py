@@ -18,7 +18,6 @@ from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.config import Settings
 
@@ -34,8 +33,9 @@ def create_redis(settings: Settings, *, decode_responses: bool = False) -> Redis
         socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
         socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
         health_check_interval=15,
-        retry=Retry(NoBackoff(), RETRIES_ON_A_DEAD_CONNECTION),
-        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        # A broken connection only: a timed-out command may have run (INCR, a publish) and is not repeated.
+        retry=Retry(NoBackoff(), RETRIES_ON_A_DEAD_CONNECTION, supported_errors=(RedisConnectionError,)),
+        retry_on_error=[RedisConnectionError],
         decode_responses=decode_responses,
     )
     return Redis(connection_pool=pool)

@@ -88,7 +88,8 @@ async def test_questions_are_answered_from_the_data_with_their_source(
     assert concrete["role"] == "assistant"
     assert "75\u00a0000,00\u00a0Kč" in concrete["message"]  # 20 × 3000 + 5 × 3000; reinforcement steel is not concrete
     assert concrete["answer_source"] == "positions of version 4: 2 rows matching 'beton'"
-    assert concrete["context"]["version"] == 4 and concrete["context"]["filters"] == {"terms": ["beton"]}
+    assert concrete["context"]["version"] == 4
+    assert concrete["context"]["filters"] == {"terms": ["beton"], "words": "beton"}
     assert float(concrete["answer_confidence"]) >= 90
     assert {p["code"] for p in concrete["positions"]} == {"273321311"}
     assert set(concrete["position_ids"]) == {p["id"] for p in concrete["positions"]}

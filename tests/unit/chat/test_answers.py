@@ -60,7 +60,7 @@ def test_total_of_a_material_adds_the_rows_it_names() -> None:
     assert reply.data == {"count": 3, "total_cost": "125500"}
     assert "125\u00a0500,00\u00a0Kč" in reply.text
     assert reply.source == "positions of version 7: 3 rows matching 'beton'"
-    assert reply.context["version"] == 7 and reply.context["filters"] == {"terms": ["beton"]}
+    assert reply.context["version"] == 7 and reply.context["filters"] == {"terms": ["beton"], "words": "beton"}
     assert [p.code for p in reply.positions] == ["273321311", "311321411", "273321311"]
 
 

@@ -106,7 +106,7 @@ def scope_phrase(filters: Mapping[str, object], language: str) -> str:
     if "text" in filters:
         parts.append(say(language, f"s popisem '{filters['text']}'", f"described '{filters['text']}'"))
     if "terms" in filters:
-        terms = " ".join(str(t) for t in filters["terms"])  # type: ignore[attr-defined]
+        terms = str(filters.get("words") or " ".join(str(t) for t in filters["terms"]))  # type: ignore[attr-defined]
         parts.append(say(language, f"odpovídající '{terms}'", f"matching '{terms}'"))
     return ", ".join(parts)
 
@@ -379,8 +379,8 @@ def answer_ratio(version: VersionInfo, rows: Sequence[PositionRow], intent: Inte
         numerator_unit = "kg"  # reinforcement is judged in kg per m3
     context = answer_context(version.number, intent, filters)
     source = source_text(
-        f"positions of version {version.number}: {len(numerator.rows)} rows '{' '.join(numerator_terms)}', "
-        f"{len(denominator.rows)} rows '{' '.join(denominator_terms)}'"
+        f"positions of version {version.number}: {len(numerator.rows)} rows '{intent.shown(numerator_terms)}', "
+        f"{len(denominator.rows)} rows '{intent.shown(denominator_terms)}'"
         + (f" in {intent.object_code}" if intent.object_code else "")
     )
     scope = scope_phrase(base.filters, language)
@@ -390,9 +390,9 @@ def answer_ratio(version: VersionInfo, rows: Sequence[PositionRow], intent: Inte
             text=say(
                 language,
                 f"Poměr nelze spočítat: ve verzi {version.number} {scope} nejsou položky odpovídající "
-                f"'{' '.join(missing)}' s množstvím.",
+                f"'{intent.shown(missing)}' s množstvím.",
                 f"The ratio cannot be computed: version {version.number} {scope} has no positions matching "
-                f"'{' '.join(missing)}' with a quantity.",
+                f"'{intent.shown(missing)}' with a quantity.",
             ).replace("  ", " "),
             intent=intent.name,
             confidence=intent.confidence,
@@ -410,17 +410,17 @@ def answer_ratio(version: VersionInfo, rows: Sequence[PositionRow], intent: Inte
         "ratio_unit": f"{top_unit}/{bottom_unit}",
     }
     figures = (
-        f"'{' '.join(numerator_terms)}' {format_number(top_amount, language)} {top_unit} "
-        f"({count_of(top_count, language)}), '{' '.join(denominator_terms)}' "
+        f"'{intent.shown(numerator_terms)}' {format_number(top_amount, language)} {top_unit} "
+        f"({count_of(top_count, language)}), '{intent.shown(denominator_terms)}' "
         f"{format_number(bottom_amount, language)} {bottom_unit} ({count_of(bottom_count, language)})"
     )
     where = f" {scope}" if scope else ""
     if ratio is None:
         text = say(
             language,
-            f"Verze {version.number}{where}: {figures}; množství '{' '.join(denominator_terms)}' v {bottom_unit} "
+            f"Verze {version.number}{where}: {figures}; množství '{intent.shown(denominator_terms)}' v {bottom_unit} "
             "je nulové, poměr nelze spočítat.",
-            f"Version {version.number}{where}: {figures}; the quantity of '{' '.join(denominator_terms)}' in "
+            f"Version {version.number}{where}: {figures}; the quantity of '{intent.shown(denominator_terms)}' in "
             f"{bottom_unit} is zero, so there is no ratio.",
         )
     else:

@@ -248,11 +248,12 @@ class BudgetAssistant:
             AuditResult.reasoning,
             AuditResult.issues,
             AuditResult.suggestions,
+            AuditResult.resolved,
         ).where(AuditResult.position_id.in_(list(position_lineage)), AuditResult.expert_role.in_(list(roles)))
         rows = sorted((await self.session.execute(statement)).all(), key=lambda row: -position_lineage[row[0]][1])
         latest: dict[uuid.UUID, int] = {}
         verdicts = []
-        for position_id, role, status, confidence, reasoning, issues, suggestions in rows:
+        for position_id, role, status, confidence, reasoning, issues, suggestions, resolved in rows:
             lineage_id, number = position_lineage[position_id]
             if latest.setdefault(lineage_id, number) != number:
                 continue  # an older audit of the same lineage
@@ -267,6 +268,7 @@ class BudgetAssistant:
                     issues=list(issues or []),
                     suggestions=[str(s) for s in suggestions or []],
                     audited_version=number,
+                    resolved=bool(resolved),
                 )
             )
         return verdicts

@@ -59,6 +59,7 @@ class VerdictRow:
     issues: list[dict[str, Any]] = field(default_factory=list)
     suggestions: list[str] = field(default_factory=list)
     audited_version: int = 0
+    resolved: bool = False  # a person marked the finding resolved (accepted, fixed or disputed)
 
     def first_issue(self) -> dict[str, Any] | None:
         ranked = sorted(
@@ -122,6 +123,8 @@ def answer_findings(
     for row in shown:
         line = f"- [{status_name(row.status, language)}] {position_line(row, language)}"
         verdict = verdicts.get(row.lineage_id)
+        if verdict is not None and verdict.resolved:
+            line += " " + say(language, "(vyřešeno)", "(resolved)")
         if verdict is not None:
             if verdict.reasoning:
                 line += f"\n  {say(language, 'Důvod', 'Reason')}: {verdict.reasoning}"

@@ -163,6 +163,7 @@ def select(rows: Iterable[PositionRow], intent: Intent, *, terms: Sequence[str] 
         else:
             selected = [row for row in selected if row.matches_terms(search_terms)]
             filters["terms"] = search_terms
+            filters["words"] = intent.shown(search_terms)
     return Selection(rows=selected, filters=filters)
 
 
