@@ -69,6 +69,11 @@ ROW_COLUMNS = (
     Position.status,
 )
 _EDITED_FIELD = {"set_quantity": "quantity", "set_price": "unit_price"}
+EDIT_ATTEMPTS = 6  # a command retried on a moved-on budget: one per competing edit, bounded
+
+
+def _conflicted(reply: Reply) -> bool:
+    return bool(reply.actions) and reply.actions[0].get("result", {}).get("status") == "conflict"
 
 
 # (row count, newest updated_at) of a version's positions: changes whenever any of them is written.
@@ -189,7 +194,20 @@ class BudgetAssistant:
             return await self._findings(project_id, info, rows, intent)
         if intent.name == "explain":
             return await self._explain(project_id, info, rows, intent, referenced_ids)
-        return await self._edit(project_id, info, rows, intent, question_id, referenced_ids, expected_version)
+        reply = await self._edit(project_id, info, rows, intent, question_id, referenced_ids, expected_version)
+        for _ in range(EDIT_ATTEMPTS - 1):
+            # Someone made a version between our read and our write. Without the user's If-Match the
+            # command is read again against the new version (the position named again by its code,
+            # number or words — an edit of another position does not block this one); with it, no.
+            if expected_version is not None or not _conflicted(reply):
+                break
+            latest = await self._latest_version(project_id)
+            if latest is None:
+                break
+            info, fingerprint = latest
+            rows = await version_rows(self.session, info.id, fingerprint=fingerprint)
+            reply = await self._edit(project_id, info, rows, intent, question_id, referenced_ids, None)
+        return reply
 
     # ------------------------------------------------------------------------------------ reading
 
