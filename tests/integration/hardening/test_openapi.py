@@ -93,6 +93,9 @@ async def test_headers_and_files_are_typed_as_sent(client: Client, api_user: Api
     last_modified = content["headers"]["last-modified"]["schema"]
     assert "format" not in last_modified
     assert "" not in content["content"]
+    positions = document["paths"]["/api/projects/{project_id}/positions"]["get"]["responses"]
+    assert "ETag" in positions["200"]["headers"]
+    assert "Retry-After" in positions["429"]["headers"]
     logout = document["paths"]["/api/auth/logout"]["post"]["responses"]["204"]
     assert "content" not in logout
     uploaded = await client.post(

@@ -128,11 +128,35 @@ def answered_statuses(
     return statuses | EXTRA_STATUSES.get((path, method), set())
 
 
+RETRY_AFTER_HEADER: dict[str, Any] = {
+    "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    "description": "seconds to wait before trying again",
+    "required": False,
+}
+ETAG_HEADER: dict[str, Any] = {
+    "schema": {"type": "string"},
+    "description": 'the budget version the answer reflects, e.g. `"7"` (send it back as `If-Match`)',
+    "required": False,
+}
+# Answers that carry the budget version as an ETag (app.domain.budgets.controllers).
+ETAG_OPERATIONS = {
+    ("/api/projects/{project_id}/positions", "get"),
+    ("/api/projects/{project_id}/positions", "post"),
+    ("/api/projects/{project_id}/positions/{position_id}", "patch"),
+    ("/api/projects/{project_id}/positions/{position_id}", "delete"),
+}
+
+
 def _problem_response(status: int) -> dict[str, Any]:
-    return {
+    response: dict[str, Any] = {
         "description": HTTPStatus(status).phrase,
         "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA_REF}},
     }
+    if status in (429, 503):
+        response["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
+    if status == 401:
+        response["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}, "required": False}}
+    return response
 
 
 def _forbids_unknown_fields(annotation: Any) -> type[msgspec.Struct] | None:
@@ -204,6 +228,9 @@ def build_honest_openapi(app: Litestar) -> dict[str, Any]:
             for status in [s for s in responses if s[:1] in "45"]:
                 responses.pop(status)
             _fix_success_responses(path, responses)
+            if (path, method) in ETAG_OPERATIONS:
+                for status in [s for s in responses if s.startswith("2")]:
+                    responses[status].setdefault("headers", {})["ETag"] = ETAG_HEADER
             if path == "/ready":  # not ready: the same body, naming what failed
                 responses["503"] = {**responses["200"], "description": "PostgreSQL or Redis does not answer"}
             for status in sorted(answered_statuses(path, method, route, handler, operation)):
