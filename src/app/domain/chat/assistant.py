@@ -42,7 +42,7 @@ from app.domain.chat.answers import (
     say,
     source_text,
 )
-from app.domain.chat.audit_answers import VerdictRow, answer_explain, answer_findings, ask_which
+from app.domain.chat.audit_answers import VerdictRow, answer_explain, answer_findings, ask_which, shown_findings
 from app.domain.chat.budget_view import PositionRow, Selection
 from app.domain.chat.budget_view import select as select_rows
 from app.domain.chat.change_answers import answer_changes, since_moment
@@ -294,9 +294,7 @@ class BudgetAssistant:
     async def _findings(
         self, project_id: uuid.UUID, info: VersionInfo, rows: list[PositionRow], intent: Intent
     ) -> Reply:
-        selection = select_rows(rows, intent)
-        wanted = set(intent.statuses)
-        shown = [row.lineage_id for row in selection.rows if row.status in wanted][:50]
+        shown = [row.lineage_id for row in shown_findings(rows, intent)]
         verdicts = {v.lineage_id: v for v in await self._verdicts(project_id, shown)}
         return answer_findings(info, rows, intent, verdicts)
 
