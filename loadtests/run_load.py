@@ -112,6 +112,8 @@ def main() -> int:
                         f"http://127.0.0.1:{port}",
                         "--json-file",
                         str(stats_base),
+                        "--csv",
+                        str(stats_base),
                         "--only-summary",
                         "--loglevel",
                         "WARNING",
@@ -178,6 +180,7 @@ def main() -> int:
         "project_sizes": budget_sizes,
         "db_query_avg_ms": round(1000 * query_sum / query_count, 3) if query_count else None,
         "endpoints": endpoints,
+        "failure_reasons": _failure_reasons(Path(f"{stats_base}_failures.csv")),
     }
     report["floor_met"] = bool(
         report["p95_ms"] is not None
@@ -281,6 +284,24 @@ def _valcha_positions() -> list[Any]:
         if sample.is_file():
             return list(extract(sample.read_bytes(), sample.name, schedules_as_text=False).positions)
     return []
+
+
+def _failure_reasons(path: Path) -> list[dict[str, Any]]:
+    """What locust saw fail (its failures CSV): method, endpoint, error and how often."""
+    import csv
+
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8") as handle:
+        return [
+            {
+                "method": row["Method"],
+                "name": row["Name"],
+                "error": row["Error"][:300],
+                "count": int(row["Occurrences"]),
+            }
+            for row in csv.DictReader(handle)
+        ]
 
 
 def _percentile(times: dict[int, int], q: float) -> float | None:
