@@ -150,7 +150,10 @@ def _data_error(exc: Exception) -> ProblemDetailsException:
     """A value the database refused is the request's fault, never a conflict (and never a 500).
 
     The edge bounds (app.lib.input_bounds, the schemas) name the field; this is the backstop."""
-    logger.warning("database refused a value", error=str(exc).splitlines()[0][:300])
+    root: BaseException = exc
+    while root.__cause__ is not None:
+        root = root.__cause__
+    logger.warning("database refused a value", error=f"{type(root).__name__}: {str(root)[:300]}")
     return _problem(
         400,
         "Invalid input",

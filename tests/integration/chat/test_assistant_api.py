@@ -3,6 +3,7 @@ through the REST edit path, ambiguity asked about, jobs started, and the answer 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy import select
 from app.config import Settings
 from app.db.models import Project
 from app.domain.audits.jobs import audit_project
-from tests.support.api import ApiUser, add_position, create_project
+from tests.support.api import ApiUser, add_position, concurrent_client, create_project, signed_in_user
 from tests.support.audit_budgets import PRICED_BUDGET, build_budget
 from tests.support.channel_events import project_events
 from tests.support.job_runs import Harness
@@ -276,3 +277,27 @@ async def test_odd_messages_never_give_a_5xx_and_change_nothing(
         response = await client.post(f"/api/projects/{pid}/chat", json={"message": message}, headers=api_user.headers)
         assert response.status_code == 201, (message, response.text)
     assert len(await versions(client, api_user, pid)) == 4
+
+
+async def test_parallel_commands_on_different_positions_all_apply(app: Litestar) -> None:
+    async with concurrent_client(app) as http:
+        user = await signed_in_user(http)
+        project = await small_budget(http, user)  # type: ignore[arg-type]
+        pid = project["id"]
+        messages = [
+            "Změň množství 273321311 v SO 1 na 21",
+            "Změň množství 273321311 v SO 2 na 6",
+            "Nastav cenu 273351121 na 450",
+            "Změň množství 273361821 na 2,5",
+        ]
+        responses = await asyncio.gather(
+            *(http.post(f"/api/projects/{pid}/chat", json={"message": m}, headers=user.headers) for m in messages)
+        )
+        assert [r.status_code for r in responses] == [201] * 4, [r.text for r in responses]
+        results = [r.json()["assistant"]["actions"][0]["result"] for r in responses]
+        assert {r["status"] for r in results} == {"applied"}
+        assert sorted(r["version"] for r in results) == [5, 6, 7, 8]
+        latest = (await http.get(f"/api/projects/{pid}/positions", headers=user.headers)).json()["items"]
+    assert sorted(p["quantity"] for p in latest if p["code"] == "273321311") == ["21.0000", "6.0000"]
+    assert next(p for p in latest if p["code"] == "273351121")["unit_price"] == "450.00"
+    assert next(p for p in latest if p["code"] == "273361821")["quantity"] == "2.5000"

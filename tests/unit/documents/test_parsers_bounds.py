@@ -139,6 +139,11 @@ def test_ods_repeats_count_as_the_reader_expands_them() -> None:
         "<table:table-row table:number-rows-repeated='1048575'><table:table-cell/></table:table-row>"
     )
     check_archive(ods_bytes(empty_rest))  # an empty rest of the sheet expands to nothing
+    long_text = ODS_CELL.replace(">x<", f">{'x' * 30_000}<").replace(
+        "<table:table-cell ", '<table:table-cell table:number-columns-repeated="100" '
+    )
+    with pytest.raises(DocumentParseError, match=r"text of the workbook's cells .* is too large"):
+        check_archive(ods_bytes(f'<table:table-row table:number-rows-repeated="100">{long_text}</table:table-row>'))
 
 
 def test_xml_with_too_many_tags_or_too_deep_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,4 @@
-"""A budget version's totals: `budget_versions.summary` and the project's counts, in two aggregate queries.
+"""A budget version's totals: `budget_versions.summary` and the project's counts, in one aggregate query.
 
 The summary holds the totals by object (SO …) and by category, and the audit counts: positions by
 verdict, open findings (RED / AMBER) and, beside them, the ones an estimator resolved. A resolution
@@ -39,27 +39,27 @@ def unchanged_sql(current: str, resolved: str) -> str:
     return f"({left}) IS NOT DISTINCT FROM ({right})"
 
 
+# One pass over the version's positions: grouped by object, by category, by verdict (resolved or not)
+# and in total. A resolution is looked up only for the orchestrator's finding of each lineage.
 _TOTALS = text(
-    """
-    SELECT GROUPING(p.metadata->>'object_code', p.category) AS grouping,
-           p.metadata->>'object_code' AS object_code, p.category,
-           count(*) AS positions, coalesce(sum(p.total_price), 0) AS total_cost
-    FROM positions p WHERE p.version_id = :version_id
-    GROUP BY GROUPING SETS ((p.metadata->>'object_code'), (p.category), ())
-    """
-)
-_VERDICTS = text(
     f"""
-    SELECT p.status, (r.id IS NOT NULL AND {unchanged_sql("p", "rp")}) AS resolved, count(*) AS positions
-    FROM positions p
-    LEFT JOIN finding_resolutions r
-        ON r.project_id = p.project_id AND r.lineage_id = p.lineage_id AND r.expert_role = 'orchestrator'
-    LEFT JOIN positions rp ON rp.id = r.position_id
-    WHERE p.version_id = :version_id
-    GROUP BY 1, 2
+    SELECT GROUPING(j.object_code, j.category, j.status, j.resolved) AS grouping,
+           j.object_code, j.category, j.status, j.resolved,
+           count(*) AS positions, coalesce(sum(j.total_price), 0) AS total_cost
+    FROM (
+        SELECT p.metadata->>'object_code' AS object_code, p.category, p.status, p.total_price,
+               (r.id IS NOT NULL AND {unchanged_sql("p", "rp")}) AS resolved
+        FROM positions p
+        LEFT JOIN finding_resolutions r
+            ON r.project_id = p.project_id AND r.lineage_id = p.lineage_id AND r.expert_role = 'orchestrator'
+        LEFT JOIN positions rp ON rp.id = r.position_id
+        WHERE p.version_id = :version_id
+    ) AS j
+    GROUP BY GROUPING SETS ((j.object_code), (j.category), (j.status, j.resolved), ())
     """
 )
-_BY_OBJECT, _BY_CATEGORY, _ALL = 1, 2, 3  # GROUPING() of each grouping set
+# GROUPING() of each set: a bit per column left out (object_code 8, category 4, status 2, resolved 1).
+_BY_OBJECT, _BY_CATEGORY, _BY_VERDICT, _ALL = 0b0111, 0b1011, 0b1100, 0b1111
 
 
 @dataclass
@@ -97,25 +97,22 @@ async def summarise_version(session: AsyncSession, version: BudgetVersion) -> Ve
     totals = VersionTotals()
     params: dict[str, uuid.UUID] = {"version_id": version.id}
     for row in (await session.execute(_TOTALS, params)).mappings():
-        cost = Decimal(row["total_cost"])
-        if row["grouping"] == _ALL:
-            totals.positions, totals.total_cost = int(row["positions"]), cost
-        elif row["grouping"] == _BY_OBJECT:
-            totals.by_object.append(
-                {"object_code": row["object_code"], "positions": row["positions"], "total_cost": str(cost)}
-            )
-        elif row["grouping"] == _BY_CATEGORY:
-            totals.by_category.append(
-                {"category": row["category"], "positions": row["positions"], "total_cost": str(cost)}
-            )
+        grouping, count, cost = row["grouping"], int(row["positions"]), Decimal(row["total_cost"])
+        if grouping == _ALL:
+            totals.positions, totals.total_cost = count, cost
+        elif grouping == _BY_OBJECT:
+            totals.by_object.append({"object_code": row["object_code"], "positions": count, "total_cost": str(cost)})
+        elif grouping == _BY_CATEGORY:
+            totals.by_category.append({"category": row["category"], "positions": count, "total_cost": str(cost)})
+        elif grouping == _BY_VERDICT:
+            status = row["status"]
+            if status is None:
+                totals.unaudited += count
+            elif row["resolved"] and status in totals.resolved:
+                totals.resolved[status] += count
+            else:
+                totals.open[status] += count
     totals.by_object.sort(key=lambda entry: (entry["object_code"] is None, entry["object_code"] or ""))
     totals.by_category.sort(key=lambda entry: (entry["category"] is None, entry["category"] or ""))
-    for status, resolved, count in (await session.execute(_VERDICTS, params)).all():
-        if status is None:
-            totals.unaudited += count
-        elif resolved and status in totals.resolved:
-            totals.resolved[status] += count
-        else:
-            totals.open[status] += count
     version.summary = totals.summary()
     return totals

@@ -42,7 +42,7 @@ from app.domain.chat.answers import (
     say,
     source_text,
 )
-from app.domain.chat.audit_answers import VerdictRow, answer_explain, answer_findings, ask_which
+from app.domain.chat.audit_answers import VerdictRow, answer_explain, answer_findings, ask_which, shown_findings
 from app.domain.chat.budget_view import PositionRow, Selection
 from app.domain.chat.budget_view import select as select_rows
 from app.domain.chat.change_answers import answer_changes, since_moment
@@ -69,6 +69,11 @@ ROW_COLUMNS = (
     Position.status,
 )
 _EDITED_FIELD = {"set_quantity": "quantity", "set_price": "unit_price"}
+EDIT_ATTEMPTS = 6  # a command retried on a moved-on budget: one per competing edit, bounded
+
+
+def _conflicted(reply: Reply) -> bool:
+    return bool(reply.actions) and reply.actions[0].get("result", {}).get("status") == "conflict"
 
 
 # (row count, newest updated_at) of a version's positions: changes whenever any of them is written.
@@ -189,7 +194,20 @@ class BudgetAssistant:
             return await self._findings(project_id, info, rows, intent)
         if intent.name == "explain":
             return await self._explain(project_id, info, rows, intent, referenced_ids)
-        return await self._edit(project_id, info, rows, intent, question_id, referenced_ids, expected_version)
+        reply = await self._edit(project_id, info, rows, intent, question_id, referenced_ids, expected_version)
+        for _ in range(EDIT_ATTEMPTS - 1):
+            # Someone made a version between our read and our write. Without the user's If-Match the
+            # command is read again against the new version (the position named again by its code,
+            # number or words — an edit of another position does not block this one); with it, no.
+            if expected_version is not None or not _conflicted(reply):
+                break
+            latest = await self._latest_version(project_id)
+            if latest is None:
+                break
+            info, fingerprint = latest
+            rows = await version_rows(self.session, info.id, fingerprint=fingerprint)
+            reply = await self._edit(project_id, info, rows, intent, question_id, referenced_ids, None)
+        return reply
 
     # ------------------------------------------------------------------------------------ reading
 
@@ -276,9 +294,7 @@ class BudgetAssistant:
     async def _findings(
         self, project_id: uuid.UUID, info: VersionInfo, rows: list[PositionRow], intent: Intent
     ) -> Reply:
-        selection = select_rows(rows, intent)
-        wanted = set(intent.statuses)
-        shown = [row.lineage_id for row in selection.rows if row.status in wanted][:50]
+        shown = [row.lineage_id for row in shown_findings(rows, intent)]
         verdicts = {v.lineage_id: v for v in await self._verdicts(project_id, shown)}
         return answer_findings(info, rows, intent, verdicts)
 

@@ -90,6 +90,14 @@ def not_audited(version: VersionInfo, intent: Intent) -> Reply:
     )
 
 
+def shown_findings(rows: Sequence[PositionRow], intent: Intent) -> list[PositionRow]:
+    """The positions a findings answer lists (worst and costliest first): the ones whose verdicts it reads."""
+    selection = select(rows, intent)
+    scoped = scope_rows(rows, intent, selection)
+    ordered = sorted(scoped, key=lambda row: (_STATUS_ORDER.get(row.status or "", 3), -(row.total_price or Decimal(0))))
+    return ordered[: min(intent.limit or LIST_LINES, 50)]
+
+
 def answer_findings(
     version: VersionInfo, rows: Sequence[PositionRow], intent: Intent, verdicts: Mapping[uuid.UUID, VerdictRow]
 ) -> Reply:
@@ -102,8 +110,7 @@ def answer_findings(
         return nothing_matches(version, intent, selection, rows)
     scoped = scope_rows(rows, intent, selection)
     counts = Counter(row.status or "none" for row in selection.rows)  # "none": not audited
-    ordered = sorted(scoped, key=lambda row: (_STATUS_ORDER.get(row.status or "", 3), -(row.total_price or Decimal(0))))
-    shown = ordered[: min(intent.limit or LIST_LINES, 50)]
+    shown = shown_findings(rows, intent)
     scope = scope_phrase({k: v for k, v in selection.filters.items() if k not in ("statuses",)}, language)
     wanted = ", ".join(status_name(status, language) for status in intent.statuses)
     audited = sorted({verdicts[row.lineage_id].audited_version for row in shown if row.lineage_id in verdicts})

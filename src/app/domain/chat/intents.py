@@ -187,7 +187,8 @@ _STOPWORD_TEXT = """
     tuto tato toto tohle tuhle tenhle techto tomto teto tyhle
     jde jdou jit go goes going money penez penize zaplatime zaplatit platime utratime utratit cela cely cele
     celou objekt objektu objektech objekty objektem object objects probehl probehly probehlo probehla
-    happened happen pripada pripadaji falls
+    happened happen pripada pripadaji falls dohromady dohromad projekt projektu projektem project davame
+    dame davat jako oznacil oznacila oznacilo oznacene oznacen marked
 """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
@@ -235,6 +236,9 @@ _VERSION_WORD = r"(?:verz\w*|version|ver\.?|v\.?)"
 _VERSION_RANGE = re.compile(
     rf"\b(?:mezi|between|od|from)\s+{_VERSION_WORD}\s*(\d{{1,6}})\s*(?:a|and|do|to|az|k|-)\s*{_VERSION_WORD}?\s*(\d{{1,6}})\b"
 )
+_VERSION_PAIR = re.compile(
+    rf"\b(?:verz\w*|versions?)\s*(\d{{1,6}})\s*(?:a|and|s|se|with|vs\.?|versus|az|to|-)\s*{_VERSION_WORD}?\s*(\d{{1,6}})\b"
+)
 _VERSION_SINCE = re.compile(rf"\b(?:od|since|from|po|after)\s+{_VERSION_WORD}\s*(?:c\.|cislo|no\.?|#)?\s*(\d{{1,6}})\b")
 _VERSION = re.compile(r"\b(?:verz\w*|version|ver\.?)\s*(?:c\.|cislo|no\.?|number|#)?\s*(\d{1,6})\b|\bv(\d{1,6})\b")
 _SINCE = (
@@ -256,7 +260,7 @@ _COMMAND_VALUE = re.compile(
     rf"(?:\bna\s+hodnotu\b|\bna\b|\bto\b|=|:|\bbyt\b|\bbe\b|\bmit\b|\bbudou\b)\s*({_VALUE})\s*(?:kc|czk|,-|{_UNIT}\b)?"
 )
 _TOP = re.compile(
-    r"\b(?:top|prvnich|first|nejvic)\s*(\d{1,3})\b|\b(\d{1,3})\s+(?=nej|most|largest|biggest|highest|top)"
+    r"\b(?:top|prvnich|first|nejvic)\s*(\d{1,3})\b|\b(\d{1,3})\s+(?=nej|most|largest|biggest|highest|top|cheapest|lowest|smallest|least)"
 )
 _POSITION_NUMBER = re.compile(
     r"(?:\b(?:polozk\w*|position|item|radek|radku|row)\s+(?:c\.|cislo|no\.?|number|#|pc\.?)?\s*|\bpc\.?\s*|#)"
@@ -271,13 +275,16 @@ _STATUS_WORDS = (
 )
 _PROBLEM = re.compile(
     r"\b(?:problem\w*|chyb\w*|nalez\w*|findings?|issues?|vad\w*|spatn\w*|wrong|errors?|warnings?|varovan\w*"
-    r"|podezrel\w*|suspicious|flagged|nedostatk\w*|kriticke|critical)\b"
+    r"|podezrel\w*|suspicious|flagged|nedostatk\w*|kriticke|critical|attention|pozornost\w*|reviz\w*"
+    r"|needs?\s+review|ke\s+kontrole)\b"
 )
 _FILTERS = (
     (
         re.compile(
             r"\b(?:bez|chybejic\w*|nulov\w*|zero|no|missing|without|nevyplnen\w*|prazdn\w*|empty)\s+"
             r"(?:a\s+|an\s+|any\s+|the\s+|zadne\s+|zadnou\s+)?(?:jednotkov\w*\s+|unit\s+)?(?:cen\w*|prices?)\b|\b(?:neocenen\w*|unpriced|nenacenen\w*)\b"
+            r"|\b(?:nemaj\w*|nema|have\s+no|has\s+no|(?:don'?t|do\s+not|does\s+not|doesn'?t)\s+have)\s+"
+            r"(?:a\s+|any\s+|zadnou\s+)?(?:jednotkov\w*\s+|unit\s+)?(?:cen\w*|prices?)\b"
             r"|\bcen\w*\s+(?:je\s+)?(?:nula|nulova|0)\b"
         ),
         "unpriced",
@@ -285,7 +292,9 @@ _FILTERS = (
     (
         re.compile(
             r"\b(?:bez|chybejic\w*|nulov\w*|zero|no|missing|without|nevyplnen\w*|prazdn\w*|empty)\s+"
-            r"(?:a\s+|any\s+|the\s+)?(?:mnozstvi|vymer\w*|quantit\w*|qty)\b"
+            r"(?:a\s+|any\s+|the\s+)?(?:mnozstv\w*|vymer\w*|quantit\w*|qty)\b"
+            r"|\b(?:nemaj\w*|nema|have\s+no|has\s+no|(?:don'?t|do\s+not|does\s+not|doesn'?t)\s+have)\s+"
+            r"(?:a\s+|any\s+|zadne\s+)?(?:mnozstv\w*|vymer\w*|quantit\w*|qty)\b"
         ),
         "no_quantity",
     ),
@@ -322,6 +331,7 @@ _CATEGORY = re.compile(
 _HELP = re.compile(
     r"^(?:help|napoveda|pomoc|\?+|menu|info)\W*$|\b(?:co\s+umis|co\s+dokazes|co\s+vsechno|what\s+can\s+you"
     r"|how\s+(?:do|can|should)\s+i\s+ask|jak\s+se\s+(?:te\s+)?(?:mam\s+)?ptat|co\s+se\s+(?:te\s+)?muzu\s+zeptat"
+    r"|what\s+(?:can|should|may)\s+i\s+ask|what\s+do\s+you\s+(?:know|understand)|co\s+se\s+(?:te\s+)?(?:muzu|mohu|da)\s+ptat"
     r"|napoveda|ukaz\s+prikazy|commands)\b"
 )
 _DELETE = re.compile(
@@ -462,7 +472,7 @@ def parse_message(message: str) -> Intent:
         found["export_format"] = "csv" if match.group(1) == "csv" else "xlsx"
     if match := slots.take(_OBJECT):
         found["object_code"] = _object_code(match)
-    if match := slots.take(_VERSION_RANGE):
+    if match := slots.take(_VERSION_RANGE) or slots.take(_VERSION_PAIR):
         found["version_from"], found["version"] = int(match.group(1)), int(match.group(2))
     elif match := slots.take(_VERSION_SINCE):
         found["version_from"] = int(match.group(1))
@@ -636,13 +646,16 @@ def _decide(
     if _EXPLAIN.search(folded) and (has_ref or found.get("terms") or statuses):
         return ("explain", 0.9) if has_ref or found.get("terms") else ("findings", 0.85)
     if (found.get("version") is not None or found.get("version_from") is not None or found.get("since")) and (
-        _CHANGES.search(folded) or not (_TOTAL_WEAK.search(folded) or _FIND.search(folded))
+        _CHANGES.search(folded)
+        or not (_TOTAL_WEAK.search(folded) or _FIND.search(folded) or found.get("terms") or statuses or problem)
     ):
         return "changes", 0.95 if _CHANGES.search(folded) else 0.75
     if _CHANGES.search(folded) and not found.get("filter"):
         return "changes", 0.9
     if per and (ratio_words or re.search(r"\b(?:kolik|how\s+much|how\s+many|what)\b|^(?:kg|t|m2|m3|m|ks)\b", folded)):
         return "ratio", 0.9
+    if per and found.get("terms") and found.get("per_terms"):
+        return "ratio", 0.8
     if ratio_words and found.get("terms") and len(found["terms"]) >= 2:
         return "ratio", 0.7
     if found.get("filter"):

@@ -205,8 +205,8 @@ def _shared_string_lengths(archive: zipfile.ZipFile, member: zipfile.ZipInfo) ->
 
 
 def _ods_extents(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> list[tuple[str, SheetExtent]]:
-    """The used range of each ODS table, counting repeated rows and cells that hold a value, as a
-    reader expands them (empty repeats, such as the rest of the sheet, expand to nothing)."""
+    """The used range and text of each ODS table, counting repeated rows and cells that hold a value
+    as a reader expands them (empty repeats, such as the rest of the sheet, expand to nothing)."""
     extents: list[tuple[str, SheetExtent]] = []
     extent, row_index, row_columns, column = SheetExtent(), 0, 0, 0
     try:
@@ -220,18 +220,22 @@ def _ods_extents(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> list[tupl
                 load_dtd=False,
                 huge_tree=False,
             )
+            row_text = 0
             for _event, element in events:
                 if element.tag in _ODS_CELLS:
-                    column += _repeat(element, _COLUMNS_REPEATED)
+                    repeated = _repeat(element, _COLUMNS_REPEATED)
+                    column += repeated
                     if element.get(_VALUE_TYPE) is not None or len(element) or (element.text or "").strip():
                         row_columns = column
+                        row_text += repeated * sum(len(text) for text in element.itertext())
                 elif element.tag == _ODS_ROW:
                     repeated = _repeat(element, _ROWS_REPEATED)
                     row_index += repeated
                     if row_columns:
                         extent.rows = row_index
                         extent.columns = max(extent.columns, row_columns)
-                    row_columns, column = 0, 0
+                        extent.text += row_text * repeated
+                    row_columns, column, row_text = 0, 0, 0
                 else:
                     extents.append((f"content.xml#{len(extents) + 1}", extent))
                     extent, row_index = SheetExtent(), 0
