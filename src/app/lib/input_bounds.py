@@ -1,8 +1,10 @@
 """Bounds on every request, enforced once at the edge instead of in each handler.
 
-- JSON bodies: at most `JSON_BODY_MAX_BYTES` (413), nested at most `JSON_MAX_DEPTH` levels, and no
-  string or key with a NUL character (PostgreSQL stores neither in text nor in jsonb) — 400 naming the
-  place, e.g. `metadata.a.b[3]`. `BoundedRequest` does this when Litestar decodes a body.
+- JSON bodies: at most `JSON_BODY_MAX_BYTES` (413, counted while the body is read), nested at most
+  `JSON_MAX_DEPTH` levels, and no string or key with a NUL character (PostgreSQL stores neither in text
+  nor in jsonb) — 400 naming the place, e.g. `metadata.a.b[3]`. `BoundedRequest` does this when
+  Litestar reads and decodes a body; multipart uploads keep the app's upload limit.
+- `metadata` objects: `Metadata` (key count) and `check_metadata` (encoded size).
 - Query strings: no NUL in any parameter (`refuse_unstorable_query`, an app-wide guard).
 - Integers read from a path, a query or a body are declared with the bounded aliases below, so a value
   PostgreSQL cannot bind (int4 past 2,147,483,647) is a 400 naming the parameter, never a 500.

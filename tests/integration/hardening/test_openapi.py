@@ -68,6 +68,7 @@ async def test_request_bodies_are_described_as_validated(client: Client, api_use
     schemas = document["components"]["schemas"]
     assert schemas["ProjectCreate"]["additionalProperties"] is False
     assert schemas["PositionUpdate"]["additionalProperties"] is False
+    assert schemas["ProjectCreate"]["properties"]["metadata"]["maxProperties"] == 1000
     refused = await client.post("/api/projects", json=project_body(colour="red"), headers=api_user.headers)
     assert refused.status_code == 400, refused.text
     assert schemas["LoginRequest"].get("additionalProperties", True) is not False
