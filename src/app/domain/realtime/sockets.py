@@ -205,6 +205,9 @@ class LiveSocket:
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 self.send_direct("error", {"message": f"invalid message: {exc}"})
                 continue
+            except RecursionError:  # a deeply nested message must not end the receive loop
+                self.send_direct("error", {"message": "invalid message: nested too deeply"})
+                continue
             await self._handle(message)
 
     async def _handle(self, message: ClientMessage) -> None:

@@ -64,6 +64,25 @@ HTTP_DATE_HEADER: dict[str, Any] = {
     "description": "an HTTP date (RFC 9110), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`",
     "required": False,
 }
+RETRY_AFTER_HEADER: dict[str, Any] = {
+    "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    "description": "seconds to wait before trying again",
+    "required": False,
+}
+ETAG_HEADER: dict[str, Any] = {
+    "schema": {"type": "string"},
+    "description": 'the budget version the answer reflects, e.g. `"7"` (send it back as `If-Match`)',
+    "required": False,
+}
+# Answers that carry the budget version as an ETag (app.domain.budgets.controllers).
+ETAG_OPERATIONS = {
+    ("/api/projects/{project_id}/positions", "get"),
+    ("/api/projects/{project_id}/positions", "post"),
+    ("/api/projects/{project_id}/positions/{position_id}", "patch"),
+    ("/api/projects/{project_id}/positions/{position_id}", "delete"),
+}
+
+
 # Media types of the files an endpoint streams (the stored document keeps the uploader's type).
 FILE_MEDIA_TYPES = {
     "/api/jobs/{job_id}/artifact": [
@@ -126,25 +145,6 @@ def answered_statuses(
     if session or "refuse_writes_in_files_only" in guards:
         statuses.add(503)
     return statuses | EXTRA_STATUSES.get((path, method), set())
-
-
-RETRY_AFTER_HEADER: dict[str, Any] = {
-    "schema": {"type": "string", "pattern": "^[0-9]+$"},
-    "description": "seconds to wait before trying again",
-    "required": False,
-}
-ETAG_HEADER: dict[str, Any] = {
-    "schema": {"type": "string"},
-    "description": 'the budget version the answer reflects, e.g. `"7"` (send it back as `If-Match`)',
-    "required": False,
-}
-# Answers that carry the budget version as an ETag (app.domain.budgets.controllers).
-ETAG_OPERATIONS = {
-    ("/api/projects/{project_id}/positions", "get"),
-    ("/api/projects/{project_id}/positions", "post"),
-    ("/api/projects/{project_id}/positions/{position_id}", "patch"),
-    ("/api/projects/{project_id}/positions/{position_id}", "delete"),
-}
 
 
 def _problem_response(status: int) -> dict[str, Any]:
