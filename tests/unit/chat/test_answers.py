@@ -164,6 +164,9 @@ def test_object_codes_ignore_spaces_and_leading_zeros() -> None:
 def test_the_rows_query_selects_the_row_fields_in_order() -> None:
     from sqlalchemy import select as sql_select
 
-    from app.domain.chat.assistant import ROW_COLUMNS
+    from app.domain.chat.assistant import ROW_COLUMNS, VERSION_ROWS_SQL
 
     assert list(sql_select(*ROW_COLUMNS).selected_columns.keys()) == list(PositionRow.__dataclass_fields__)
+    listed = VERSION_ROWS_SQL.split("SELECT ", 1)[1].split(" FROM ", 1)[0]
+    names = [column.strip().replace("metadata->>'object_code'", "object_code") for column in listed.split(",")]
+    assert names == list(PositionRow.__dataclass_fields__)

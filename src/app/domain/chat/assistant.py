@@ -68,6 +68,12 @@ ROW_COLUMNS = (
     Position.total_price,
     Position.status,
 )
+# The same columns as ROW_COLUMNS (a test holds them equal), in budget order, for asyncpg.
+VERSION_ROWS_SQL = (
+    "SELECT id, lineage_id, position_number, code, description, category, metadata->>'object_code', unit,"
+    " quantity, unit_price, total_price, status FROM positions WHERE version_id = $1"
+    " ORDER BY source_line ASC NULLS LAST, created_at ASC, lineage_id ASC"
+)
 _EDITED_FIELD = {"set_quantity": "quantity", "set_price": "unit_price"}
 EDIT_ATTEMPTS = 6  # a command retried on a moved-on budget: one per competing edit, bounded
 
@@ -128,13 +134,11 @@ async def version_rows(
     cached = version_row_cache.get(version_id, fingerprint)
     if cached is not None:
         return cached
-    statement = (
-        select(*ROW_COLUMNS)
-        .where(Position.version_id == version_id)
-        .order_by(Position.source_line.asc().nulls_last(), Position.created_at.asc(), Position.lineage_id.asc())
-    )
-    # ROW_COLUMNS are PositionRow's fields in order: positional rows build ten times faster than mappings.
-    rows = [PositionRow(*row) for row in (await session.execute(statement)).all()]
+    # asyncpg straight on the session's connection: 2,000 rows decode in C and build positionally
+    # (through SQLAlchemy's result processing the same read costs several times the CPU).
+    connection = await session.connection()
+    driver: Any = (await connection.get_raw_connection()).driver_connection
+    rows = [PositionRow(*record) for record in await driver.fetch(VERSION_ROWS_SQL, version_id)]
     version_row_cache.put(version_id, fingerprint, rows)
     return rows
 
