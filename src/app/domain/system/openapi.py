@@ -250,6 +250,9 @@ def build_honest_openapi(app: Litestar) -> dict[str, Any]:
                 continue
             route, handler = found
             responses = operation.setdefault("responses", {})
+            # Litestar documents its ValidationException as application/json; a handler's own error
+            # responses are kept as statuses, every one described as the problem+json it is.
+            declared = {int(status) for status in responses if status[:1] in "45" and status.isdigit()}
             for status in [s for s in responses if s[:1] in "45"]:
                 responses.pop(status)
             _fix_success_responses(path, responses)
@@ -258,7 +261,7 @@ def build_honest_openapi(app: Litestar) -> dict[str, Any]:
                     responses[status].setdefault("headers", {})["ETag"] = ETAG_HEADER
             if path == "/ready":  # not ready: the same body, naming what failed
                 responses["503"] = {**responses["200"], "description": "PostgreSQL or Redis does not answer"}
-            for status in sorted(answered_statuses(path, method, route, handler, operation)):
+            for status in sorted(declared | answered_statuses(path, method, route, handler, operation)):
                 responses.setdefault(str(status), _problem_response(status))
             _fix_request_body(operation, handler, schemas)
             if _needs_session(path, handler):
