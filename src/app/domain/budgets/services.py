@@ -59,7 +59,7 @@ from app.domain.budgets.records import PositionRecord
 from app.domain.budgets.schemas import PositionRead, VersionSummary
 from app.domain.budgets.summary import summarise_version
 from app.domain.filestore.mirror import mirror_project
-from app.domain.projects.cache import invalidate_project
+from app.domain.projects.cache import DEFAULT_TTL_SECONDS, invalidate_project, refresh_project_state
 from app.domain.projects.services import lock_project
 from app.lib.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, field_error
 from app.lib.events import EventPublisher, project_channel
@@ -319,6 +319,9 @@ class BudgetService(SQLAlchemyAsyncRepositoryService[BudgetVersion]):
             await session.commit()
             if redis is not None:
                 await invalidate_project(redis, project.id, project.owner_id)
+                # Write-through: the client reads the project's new totals right after its edit.
+                ttl = settings.CACHE_TTL_SECONDS if settings is not None else DEFAULT_TTL_SECONDS
+                await refresh_project_state(redis, session, project.id, ttl_seconds=ttl)
             await mirror_project(session, project.id, settings=settings, redis=redis)
             if events is not None:
                 await announce_version(events, new_version)

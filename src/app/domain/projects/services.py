@@ -33,7 +33,14 @@ from app.db.models import Project, utc_now
 from app.domain.accounts.sessions import SessionUser
 from app.domain.filestore.mapping import PROJECT_RESERVED
 from app.domain.filestore.mirror import mirror_deleted_project, mirror_project
-from app.domain.projects.cache import invalidate_project, may_see, project_state_key, user_projects_key
+from app.domain.projects.cache import (
+    invalidate_project,
+    may_see,
+    project_state_entry,
+    project_state_key,
+    refresh_project_state,
+    user_projects_key,
+)
 from app.domain.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate
 from app.lib import cache
 from app.lib.errors import NotFound
@@ -73,14 +80,6 @@ async def lock_project(db_session: AsyncSession, actor: SessionUser | None, proj
     if project is None:
         raise project_not_found()
     return project
-
-
-_encode_state = msgspec.json.Encoder().encode
-
-
-def project_state_entry(project: Project) -> cache.CachedBytes:
-    """The cached form of a project's state: encoded once, tagged with its owner for the visibility check."""
-    return cache.CachedBytes(str(project.owner_id), _encode_state(ProjectRead.from_model(project)))
 
 
 async def project_state_bytes(
@@ -239,6 +238,8 @@ class ProjectService(SQLAlchemyAsyncRepositoryService[Project]):
             project.completed_at = utc_now() if data.status == "completed" else None
         await self.db_session.commit()
         await invalidate_project(redis, project.id, project.owner_id)
+        if settings is not None:
+            await refresh_project_state(redis, self.db_session, project.id, ttl_seconds=settings.CACHE_TTL_SECONDS)
         await mirror_project(self.db_session, project.id, settings=settings, redis=redis)
         return project
 
