@@ -4,7 +4,7 @@ Litestar generates the document from the handlers; this module corrects, in one 
 cannot know:
 - errors are RFC 9457 `application/problem+json`, and each operation lists every status it can
   answer: 400 always (bounds, NUL in a query), 401/403 when it needs a session, 404 with a path id,
-  409 on writes, 412 with `If-Match`, 413 with a body, 415 on uploads, 429 when rate limited,
+  409 on writes, 412 with `If-Match`, 413 and 415 with a body, 429 when rate limited,
   503 when it needs Redis (sessions, rate limits) or refuses writes in `files_only` mode;
 - request bodies are described as validated: `additionalProperties: false` where unknown fields are
   refused, `required: false` where the body is optional;
@@ -137,9 +137,8 @@ def answered_statuses(
     if "if_match" in handler.parsed_fn_signature.parameters:
         statuses.add(412)
     if _body_field(handler) is not None:
-        statuses.add(413)
-        if "multipart/form-data" in operation.get("requestBody", {}).get("content", {}):
-            statuses.add(415)  # the file is typed by its content
+        # 415: an upload is typed by its content; a JSON body declared as another media type is refused
+        statuses |= {413, 415}
     if not handler.opt.get(SKIP_RATE_LIMIT_OPT):
         statuses |= {429, 503}
     if session or "refuse_writes_in_files_only" in guards:
