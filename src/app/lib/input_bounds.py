@@ -107,14 +107,21 @@ class BoundedRequest(Request[Any, Any, Any]):
 
     Multipart uploads keep the app's limit (`UPLOAD_MAX_BYTES` plus the form's overhead)."""
 
-    def _json_limit(self) -> int | None:
+    def _body_media_type(self) -> str | None:
         data = self.route_handler.parsed_fn_signature.parameters.get("data")
-        media_type = getattr(data.kwarg_definition, "media_type", None) if data is not None else None
-        if media_type in (RequestEncodingType.MULTI_PART, RequestEncodingType.URL_ENCODED):
+        return getattr(data.kwarg_definition, "media_type", None) if data is not None else None
+
+    def _json_limit(self) -> int | None:
+        if self._body_media_type() in (RequestEncodingType.MULTI_PART, RequestEncodingType.URL_ENCODED):
             return None
         return int(self.app.state.settings.JSON_BODY_MAX_BYTES)
 
     async def stream(self) -> AsyncGenerator[bytes, None]:
+        if self._body_media_type() == RequestEncodingType.MULTI_PART and self.content_type[0] != "multipart/form-data":
+            raise UnsupportedMediaType(
+                "An upload is a multipart/form-data body with the file in the field `file`.",
+                errors=[field_error("content-type", "must be multipart/form-data")],
+            )
         limit = self._json_limit()
         if limit is not None and (self.content_length or 0) > limit:
             raise _too_large(limit)

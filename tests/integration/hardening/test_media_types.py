@@ -61,3 +61,16 @@ async def test_an_optional_body_of_another_media_type_is_refused_too(
         headers={**api_user.headers, "Content-Type": "text/plain"},
     )
     assert response.status_code == 415, response.text
+
+
+@pytest.mark.parametrize("media_type", ["application/json", "application/octet-stream", "text/csv"])
+async def test_an_upload_that_is_not_multipart_is_refused(
+    client: Client, api_user: ApiUser, project: dict[str, Any], media_type: str
+) -> None:
+    response = await client.post(
+        f"/api/projects/{project['id']}/documents",
+        content=b"kod;popis;mj\n1;a;m\n",
+        headers={**api_user.headers, "Content-Type": media_type},
+    )
+    assert response.status_code == 415, response.text
+    assert [error["field"] for error in response.json()["errors"]] == ["content-type"]
