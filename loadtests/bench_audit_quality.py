@@ -266,10 +266,8 @@ class Pipeline:
 
         Reloading through ``load_catalog`` also drops the cached catalogue answers.
         """
-        budget_prices = {
-            (normalize_code(p.code), p.unit_price) for p in parsed.positions if p.code and p.unit_price is not None
-        }
-        codes = {code for code, _ in budget_prices}
+        codes = {normalize_code(p.code) for p in parsed.positions if p.code}
+        budget_prices = {(normalize_code(p.code), p.unit_price) for p in parsed.positions if p.code and p.unit_price}
         items = load_catalog_extract()
         removed = [item for item in items if item.reference_price is not None and normalize_code(item.code) in codes]
         equal = sum(1 for item in removed if (normalize_code(item.code), item.reference_price) in budget_prices)
