@@ -49,9 +49,10 @@ from app.domain.chat.change_answers import answer_changes, since_moment
 from app.domain.chat.intents import Intent, parse_message
 from app.domain.chat.language import format_money, format_number
 from app.domain.exports.schemas import ExportRequest
+from app.domain.exports.services import start_export
 from app.domain.jobs.queues import JobQueues
 from app.domain.jobs.services import start_project_job
-from app.lib.errors import InvalidInput, PreconditionFailed
+from app.lib.errors import InvalidInput, NotFound, PreconditionFailed
 from app.lib.events import EventPublisher
 
 ROW_COLUMNS = (
@@ -597,16 +598,30 @@ class BudgetAssistant:
         )
 
     async def _start_job(self, project_id: uuid.UUID, intent: Intent) -> Reply:
-        """The same job as POST /api/projects/{id}/audit or /export."""
+        """The same job as POST /api/projects/{id}/audit or /export (a missing version refused alike)."""
         language = intent.language
+        payload: dict[str, Any] = {}
         if intent.name == "run_audit":
-            job_type, payload = "audit_project", {}
+            job_type = "audit_project"
+            row = await start_project_job(
+                self.session,
+                self.actor,
+                project_id,
+                job_type=job_type,
+                payload=payload,
+                settings=self.settings,
+                queues=self.queues,
+            )
         else:
             try:
                 request = msgspec.convert({"format": intent.export_format, "version": intent.version}, ExportRequest)
-            except msgspec.ValidationError as exc:
+                row = await start_export(
+                    self.session, self.actor, project_id, request, settings=self.settings, queues=self.queues
+                )
+            except (msgspec.ValidationError, NotFound) as exc:
+                reason = exc.detail if isinstance(exc, NotFound) else str(exc)
                 return Reply(
-                    text=say(language, f"Export nelze spustit: {exc}", f"The export cannot start: {exc}"),
+                    text=say(language, f"Export nelze spustit: {reason}", f"The export cannot start: {reason}"),
                     intent=intent.name,
                     confidence=intent.confidence,
                     source="the message: export refused",
@@ -614,15 +629,6 @@ class BudgetAssistant:
                     actions=[{"action": "export", "before": None, "after": None, "result": {"status": "invalid"}}],
                 )
             job_type, payload = "export", msgspec.to_builtins(request)
-        row = await start_project_job(
-            self.session,
-            self.actor,
-            project_id,
-            job_type=job_type,
-            payload=payload,
-            settings=self.settings,
-            queues=self.queues,
-        )
         if job_type == "audit_project":
             text = say(
                 language,
