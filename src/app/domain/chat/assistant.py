@@ -552,7 +552,7 @@ class BudgetAssistant:
             needs.append(say(language, "novou hodnotu („na 35“)", 'the new value ("to 35")'))
         text = say(
             language,
-            f"Nic jsem neměnil: chybí {' a '.join(needs)}. Např. „Změň množství 411321414 v SO 1 na 35“.",
+            f"Nic jsem neměnil: napište {' a '.join(needs)}. Např. „Změň množství 411321414 v SO 1 na 35“.",
             f'Nothing was changed: tell me {" and ".join(needs)}. E.g. "Set the quantity of 411321414 in SO 1 to 35".',
         )
         return Reply(
