@@ -68,11 +68,12 @@ ROW_COLUMNS = (
     Position.unit_price,
     Position.total_price,
     Position.status,
+    Position.metadata_["object_name"].astext.label("object_name"),
 )
 # The same columns as ROW_COLUMNS (a test holds them equal), in budget order, for asyncpg.
 VERSION_ROWS_SQL = (
     "SELECT id, lineage_id, position_number, code, description, category, metadata->>'object_code', unit,"
-    " quantity, unit_price, total_price, status FROM positions WHERE version_id = $1"
+    " quantity, unit_price, total_price, status, metadata->>'object_name' FROM positions WHERE version_id = $1"
     " ORDER BY source_line ASC NULLS LAST, created_at ASC, lineage_id ASC"
 )
 _EDITED_FIELD = {"set_quantity": "quantity", "set_price": "unit_price"}
