@@ -231,6 +231,12 @@ async def test_an_export_of_a_missing_version_is_refused_and_queues_nothing(
     answer = await ask(client, api_user, pid, "exportuj do xlsx verzi 999")
     assert answer["actions"][0]["result"]["status"] == "invalid"
     assert "999" in answer["message"]
+    # a version number too long to be one is said, not cut to its first digits or dropped for the latest
+    huge = await ask(client, api_user, pid, "exportuj do csv verzi 99999999999999")
+    assert "99999999999999" in huge["message"] and huge["context"]["intent"] == "export"
+    assert [action["result"]["status"] for action in huge["actions"]] == ["invalid"]
+    changes = await ask(client, api_user, pid, "Co se změnilo od verze 99999999999999999999?")
+    assert "99999999999999999999" in changes["message"]
     jobs = (await client.get(f"/api/projects/{pid}/jobs", headers=api_user.headers)).json()["items"]
     assert [job for job in jobs if job["job_type"] == "export"] == []
 

@@ -203,3 +203,10 @@ def test_an_object_is_found_by_its_name_in_either_language() -> None:
         assert reply.data == {"count": 3, "total_cost": "122520"}, message
         assert reply.context["filters"] == {"object_code": "SO 02", "object_name": "Garáž"}
         assert "SO 02 (Garáž)" in reply.text
+
+
+def test_a_list_longer_than_an_answer_shows_says_how_many_it_shows() -> None:
+    rows = [row(f"Položka {n}", code=f"10000{n}", quantity=Decimal(1), unit_price=Decimal(n)) for n in range(60)]
+    reply = answer_find(VERSION, rows, parse_message("Top 99999999999999999999 nejdražších položek"))
+    assert len(reply.positions) == 50 and reply.positions[0].code == "1000059"
+    assert "nejvýš 50" in reply.text

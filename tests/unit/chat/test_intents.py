@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from app.domain.chat.intents import INTENTS, parse_message
+from app.domain.chat.intents import INTENTS, LIMIT_CEILING, parse_message
 from app.domain.chat.language import find_numbers, fold, parse_number, stem, word_matches
 
 CASES_FILE = Path(__file__).with_name("intent_cases.json")
@@ -77,3 +77,17 @@ def test_a_number_it_cannot_read_is_missing_not_its_first_digits(written: str) -
     assert parse_message(f"nastav cenu 272325 na {written} Kč").missing == ("value",)
     assert "min_total" not in parse_message(f"Položky dražší než {written} Kč").params()
     assert parse_message("Změň množství 272325 na 35m3").value == Decimal(35)
+
+
+def test_a_version_number_too_long_to_be_one_is_said_not_dropped() -> None:
+    export = parse_message("exportuj do csv verzi 99999999999999")
+    assert export.name == "export" and export.version is None
+    assert export.unreadable == ("verzi 99999999999999",)
+    assert parse_message("Co se změnilo od verze 123456789012?").unreadable == ("od verze 123456789012",)
+    assert parse_message("exportuj do csv verzi 1234567").version == 1234567
+
+
+def test_a_count_too_large_is_bounded_not_read_as_a_code() -> None:
+    intent = parse_message("Top 99999999999999999999 nejdražších položek")
+    assert intent.name == "find" and intent.code is None and intent.order == "most_expensive"
+    assert intent.limit == LIMIT_CEILING

@@ -26,7 +26,7 @@ from app.domain.chat.budget_view import (
     select,
     total_of,
 )
-from app.domain.chat.intents import Intent
+from app.domain.chat.intents import INT4_MAX, Intent
 from app.domain.chat.language import count_of, format_money, format_number
 
 TOP_LINES = 5
@@ -344,6 +344,12 @@ def answer_find(version: VersionInfo, rows: Sequence[PositionRow], intent: Inten
     )
     if len(ordered) > len(shown):
         heading += " " + say(language, f"Prvních {len(shown)}:", f"The first {len(shown)}:")
+        if intent.limit is not None and intent.limit > limit:
+            heading += " " + say(
+                language,
+                f"(jedna odpověď ukáže nejvýš {MAX_LIST_LINES} položek)",
+                f"(one answer shows at most {MAX_LIST_LINES} positions)",
+            )
     return Reply(
         text=heading + "\n" + lines(shown, language),
         intent=intent.name,
@@ -463,6 +469,33 @@ HELP_EN = (
     "- Set the quantity of 411321414 in SO 1 to 35 · Set the price of 273321311 to 4900 · Delete position 273321311\n"
     "- Run the audit · Export to xlsx"
 )
+
+
+def answer_unreadable(intent: Intent) -> Reply:
+    """A number the message gives that cannot be what it names ("verzi 99999999999999"): said, and
+    nothing done, rather than read in part or dropped (which would answer about the latest version)."""
+    written = ", ".join(f"'{words}'" for words in intent.unreadable)
+    highest = format_number(Decimal(INT4_MAX), intent.language, 0)
+    text = say(
+        intent.language,
+        f"{written}: takové číslo verze být nemůže (verze mají čísla nejvýš {highest}); nic jsem neprovedl."
+        " Napište číslo existující verze.",
+        f"{written}: that number cannot be a version number (versions are numbered up to {highest});"
+        " nothing was done. Write the number of an existing version.",
+    )
+    actions = (
+        [{"action": intent.name, "before": None, "after": None, "result": {"status": "invalid"}}]
+        if intent.is_command
+        else []
+    )
+    return Reply(
+        text=text,
+        intent=intent.name,
+        confidence=intent.confidence,
+        source=source_text(f"the message: {written} unreadable"),
+        context={"intent": intent.name, "params": intent.params()},
+        actions=actions,
+    )
 
 
 def answer_help(intent: Intent, *, understood: bool = True) -> Reply:

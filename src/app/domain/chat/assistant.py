@@ -36,6 +36,7 @@ from app.domain.chat.answers import (
     answer_help,
     answer_ratio,
     answer_total,
+    answer_unreadable,
     no_budget,
     nothing_matches,
     position_line,
@@ -181,6 +182,8 @@ class BudgetAssistant:
             return answer_help(intent)
         if intent.name == "unknown":
             return answer_help(intent, understood=False)
+        if intent.unreadable:
+            return answer_unreadable(intent)
         if intent.name in ("run_audit", "export"):
             return await self._start_job(project_id, intent)
         latest = await self._latest_version(project_id)

@@ -34,6 +34,8 @@ INTENTS = (
     "help",
     "unknown",
 )
+INT4_MAX = 2_147_483_647  # versions are int4 in PostgreSQL
+LIMIT_CEILING = 1_000_000  # "top N": a larger N is read as this many (an answer shows far fewer anyway)
 COMMANDS = frozenset({"set_quantity", "set_price", "delete_position", "run_audit", "export"})
 
 
@@ -65,6 +67,7 @@ class Intent(msgspec.Struct, frozen=True, kw_only=True):
     per_unit: str | None = None  # ratio: the denominator's unit
     per_terms: tuple[str, ...] = ()  # ratio: the denominator's search stems
     missing: tuple[str, ...] = ()  # what a command still needs
+    unreadable: tuple[str, ...] = ()  # numbers as written that cannot be what they name ("verze 99999999999999")
     # (search stem, the word as the message wrote it), for answers that quote the asker's words
     wording: tuple[tuple[str, str], ...] = ()
 
@@ -240,13 +243,13 @@ _FORMAT = re.compile(r"\b(xlsx|excel\w*|xls|csv)\b")
 _OBJECT = re.compile(r"\b(so|ps|objekt\w*|object)\s*[-.:#]?\s*(\d{1,4}(?:[./-]\d{1,3})*[a-z]?)\b")
 _VERSION_WORD = r"(?:verz\w*|version|ver\.?|v\.?)"
 _VERSION_RANGE = re.compile(
-    rf"\b(?:mezi|between|od|from)\s+{_VERSION_WORD}\s*(\d{{1,6}})\s*(?:a|and|do|to|az|k|-)\s*{_VERSION_WORD}?\s*(\d{{1,6}})\b"
+    rf"\b(?:mezi|between|od|from)\s+{_VERSION_WORD}\s*(\d{{1,40}})\s*(?:a|and|do|to|az|k|-)\s*{_VERSION_WORD}?\s*(\d{{1,40}})\b"
 )
 _VERSION_PAIR = re.compile(
-    rf"\b(?:verz\w*|versions?)\s*(\d{{1,6}})\s*(?:a|and|s|se|with|vs\.?|versus|az|to|-)\s*{_VERSION_WORD}?\s*(\d{{1,6}})\b"
+    rf"\b(?:verz\w*|versions?)\s*(\d{{1,40}})\s*(?:a|and|s|se|with|vs\.?|versus|az|to|-)\s*{_VERSION_WORD}?\s*(\d{{1,40}})\b"
 )
-_VERSION_SINCE = re.compile(rf"\b(?:od|since|from|po|after)\s+{_VERSION_WORD}\s*(?:c\.|cislo|no\.?|#)?\s*(\d{{1,6}})\b")
-_VERSION = re.compile(r"\b(?:verz\w*|version|ver\.?)\s*(?:c\.|cislo|no\.?|number|#)?\s*(\d{1,6})\b|\bv(\d{1,6})\b")
+_VERSION_SINCE = re.compile(rf"\b(?:od|since|from|po|after)\s+{_VERSION_WORD}\s*(?:c\.|cislo|no\.?|#)?\s*(\d+)\b")
+_VERSION = re.compile(r"\b(?:verz\w*|version|ver\.?)\s*(?:c\.|cislo|no\.?|number|#)?\s*(\d{1,40})\b|\bv(\d{1,40})\b")
 _SINCE = (
     (re.compile(r"\b(?:vcer\w*|yesterday)\b"), "yesterday"),
     (re.compile(r"\b(?:dnes\w*|today|dneska)\b"), "today"),
@@ -266,7 +269,7 @@ _COMMAND_VALUE = re.compile(
     rf"(?:\bna\s+hodnotu\b|\bna\b|\bto\b|=|:|\bbyt\b|\bbe\b|\bmit\b|\bbudou\b)\s*({_VALUE})\s*(?:kc|czk|,-|{_UNIT}\b)?"
 )
 _TOP = re.compile(
-    r"\b(?:top|prvnich|first|nejvic)\s*(\d{1,3})\b|\b(\d{1,3})\s+(?=nej|most|largest|biggest|highest|top|cheapest|lowest|smallest|least)"
+    r"\b(?:top|prvnich|first|nejvic)\s*(\d{1,40})\b|\b(\d{1,40})\s+(?=nej|most|largest|biggest|highest|top|cheapest|lowest|smallest|least)"
 )
 _POSITION_NUMBER = re.compile(
     r"(?:\b(?:polozk\w*|position|item|radek|radku|row)\s+(?:c\.|cislo|no\.?|number|#|pc\.?)?\s*|\bpc\.?\s*|#)"
@@ -432,6 +435,15 @@ def _object_code(match: re.Match[str]) -> str:
     return f"{prefix} {match.group(2).upper()}"
 
 
+def _version_numbers(match: re.Match[str], unreadable: list[str], *digits: str) -> tuple[int, ...] | None:
+    """Version numbers as written; None, with the words noted in `unreadable`, when one is too long to
+    be a version (versions are int4): never its first digits, never silently the latest version."""
+    if all(len(d.lstrip("0")) <= len(str(INT4_MAX)) and int(d) <= INT4_MAX for d in digits):
+        return tuple(int(d) for d in digits)
+    unreadable.append(" ".join(match.group(0).split()))
+    return None
+
+
 def _unit(text: str | None) -> str | None:
     return _UNIT_WORDS.get(text) if text else None
 
@@ -478,12 +490,19 @@ def parse_message(message: str) -> Intent:
         found["export_format"] = "csv" if match.group(1) == "csv" else "xlsx"
     if match := slots.take(_OBJECT):
         found["object_code"] = _object_code(match)
+    unreadable: list[str] = []
     if match := slots.take(_VERSION_RANGE) or slots.take(_VERSION_PAIR):
-        found["version_from"], found["version"] = int(match.group(1)), int(match.group(2))
+        if numbers := _version_numbers(match, unreadable, match.group(1), match.group(2)):
+            found["version_from"], found["version"] = numbers
     elif match := slots.take(_VERSION_SINCE):
-        found["version_from"] = int(match.group(1))
-    elif match := slots.take(_VERSION):
-        found["version"] = int(match.group(1) or match.group(2))
+        if numbers := _version_numbers(match, unreadable, match.group(1)):
+            found["version_from"] = numbers[0]
+    elif (match := slots.take(_VERSION)) and (
+        numbers := _version_numbers(match, unreadable, match.group(1) or match.group(2))
+    ):
+        found["version"] = numbers[0]
+    if unreadable:
+        found["unreadable"] = tuple(unreadable)
     if since := _since(slots):
         found["since"] = since
     if match := slots.take(_MIN_TOTAL):
@@ -496,7 +515,8 @@ def parse_message(message: str) -> Intent:
     if is_set and (match := slots.take_last(_COMMAND_VALUE)):
         found["value"] = parse_number(match.group(1), language)
     if match := slots.take(_TOP):
-        found["limit"] = int(match.group(1) or match.group(2))
+        digits = (match.group(1) or match.group(2)).lstrip("0") or "0"
+        found["limit"] = LIMIT_CEILING if len(digits) > len(str(LIMIT_CEILING)) else min(int(digits), LIMIT_CEILING)
     if match := slots.take(_POSITION_NUMBER):
         found["position_number"] = match.group(1)
     if match := slots.take(_CODE_WORD):
@@ -590,7 +610,7 @@ def parse_message(message: str) -> Intent:
     return Intent(
         name=name,
         confidence=confidence,
-        **{k: v for k, v in found.items() if k in kept or k in ("language", "wording")},
+        **{k: v for k, v in found.items() if k in kept or k in ("language", "wording", "unreadable")},
     )
 
 
