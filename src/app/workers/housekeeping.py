@@ -17,7 +17,7 @@ HOUSEKEEPING_INTERVAL_SECONDS = 300.0
 
 async def housekeeping_pass(resources: WorkerResources) -> None:
     from app.domain.analytics.services import refresh_project_analytics
-    from app.domain.filestore.backup import enqueue_daily_backup
+    from app.domain.system.backup import enqueue_daily_backup
 
     await enqueue_daily_backup(resources)
     async with resources.sessions() as session:

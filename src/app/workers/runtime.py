@@ -22,6 +22,7 @@ from app.config import Settings
 from app.domain.jobs.queues import SAQ_FUNCTION, wakeup_channel
 from app.domain.jobs.registry import QueueName, registered_job_types
 from app.lib.logging import configure_logging
+from app.server import install_extensions
 from app.workers.dispatcher import PriorityDispatcher
 from app.workers.housekeeping import run_housekeeping
 from app.workers.reconciler import Reconciler
@@ -60,6 +61,7 @@ def build_workers(resources: WorkerResources) -> dict[QueueName, Worker[Any]]:
 
 async def serve(settings: Settings) -> None:
     configure_logging(settings.LOG_LEVEL)
+    install_extensions(settings)  # e.g. the old file store's mirror follows the jobs' commits
     resources = WorkerResources.create(settings)
     workers = build_workers(resources)
     dispatcher = PriorityDispatcher(

@@ -5,16 +5,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import shutil
-import types
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
 import msgspec
 import pytest
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from app.config import Settings
 from app.db.models import AuditResult, BudgetVersion, Position, Project, ProjectDocument, User
@@ -26,9 +25,14 @@ from app.domain.filestore.file_reads import (
     list_projects_from_files,
 )
 from app.domain.filestore.migrate import migrate_store
+from app.domain.filestore.plugin import FileStorePlugin
 from app.domain.filestore.verify import verify_store
+from app.domain.projects.services import lock_project
+from app.lib.redis import create_redis
+from app.lib.unit_of_work import CommitContext, after_commit
 from tests.fixtures.legacy_store import sample_store
 from tests.integration.filestore.support import FileStoreEnv
+from tests.support.job_runs import RecordedEvents
 
 SPEC = "proj_5f1c2a9e0b7d"
 
@@ -214,13 +218,21 @@ async def test_a_job_mirrors_once_its_transaction_committed(
 ) -> None:
     await migrate_store(dual, fs.data_dir)
     spec_id = stable_uuid("project", SPEC)
-    callbacks: list[Callable[[], Awaitable[None]]] = []
+    FileStorePlugin(dual).install()
+    redis = create_redis(dual)
     async with sessions() as session:
-        ctx = types.SimpleNamespace(session=session, settings=dual, redis=None, after_commit=callbacks.append)
-        mirror.mirror_after_job_commit(ctx, spec_id)
+        bind = session.bind
+        assert isinstance(bind, AsyncEngine)
+        context = CommitContext(settings=dual, redis=redis, events=RecordedEvents(), bind=bind)
+        await lock_project(session, None, spec_id)  # a job's write: the lock records the change
         await session.execute(update(Project).where(Project.id == spec_id).values(status="auditing"))
-        await session.commit()  # what the job runner does, then it runs the callbacks
-    assert read_project(fs.data_dir / SPEC).status == "completed"
-    for callback in callbacks:
-        await callback()
+        await session.rollback()  # a rolled-back transaction mirrors nothing
+        await after_commit(session, context)
+        assert read_project(fs.data_dir / SPEC).status == "completed"
+        await lock_project(session, None, spec_id)
+        await session.execute(update(Project).where(Project.id == spec_id).values(status="auditing"))
+        await session.commit()  # what the job runner does, then it runs the after-commit work
+        assert read_project(fs.data_dir / SPEC).status == "completed"
+        await after_commit(session, context)
+    await redis.aclose()
     assert read_project(fs.data_dir / SPEC).status == "auditing"

@@ -17,10 +17,10 @@ from app.config import Settings
 from app.domain.accounts.sessions import SessionUser
 from app.domain.audits.schemas import AuditReport, AuditRequest
 from app.domain.audits.services import audit_report
-from app.domain.filestore.api import refuse_writes_in_files_only
 from app.domain.jobs.queues import JobQueues
 from app.domain.jobs.schemas import JobAccepted
 from app.domain.jobs.services import start_project_job
+from app.domain.projects.guards import WRITES_PROJECT_DATA
 from app.lib.pagination import limit_offset_dependency
 
 
@@ -55,9 +55,8 @@ class AuditController(Controller):
     @post(
         status_code=HTTP_202_ACCEPTED,
         tags=["jobs"],
-        opt={"rate_limit_group": "jobs"},
+        opt={"rate_limit_group": "jobs", WRITES_PROJECT_DATA: True},
         summary="Audit the latest budget version (an audit_project job, queue high)",
-        guards=[refuse_writes_in_files_only],
     )
     async def start_audit_job(
         self,

@@ -29,8 +29,6 @@ from app.db.models import BackgroundJob, Project, ProjectDocument
 from app.domain.accounts.sessions import SessionUser
 from app.domain.documents.file_types import FileType, UnknownFileType, sniff_file
 from app.domain.documents.schemas import DocumentRead
-from app.domain.filestore.mirror import mirror_project
-from app.domain.projects.cache import invalidate_project
 from app.domain.projects.services import can_see, lock_project, project_storage_dir
 from app.lib.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType, field_error
 from app.lib.pagination import Page
@@ -209,8 +207,6 @@ class DocumentService(SQLAlchemyAsyncRepositoryService[ProjectDocument]):
             if final_path is not None and not await self._is_recorded(document_id):
                 await asyncio.to_thread(final_path.unlink, missing_ok=True)
             raise
-        await invalidate_project(redis, project.id, project.owner_id)
-        await mirror_project(session, project.id, settings=settings, redis=redis)
         return document, job
 
     async def _is_recorded(self, document_id: uuid.UUID) -> bool:

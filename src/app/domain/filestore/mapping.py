@@ -35,6 +35,7 @@ from app.domain.filestore.legacy import (
     Verdict,
 )
 from app.domain.filestore.reader import position_refs
+from app.domain.projects.services import KEPT_METADATA_KEYS
 
 MIGRATION_SOURCE = "migrated"
 MIGRATION_TOOL = "app migrate-files"
@@ -43,7 +44,8 @@ MIGRATION_TOOL = "app migrate-files"
 PROJECT_META_LEGACY_ID = "legacy_id"
 PROJECT_META_LEGACY = "legacy"  # what a re-export needs and no column holds
 PROJECT_META_MIGRATION = "migration"  # fingerprint, directory, time of the last import
-PROJECT_RESERVED = frozenset({PROJECT_META_LEGACY_ID, PROJECT_META_LEGACY, PROJECT_META_MIGRATION})
+PROJECT_RESERVED = KEPT_METADATA_KEYS  # a PATCH of `metadata` keeps them (the projects domain's rule)
+assert {PROJECT_META_LEGACY_ID, PROJECT_META_LEGACY, PROJECT_META_MIGRATION} == PROJECT_RESERVED
 # Keys of positions.metadata written by the migration; the record's own metadata sits beside them.
 POSITION_META_LEGACY_ID = "legacy_id"
 POSITION_META_INDEX = "legacy_index"

@@ -16,7 +16,7 @@ register_job("export", "app.domain.exports.jobs:export_job", queue="default")
 register_job("generate_budget_from_drawings", "app.domain.generation.jobs:generate_budget_job", queue="high")
 register_job("enrich", "app.domain.kb.jobs:enrich_project", queue="default")
 register_job("audit_project", "app.domain.audits.jobs:audit_project", queue="high")
-register_job("backup", "app.domain.filestore.backup:backup_database", queue="low", timeout=3600)
+register_job("backup", "app.domain.system.backup:backup_database", queue="low", timeout=3600)
 
 # Test-only job types (slow, always failing) for the process-level tests; never in production.
 if os.environ.get("CA_TEST_JOBS") == "1":

@@ -9,20 +9,14 @@ from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
-from redis.asyncio import Redis
 
 from app.config import Settings
 from app.domain.accounts.sessions import SessionUser
-from app.domain.filestore.api import (
-    project_from_files,
-    project_page_from_files,
-    project_read,
-    reads_files,
-    refuse_writes_in_files_only,
-)
 from app.domain.projects.deps import project_dependencies
+from app.domain.projects.guards import WRITES_PROJECT_DATA
+from app.domain.projects.reads import ProjectReads
 from app.domain.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate
-from app.domain.projects.services import ProjectPage, ProjectService, get_project_state, project_not_found
+from app.domain.projects.services import ProjectPage, ProjectService
 from app.lib.pagination import Filters
 
 
@@ -30,27 +24,19 @@ class ProjectController(Controller):
     path = "/api/projects"
     tags = ["projects"]
     dependencies = project_dependencies()
-    guards = [refuse_writes_in_files_only]
+    opt = {WRITES_PROJECT_DATA: True}
 
     @get()
     async def list_projects(
         self,
         current_user: NamedDependency[SessionUser],
-        projects_service: NamedDependency[ProjectService],
+        project_reads: NamedDependency[ProjectReads],
         filters: Filters,
         limit_offset: NamedDependency[LimitOffset],
-        redis: NamedDependency[Redis],
-        settings: NamedDependency[Settings],
     ) -> ProjectPage:
         """Own projects (administrators: all), newest first; filters `status`, `workflow`, `q`,
         `created_after`, `created_before`; `limit`, `offset`."""
-        if reads_files(settings):
-            return await project_page_from_files(
-                settings, current_user, limit=limit_offset.limit, offset=limit_offset.offset
-            )
-        return await projects_service.list_for(
-            current_user, list(filters), limit_offset, redis=redis, ttl_seconds=settings.CACHE_TTL_SECONDS
-        )
+        return await project_reads.page(current_user, list(filters), limit_offset)
 
     @post(status_code=HTTP_201_CREATED)
     async def create_project(
@@ -58,10 +44,8 @@ class ProjectController(Controller):
         data: JSONBody[ProjectCreate],
         current_user: NamedDependency[SessionUser],
         projects_service: NamedDependency[ProjectService],
-        redis: NamedDependency[Redis],
-        settings: NamedDependency[Settings],
     ) -> ProjectRead:
-        project = await projects_service.create_for(current_user, data, redis=redis, settings=settings)
+        project = await projects_service.create_for(current_user, data)
         return ProjectRead.from_model(project)
 
     @get("/{project_id:uuid}")
@@ -69,19 +53,10 @@ class ProjectController(Controller):
         self,
         project_id: FromPath[uuid.UUID],
         current_user: NamedDependency[SessionUser],
-        projects_service: NamedDependency[ProjectService],
-        redis: NamedDependency[Redis],
-        settings: NamedDependency[Settings],
+        project_reads: NamedDependency[ProjectReads],
     ) -> ProjectRead:
         """The project with the aggregates of its latest budget version (served from the cache)."""
-        if reads_files(settings):
-            found = await project_from_files(settings, current_user, project_id)
-            if found is None:
-                raise project_not_found()
-            return project_read(settings, found)
-        return await get_project_state(
-            projects_service.db_session, redis, current_user, project_id, ttl_seconds=settings.CACHE_TTL_SECONDS
-        )
+        return await project_reads.one(current_user, project_id)
 
     @patch("/{project_id:uuid}")
     async def update_project(
@@ -90,11 +65,9 @@ class ProjectController(Controller):
         data: JSONBody[ProjectUpdate],
         current_user: NamedDependency[SessionUser],
         projects_service: NamedDependency[ProjectService],
-        redis: NamedDependency[Redis],
-        settings: NamedDependency[Settings],
     ) -> ProjectRead:
         """Change any of name, description, status, metadata (the migration's keys are kept)."""
-        project = await projects_service.update_for(current_user, project_id, data, redis=redis, settings=settings)
+        project = await projects_service.update_for(current_user, project_id, data)
         return ProjectRead.from_model(project)
 
     @delete("/{project_id:uuid}", status_code=HTTP_204_NO_CONTENT)
@@ -103,8 +76,7 @@ class ProjectController(Controller):
         project_id: FromPath[uuid.UUID],
         current_user: NamedDependency[SessionUser],
         projects_service: NamedDependency[ProjectService],
-        redis: NamedDependency[Redis],
         settings: NamedDependency[Settings],
     ) -> None:
         """Delete the project with its documents, versions, chat and files."""
-        await projects_service.delete_for(current_user, project_id, redis=redis, settings=settings)
+        await projects_service.delete_for(current_user, project_id, settings=settings)

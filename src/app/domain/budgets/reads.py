@@ -1,0 +1,66 @@
+"""Where the API reads a budget's positions from: a source that dependency injection provides.
+
+``position_reads: PositionReads`` in a handler. The default answers from PostgreSQL; a plug-in may
+provide another source under the same name (the old file store during a rollback). A source honours
+every list filter (`status`, `category`, `code`, `q`, `version`) or refuses it with 400.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from advanced_alchemy.filters import LimitOffset, StatementFilter
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.domain.accounts.sessions import SessionUser
+from app.domain.budgets.schemas import PositionRead
+from app.domain.budgets.services import BudgetService, PositionService, version_not_found
+from app.domain.projects.services import get_project_state
+from app.lib.pagination import Page
+
+
+@runtime_checkable
+class PositionReads(Protocol):
+    async def page(
+        self,
+        actor: SessionUser,
+        project_id: uuid.UUID,
+        filters: list[StatementFilter],
+        limit_offset: LimitOffset,
+        version: int | None,
+    ) -> tuple[Page[PositionRead], int]:
+        """Positions of the latest version (or `version`), and that version's number (0: no budget yet)."""
+        ...
+
+
+@dataclass(frozen=True)
+class DatabasePositionReads:
+    session: AsyncSession
+    redis: Redis
+    ttl_seconds: int
+
+    async def page(
+        self,
+        actor: SessionUser,
+        project_id: uuid.UUID,
+        filters: list[StatementFilter],
+        limit_offset: LimitOffset,
+        version: int | None,
+    ) -> tuple[Page[PositionRead], int]:
+        state = await get_project_state(self.session, self.redis, actor, project_id, ttl_seconds=self.ttl_seconds)
+        number = version if version is not None else state.current_version
+        if number == 0:
+            return Page(items=[], total=0, limit=limit_offset.limit, offset=limit_offset.offset), 0
+        budget_version = await BudgetService(session=self.session).version_by_number(project_id, number)
+        if budget_version is None:
+            raise version_not_found()
+        page = await PositionService(session=self.session).list_in_version(budget_version.id, filters, limit_offset)
+        return page, number
+
+
+def provide_position_reads(db_session: AsyncSession, redis: Redis, settings: Settings) -> PositionReads:
+    return DatabasePositionReads(db_session, redis, settings.CACHE_TTL_SECONDS)
