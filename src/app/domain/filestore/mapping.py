@@ -34,6 +34,7 @@ from app.domain.filestore.legacy import (
     LegacyProject,
     Verdict,
 )
+from app.domain.filestore.legacy_document import raw_folder
 from app.domain.filestore.reader import position_refs
 from app.domain.projects.services import KEPT_METADATA_KEYS
 
@@ -718,13 +719,10 @@ def _files_from_rows(rows: Iterable[dict[str, Any]]) -> tuple[list[LegacyFile], 
     return files, copies
 
 
-_DOCUMENT_FOLDERS = frozenset({"vykaz_vymer", "vykresy", "dokumentace"})
-
-
 def _new_document_path(row: Mapping[str, Any], used: set[str]) -> str:
     """raw/{file_type}/{filename} for a document uploaded to PostgreSQL (unique in the project)."""
     name = str(row["filename"]).replace("/", "_").replace("\\", "_").replace("\0", "_").lstrip(".") or "document"
-    folder = row["file_type"] if row["file_type"] in _DOCUMENT_FOLDERS else "uploads"
+    folder = raw_folder(row["file_type"])
     relative = f"raw/{folder}/{name}"
     if relative in used or not _usable_relative_path(relative):
         stem, dot, suffix = name.rpartition(".")
