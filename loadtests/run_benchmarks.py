@@ -15,9 +15,11 @@ BENCHMARKS = [
     ("parsers", "bench_parsers.py", "parsers.json"),
     ("audit", "bench_audit.py", "audit.json"),
     ("audit_e2e", "bench_audit_e2e.py", "audit_e2e.json"),
+    ("audit_quality", "bench_audit_quality.py", "audit_quality.json"),
     ("filestore_read", "bench_filestore_read.py", "filestore_read.json"),
     ("migrate_files", "bench_migrate_files.py", "migrate_files.json"),
     ("websocket", "bench_websocket.py", "websocket.json"),
+    ("recovery", "bench_recovery.py", "recovery.json"),
 ]
 
 

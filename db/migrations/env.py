@@ -14,7 +14,7 @@ config = context.config
 target_metadata = Base.metadata
 
 # Objects that are not models (the materialized view and its index) are managed by hand.
-_UNMANAGED = {"project_analytics", "ix_project_analytics_day"}
+_UNMANAGED = {"project_analytics", "ix_project_analytics_date"}
 
 
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:

@@ -133,6 +133,31 @@ def _granian_command(settings: Any) -> list[str]:
     ]
 
 
+def ensure_port_free(host: str, port: int) -> None:
+    """Refuse to start a second API on a port another process listens on (granian would share it
+    silently through SO_REUSEPORT). SERVER_REUSE_PORT=true skips this for rolling restarts."""
+    import errno
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a port in TIME_WAIT is free
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+            raise click.ClickException(
+                f"port {port} on {host} is already in use (another API is running?). Stop it, choose another "
+                "SERVER_PORT, or set SERVER_REUSE_PORT=true to share the port on purpose (rolling restarts)."
+            ) from None
+
+
+def _check_port(settings: Any) -> None:
+    if not settings.SERVER_REUSE_PORT:
+        ensure_port_free(settings.SERVER_HOST, settings.SERVER_PORT)
+
+
 def _wait_ready(url: str, deadline_s: float, alive: Callable[[], bool]) -> bool:
     import urllib.request
 
@@ -155,6 +180,7 @@ def run_command(with_worker: bool) -> None:
     from app.lib.infra import ensure_servers, migrate, stop_servers
 
     settings = get_settings()
+    _check_port(settings)
     started = ensure_servers(settings)
     children: list[subprocess.Popen[bytes]] = []
     try:
@@ -205,6 +231,7 @@ def serve_command() -> None:
     settings = get_settings()
     if settings.uses_embedded_database or settings.uses_embedded_redis:
         raise click.ClickException("app serve needs DATABASE_URL and REDIS_URL (use `app run` for a local setup)")
+    _check_port(settings)
     migrate(settings.database_url)
     command = _granian_command(settings)
     os.execv(command[0], command)

@@ -40,8 +40,13 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     REDIS_NAMESPACE: str = "ca"
     # Jobs (SAQ)
     WORKER_CONCURRENCY: int = 4
+    # SIGTERM: running jobs get this long to finish, then they are handed back to their queue at once.
+    WORKER_SHUTDOWN_GRACE: float = 10.0
+    # Modules that register extra job types when imported (comma-separated; the tests' job types).
+    JOB_MODULES: str = ""
     SAQ_JOB_TIMEOUT: int = 600
-    SAQ_JOB_HEARTBEAT: int = 30
+    # A running job touches its SAQ heartbeat every third of this; a job silent for longer is taken again.
+    SAQ_JOB_HEARTBEAT: int = 5
     SAQ_MAX_RETRIES: int = 3
     SAQ_RETRY_BACKOFF: float = 2.0
     SAQ_WEB_ENABLED: bool = True
@@ -60,6 +65,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     BACKUP_DIR: str = ".data/backups"
     BACKUP_RETENTION_DAYS: int = 30
     UPLOAD_MAX_BYTES: int = 50 * 1024 * 1024
+    # A JSON request body (uploads are multipart and bounded by UPLOAD_MAX_BYTES).
+    JSON_BODY_MAX_BYTES: int = 1024 * 1024
     # Security and sessions
     SECRET_KEY: str = "dev-only-secret-change-me"
     SESSION_TTL_SECONDS: int = 24 * 3600
@@ -74,6 +81,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     SERVER_HOST: str = "127.0.0.1"
     SERVER_PORT: int = 8000
     SERVER_WORKERS: int = 1
+    # Start even when SERVER_PORT is already taken, sharing it (SO_REUSEPORT: rolling restarts only).
+    SERVER_REUSE_PORT: bool = False
+    # The address users reach the service at (https://budget.example.cz). Its scheme decides the session
+    # cookie's `Secure` flag; unset, the request's own scheme does (plain HTTP on a LAN host works).
+    PUBLIC_URL: str = ""
     DEBUG: bool = False
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Embedded servers (used when DATABASE_URL / REDIS_URL are unset)
@@ -91,6 +103,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     @property
     def redis_url(self) -> str:
         return self.REDIS_URL or f"redis://127.0.0.1:{self.EMBEDDED_REDIS_PORT}/0"
+
+    def secure_cookies(self, request_scheme: str) -> bool:
+        """Whether cookies get `Secure`: the PUBLIC_URL's scheme, else the request's."""
+        scheme = self.PUBLIC_URL.partition("://")[0] if self.PUBLIC_URL else request_scheme
+        return scheme in ("https", "wss")
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -129,9 +146,12 @@ def _validate(settings: Settings) -> Settings:
         ("REDIS_MAX_CONNECTIONS", settings.REDIS_MAX_CONNECTIONS >= 2, "must be >= 2"),
         ("WORKER_CONCURRENCY", settings.WORKER_CONCURRENCY >= 1, "must be >= 1"),
         ("SAQ_MAX_RETRIES", settings.SAQ_MAX_RETRIES >= 0, "must be >= 0"),
+        ("SAQ_JOB_HEARTBEAT", settings.SAQ_JOB_HEARTBEAT >= 1, "must be >= 1"),
+        ("WORKER_SHUTDOWN_GRACE", settings.WORKER_SHUTDOWN_GRACE >= 0, "must be >= 0"),
         ("WEBSOCKET_PING_INTERVAL", settings.WEBSOCKET_PING_INTERVAL > 0, "must be > 0"),
         ("WEBSOCKET_PING_TIMEOUT", settings.WEBSOCKET_PING_TIMEOUT > 0, "must be > 0"),
         ("UPLOAD_MAX_BYTES", settings.UPLOAD_MAX_BYTES >= 1, "must be >= 1"),
+        ("JSON_BODY_MAX_BYTES", settings.JSON_BODY_MAX_BYTES >= 1024, "must be >= 1024"),
         ("SERVER_PORT", 0 < settings.SERVER_PORT < 65536, "must be a TCP port"),
         ("EMBEDDED_REDIS_PORT", 0 < settings.EMBEDDED_REDIS_PORT < 65536, "must be a TCP port"),
         ("SECRET_KEY", len(settings.SECRET_KEY) >= 16, "must be at least 16 characters"),
@@ -139,6 +159,11 @@ def _validate(settings: Settings) -> Settings:
             "DATABASE_URL",
             not settings.DATABASE_URL or settings.DATABASE_URL.startswith("postgresql"),
             "must be a postgresql:// or postgresql+asyncpg:// URL",
+        ),
+        (
+            "PUBLIC_URL",
+            not settings.PUBLIC_URL or settings.PUBLIC_URL.startswith(("http://", "https://")),
+            "must be an http:// or https:// URL",
         ),
         (
             "REDIS_URL",

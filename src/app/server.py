@@ -17,20 +17,19 @@ from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.problem_details import ProblemDetailsPlugin
-from litestar.plugins.prometheus import PrometheusConfig
 from litestar.types import Scope
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings, get_settings
-from app.domain.accounts.middleware import session_auth_middleware
+from app.domain.accounts.middleware import request_gate_middleware
 from app.lib import db as lib_db
 from app.lib import unit_of_work
 from app.lib.db import alchemy_config
 from app.lib.errors import problem_details_config
+from app.lib.input_bounds import BoundedRequest, refuse_unstorable_query
 from app.lib.logging import configure_logging
-from app.lib.rate_limit import rate_limit_middleware
+from app.lib.metrics import request_metrics_middleware
 from app.lib.redis import create_redis
 from app.lib.request_id import request_id_middleware
 
@@ -121,6 +120,13 @@ def install_extensions(settings: Settings) -> None:
 
 
 def build_app(settings: Settings | None = None) -> Litestar:
+    from app.domain.system.openapi import (
+        HonestJsonRenderPlugin,
+        HonestScalarRenderPlugin,
+        HonestSwaggerRenderPlugin,
+        allow_lists_every_method,
+    )
+
     settings = settings or get_settings()
     configure_logging(settings.LOG_LEVEL)
 
@@ -132,7 +138,6 @@ def build_app(settings: Settings | None = None) -> Litestar:
         finally:
             await app.state.redis.aclose()
 
-    prometheus = PrometheusConfig(app_name="concrete_agent", group_path=True, exclude=["/metrics", "/health"])
     # Each app gets its own engine: tests build many apps, each on its own event loop, and pooled
     # asyncpg connections must not cross loops. `alchemy_config()` then answers this app's config.
     lib_db.alchemy_config.cache_clear()
@@ -145,21 +150,30 @@ def build_app(settings: Settings | None = None) -> Litestar:
             *live_work_plugins(settings),
             *extension_plugins(settings),
         ],
-        # Authentication before rate limiting: limits are counted per user (per address when anonymous).
+        # Plain ASGI functions first (no task groups); then the gate: session, rate limit (per user, per
+        # address when anonymous) and the route's cached entry in one Redis call.
         middleware=[
             request_id_middleware,
-            prometheus.middleware,
-            session_auth_middleware,
-            rate_limit_middleware(settings),
+            request_metrics_middleware,
+            request_gate_middleware(settings),
         ],
         dependencies=app_dependencies(),
+        # Edge bounds for every request: JSON size/depth/NUL, NUL in query strings (app.lib.input_bounds).
+        request_class=BoundedRequest,
+        guards=[refuse_unstorable_query],
+        before_send=[allow_lists_every_method],
         lifespan=[redis_lifespan],
         openapi_config=OpenAPIConfig(
             title="concrete-agent",
             version="0.1.0",
             description="Construction-budget audit service",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            # The document as the API behaves: problem+json errors, every status (app.domain.system.openapi).
+            render_plugins=[
+                HonestScalarRenderPlugin(),
+                HonestJsonRenderPlugin(),
+                HonestSwaggerRenderPlugin(path="/swagger"),
+            ],
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=2048),
         request_max_body_size=settings.UPLOAD_MAX_BYTES + 1024 * 1024,

@@ -285,3 +285,14 @@ async def concurrent_client(app: Litestar, in_flight: InFlight | None = None) ->
         transport = httpx.ASGITransport(app=asgi_app)  # type: ignore[arg-type]
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as http:
             yield http
+
+
+def cache_events(cache: str) -> tuple[float, float]:
+    """(hits, misses) of one cache counted in this process so far (see app.lib.metrics)."""
+    from prometheus_client import REGISTRY
+
+    def sample(outcome: str) -> float:
+        value = REGISTRY.get_sample_value("concrete_agent_cache_events_total", {"outcome": outcome, "cache": cache})
+        return value or 0.0
+
+    return sample("hit"), sample("miss")

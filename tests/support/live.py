@@ -1,7 +1,7 @@
 """Real processes for the jobs and live-events tests: granian API processes and `app worker`s.
 
 Each process gets the test run's DATABASE_URL / REDIS_URL / REDIS_NAMESPACE (from the `servers`
-fixture) plus test timings (2 s heartbeat, fast retries) and CA_TEST_JOBS=1 for the test job types.
+fixture) plus test timings (2 s heartbeat, fast retries) and JOB_MODULES naming the test job types.
 Output goes to a log file per process, printed when a test fails. Waiting is always polling with a
 deadline (`wait_for`), never a bare sleep.
 
@@ -37,7 +37,7 @@ T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]
 
 TEST_JOB_ENV = {
-    "CA_TEST_JOBS": "1",
+    "JOB_MODULES": "tests.support.job_types",
     "SAQ_JOB_HEARTBEAT": "2",
     "SAQ_RETRY_BACKOFF": "0.1",
     "SAQ_MAX_RETRIES": "3",
@@ -178,7 +178,7 @@ def start_api(env: Mapping[str, str], log_dir: Path, name: str = "api") -> LiveA
     return LiveApi(process=_spawn(name, command, env, log_dir), port=port)
 
 
-async def wait_until_ready(api: LiveApi, timeout: float = 30.0) -> None:
+async def wait_until_ready(api: LiveApi, timeout: float = 90.0) -> None:
     async with httpx.AsyncClient(base_url=api.url, timeout=2.0) as client:
 
         async def ready() -> bool:
@@ -252,7 +252,7 @@ async def create_project_with_budget(
     project_id = uuid.uuid4()
     await run_sql(
         settings,
-        "INSERT INTO projects (id, owner_id, name) VALUES (:id, :owner, :name)",
+        "INSERT INTO projects (id, user_id, name) VALUES (:id, :owner, :name)",
         id=project_id,
         owner=owner.id,
         name=f"Most {project_id.hex[:6]}",

@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -19,8 +20,11 @@ class EventSocket:
         self.events: list[Event] = []
 
     @classmethod
-    async def open(cls, ws_url: str, token: str | None, **options: Any) -> EventSocket:
-        url = f"{ws_url}?token={token}" if token else ws_url
+    async def open(cls, ws_url: str, token: str | None, *, after_seq: int | None = None, **options: Any) -> EventSocket:
+        query = {"token": token} if token else {}
+        if after_seq is not None:
+            query["after_seq"] = str(after_seq)
+        url = f"{ws_url}?{urlencode(query)}" if query else ws_url
         connection = await connect(url, open_timeout=10, ping_interval=None, compression=None, **options)
         return cls(connection)
 

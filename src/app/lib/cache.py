@@ -2,45 +2,106 @@
 
 A cached entry is a Redis string (`key`) or one field of a Redis hash (`key` + `field`, for families
 of values that are dropped together, such as a user's project list under several query strings).
-Every key has a generation counter (`{key}:gen`). A reader notes the generation BEFORE it loads
-from PostgreSQL and stores its result only if the generation is still the same (one Lua script, so
-the check and the write are atomic); a writer bumps the generation and deletes the entry AFTER its
-commit. A reader that loaded before the commit therefore can never re-fill the cache with the old
-value. When Redis fails, reads go to the loader and invalidations are remembered in this process and
+Every key has a generation counter (`{key}:gen`), and every stored entry carries the generation it
+was filled under: `{generation}\\x1f{tag}\\x1f{body}`. An entry whose generation is not the current
+one is a miss, so invalidating is one INCR of the generation — nothing is deleted, however many
+pages a family holds (stale entries are overwritten by the next fill or expire with their TTL).
+
+A reader notes the generation BEFORE it loads from PostgreSQL and stores its result only if the
+generation is still the same (one Lua script, so the check and the write are atomic); a writer bumps
+the generation AFTER its commit. A reader that loaded before the commit therefore can never re-fill
+the cache with the old value, and the next read after the commit misses.
+
+The body is stored already encoded (msgspec JSON, encoded once at fill) so that a hit can be sent
+as it is; the `tag` is what a caller needs to decide visibility without decoding the body (the
+owner's id of a project state). The read is one Lua call by SHA, or none at all when the request gate
+(app.domain.accounts.middleware) fetched the entry in its own single round trip (`CACHE_PREFETCH_OPT`).
+
+Hit and miss counts are Prometheus counters of this process (`concrete_agent_cache_events_total`,
+merged across workers in multiprocess mode): nothing on the read path writes to Redis.
+
+When Redis fails, reads go to the loader and invalidations are remembered in this process and
 replayed before the next cached read, which until then bypasses the cache.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 import structlog
+from litestar.types import Scope
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app.lib.metrics import CACHE_HITS_KEY, CACHE_MISSES_KEY
+from app.lib.metrics import CACHE_EVENTS
+from app.lib.redis import registered_script
 
 logger = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
-# The generation key outlives any plausible read-load-fill round trip by far.
+SEPARATOR = b"\x1f"  # never inside msgspec JSON (control characters are escaped) nor inside a tag
+# A generation key outlives every entry filled under it (each fill refreshes it).
 _GENERATION_TTL_SECONDS = 7 * 24 * 3600
+# A hash family with more fields than this is dropped at the next fill (stale query pages add up).
+_MAX_FIELDS = 256
 
+# Route opt: `{CACHE_PREFETCH_OPT: fn(scope) -> (key, field or None) | None}` lets the request gate
+# read the entry in the same Redis call as the session and the rate limit.
+CACHE_PREFETCH_OPT = "cache_prefetch"
+_PREFETCHED_STATE = "cache_prefetched"
+
+# A Lua function shared by the read script below and the request gate's script.
+READ_ENTRY_LUA = """
+local function cache_read(key, generation_key, field)
+  local generation = redis.call('GET', generation_key) or '0'
+  local stored
+  if field == '' then stored = redis.call('GET', key) else stored = redis.call('HGET', key, field) end
+  return generation, stored
+end
+"""
+
+_READ_SCRIPT = (
+    READ_ENTRY_LUA
+    + """
+local generation, stored = cache_read(KEYS[1], KEYS[2], ARGV[1])
+return {generation, stored}
+"""
+)
+
+# KEYS: entry, generation. ARGV: generation seen before loading, ttl, tag\x1fbody, field or '',
+# generation ttl, max fields.
 _FILL_SCRIPT = """
 local current = redis.call('GET', KEYS[2]) or '0'
 if current ~= ARGV[1] then return 0 end
+if current ~= '0' then redis.call('EXPIRE', KEYS[2], ARGV[5]) end
+local entry = current .. '\\31' .. ARGV[3]
 if ARGV[4] == '' then
-  redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[2])
+  redis.call('SET', KEYS[1], entry, 'EX', ARGV[2])
 else
-  redis.call('HSET', KEYS[1], ARGV[4], ARGV[3])
+  if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[6]) then redis.call('DEL', KEYS[1]) end
+  redis.call('HSET', KEYS[1], ARGV[4], entry)
   redis.call('EXPIRE', KEYS[1], ARGV[2])
 end
 return 1
 """
+
+
+class CacheRead(NamedTuple):
+    """What Redis holds for one entry: the current generation and the stored entry (or None)."""
+
+    generation: bytes
+    stored: bytes | None
+
+
+class CachedBytes(NamedTuple):
+    """An entry as stored: a short tag (e.g. the owner's id) and the encoded body."""
+
+    tag: str
+    body: bytes
+
 
 # Keys whose invalidation failed (Redis down); replayed before the cache is trusted again.
 _pending_invalidations: set[str] = set()
@@ -48,6 +109,39 @@ _pending_invalidations: set[str] = set()
 
 def generation_key(key: str) -> str:
     return f"{key}:gen"
+
+
+def cache_read_of(reply: Any) -> CacheRead:
+    """A [generation, stored] Redis reply as a CacheRead."""
+    generation, stored = reply
+    return CacheRead(generation if isinstance(generation, bytes) else str(generation).encode(), stored)
+
+
+def current_entry(read: CacheRead) -> CachedBytes | None:
+    """The stored entry if it was filled under the current generation, else None (a miss)."""
+    if read.stored is None:
+        return None
+    generation, _, rest = read.stored.partition(SEPARATOR)
+    if generation != read.generation:
+        return None
+    tag, separator, body = rest.partition(SEPARATOR)
+    if not separator:
+        return None
+    return CachedBytes(tag.decode(), body)
+
+
+def remember_prefetch(scope: Scope, key: str, field: str | None, read: CacheRead) -> None:
+    """Called by the request gate with what it read for the route's `CACHE_PREFETCH_OPT`."""
+    scope.setdefault("state", {})[_PREFETCHED_STATE] = (key, field, read)
+
+
+def prefetched(scope: Scope, key: str, field: str | None = None) -> CacheRead | None:
+    """What the request gate already read for exactly this entry, if it did."""
+    found = scope.get("state", {}).get(_PREFETCHED_STATE)
+    if found is None or found[0] != key or found[1] != field:
+        return None
+    read: CacheRead = found[2]
+    return read
 
 
 async def _replay_pending(redis: Redis) -> bool:
@@ -64,16 +158,16 @@ async def _replay_pending(redis: Redis) -> bool:
 
 
 async def _invalidate(redis: Redis, keys: Iterable[str]) -> None:
-    async with redis.pipeline(transaction=True) as pipe:
+    async with redis.pipeline(transaction=False) as pipe:
         for key in keys:
             pipe.incr(generation_key(key))
             pipe.expire(generation_key(key), _GENERATION_TTL_SECONDS)
-            pipe.delete(key)
         await pipe.execute()
 
 
 async def invalidate(redis: Redis, *keys: str) -> None:
-    """Drop cached entries after a committed write; never raises (a failure is replayed later)."""
+    """Make the cached entries of `keys` (every field of a hash family) stale after a committed write:
+    one generation bump per key. Never raises (a failure is replayed later)."""
     if not keys:
         return
     try:
@@ -83,9 +177,59 @@ async def invalidate(redis: Redis, *keys: str) -> None:
         logger.warning("cache invalidation deferred: redis unavailable", keys=list(keys), error=str(exc))
 
 
-async def _count(redis: Redis, metric_key: str) -> None:
-    with contextlib.suppress(RedisError):
-        await redis.incr(metric_key)
+def count(family: str, *, hit: bool) -> None:
+    """One cache look-up of `family`, in this process's counters (exported on /metrics)."""
+    CACHE_EVENTS.labels("hit" if hit else "miss", family).inc()
+
+
+async def get_or_load_entry(
+    redis: Redis,
+    key: str,
+    loader: Callable[[], Awaitable[CachedBytes | None]],
+    *,
+    ttl_seconds: int,
+    family: str,
+    field: str | None = None,
+    read: CacheRead | None = None,
+) -> CachedBytes | None:
+    """The stored entry of `key` (or of `field` in hash `key`), loading and storing it on a miss.
+
+    `read` is what the request gate already fetched (see `prefetched`); without it one Lua call
+    reads the entry. `loader` reads PostgreSQL and returns the encoded entry; `None` is not cached.
+    """
+    if not await _replay_pending(redis):
+        return await loader()
+    if read is None:
+        try:
+            read = cache_read_of(
+                await registered_script(redis, _READ_SCRIPT)(keys=[key, generation_key(key)], args=[field or ""])
+            )
+        except RedisError as exc:
+            logger.warning("cache read skipped: redis unavailable", key=key, error=str(exc))
+            return await loader()
+    entry = current_entry(read)
+    if entry is not None:
+        count(family, hit=True)
+        return entry
+    count(family, hit=False)
+    entry = await loader()
+    if entry is None:
+        return entry
+    try:
+        await registered_script(redis, _FILL_SCRIPT)(
+            keys=[key, generation_key(key)],
+            args=[
+                read.generation,
+                ttl_seconds,
+                entry.tag.encode() + SEPARATOR + entry.body,
+                field or "",
+                max(_GENERATION_TTL_SECONDS, 2 * ttl_seconds),
+                _MAX_FIELDS,
+            ],
+        )
+    except RedisError as exc:
+        logger.warning("cache fill skipped: redis unavailable", key=key, error=str(exc))
+    return entry
 
 
 async def get_or_load(
@@ -96,48 +240,24 @@ async def get_or_load(
     *,
     ttl_seconds: int,
     field: str | None = None,
+    family: str = "other",
 ) -> T | None:
-    """The cached value of `key` (or of `field` in hash `key`), loading and storing it on a miss.
+    """Like `get_or_load_entry` for callers that want the decoded value (msgspec JSON)."""
+    loaded: list[T] = []
 
-    `loader` reads PostgreSQL; its result is encoded with msgspec. A `None` result is not cached.
-    """
-    if not await _replay_pending(redis):
-        return await loader()
+    async def load_encoded() -> CachedBytes | None:
+        value = await loader()
+        if value is None:
+            return None
+        loaded.append(value)
+        return CachedBytes("", msgspec.json.encode(value))
+
+    entry = await get_or_load_entry(redis, key, load_encoded, ttl_seconds=ttl_seconds, family=family, field=field)
+    if loaded:
+        return loaded[0]
+    if entry is None:
+        return None
     try:
-        async with redis.pipeline(transaction=False) as pipe:
-            pipe.get(generation_key(key))
-            if field is None:
-                pipe.get(key)
-            else:
-                pipe.hget(key, field)
-            generation_raw, cached = await pipe.execute()
-    except RedisError as exc:
-        logger.warning("cache read skipped: redis unavailable", key=key, error=str(exc))
-        return await loader()
-    if cached is not None:
-        try:
-            value = msgspec.json.decode(cached, type=value_type)
-        except msgspec.DecodeError:
-            value = None  # a value of an older shape: treat as a miss
-        if value is not None:
-            await _count(redis, CACHE_HITS_KEY)
-            return value
-    await _count(redis, CACHE_MISSES_KEY)
-    generation = generation_raw.decode() if isinstance(generation_raw, bytes) else str(generation_raw or "0")
-    value = await loader()
-    if value is None:
-        return value
-    try:
-        await redis.eval(
-            _FILL_SCRIPT,
-            2,
-            key,
-            generation_key(key),
-            generation,
-            str(ttl_seconds),
-            msgspec.json.encode(value),
-            field or "",
-        )
-    except RedisError as exc:
-        logger.warning("cache fill skipped: redis unavailable", key=key, error=str(exc))
-    return value
+        return msgspec.json.decode(entry.body, type=value_type)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return await loader()  # an entry of an older shape: answer from the source

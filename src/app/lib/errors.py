@@ -11,9 +11,12 @@ from advanced_alchemy.exceptions import (
     NotFoundError,
     RepositoryError,
 )
+from asyncpg.exceptions import DataError as PostgresDataError
+from asyncpg.exceptions import InterfaceError as AsyncpgInterfaceError
 from litestar import Request
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException
+from sqlalchemy.exc import DataError, DBAPIError
 
 logger = structlog.get_logger(__name__)
 
@@ -121,7 +124,40 @@ def _http_exception(exc: HTTPException) -> ProblemDetailsException:
     return _problem(exc.status_code, title, str(exc.detail), headers=exc.headers, **extra)
 
 
+def refused_value(exc: BaseException) -> bool:
+    """Whether PostgreSQL (or asyncpg, binding it) refused a value: out of range, NUL, bad encoding.
+
+    SQLAlchemy reports it as DataError or, for asyncpg's own bind checks, as a plain DBAPIError;
+    advanced-alchemy wraps either as its IntegrityError. The cause chain tells them apart."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        client_side = isinstance(seen, AsyncpgInterfaceError) and isinstance(seen, ValueError)
+        if isinstance(seen, DataError | PostgresDataError) or client_side:
+            return True
+        seen = seen.__cause__
+    return False
+
+
+def _data_error(exc: Exception) -> ProblemDetailsException:
+    """A value the database refused is the request's fault, never a conflict (and never a 500).
+
+    The edge bounds (app.lib.input_bounds, the schemas) name the field; this is the backstop."""
+    logger.warning("database refused a value", error=str(exc).splitlines()[0][:300])
+    return _problem(
+        400,
+        "Invalid input",
+        "A value of the request cannot be stored or compared (out of range or an unsupported character).",
+        errors=[field_error("request", "holds a value the database cannot take")],
+    )
+
+
+def _database_error(exc: DBAPIError) -> ProblemDetailsException:
+    return _data_error(exc) if refused_value(exc) else _unexpected(exc)
+
+
 def _repository_error(exc: RepositoryError) -> ProblemDetailsException:
+    if refused_value(exc):
+        return _data_error(exc)
     if isinstance(exc, NotFoundError):
         return _problem(404, "Not found", "The resource does not exist.")
     if isinstance(exc, (DuplicateKeyError, IntegrityError)):
@@ -143,6 +179,7 @@ def problem_details_config() -> ProblemDetailsConfig:
             ValidationException: _validation_error,
             HTTPException: _http_exception,
             RepositoryError: _repository_error,
+            DBAPIError: _database_error,
             Exception: _unexpected,
         },
     )

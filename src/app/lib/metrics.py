@@ -1,9 +1,10 @@
-"""Service metrics beyond request latency: database query time, cache hits/misses, jobs by status,
+"""Service metrics: request latency, database query time, cache hits/misses, jobs by status,
 WebSocket connections.
 
-Counters that several processes share live in Redis (`metrics:*`) and are copied into gauges when
-/metrics is scraped, so every API process reports the same totals. With PROMETHEUS_MULTIPROC_DIR set
-(several granian workers) the per-process series are merged at scrape time.
+Everything on the request path counts in this process only (no Redis call, no lock beyond
+prometheus_client's own): with PROMETHEUS_MULTIPROC_DIR set (several granian workers, `app serve`
+sets it) the per-process series are merged at scrape time, so /metrics on any worker shows the totals.
+`request_metrics_middleware` is a plain ASGI middleware (no task group, no Request object).
 """
 
 from __future__ import annotations
@@ -13,13 +14,20 @@ import os
 import time
 from typing import Any
 
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
-from prometheus_client import CollectorRegistry, Gauge, Histogram, multiprocess
-from sqlalchemy import event
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-CACHE_EVENTS = Gauge(
-    "concrete_agent_cache_events_total", "Cache look-ups by outcome", ["outcome"], multiprocess_mode="mostrecent"
+CACHE_EVENTS = Counter("concrete_agent_cache_events", "Cache look-ups by outcome and cache", ["outcome", "cache"])
+REQUESTS = Counter("concrete_agent_requests", "HTTP requests by route and status", ["method", "path", "status"])
+REQUEST_SECONDS = Histogram(
+    "concrete_agent_request_duration_seconds",
+    "HTTP request duration by route (to the last body byte)",
+    ["method", "path"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
 )
 JOBS_BY_STATUS = Gauge("concrete_agent_jobs", "Background jobs by status", ["status"], multiprocess_mode="mostrecent")
 WEBSOCKET_CONNECTIONS = Gauge(
@@ -31,8 +39,8 @@ DB_QUERY_SECONDS = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0),
 )
 
-CACHE_HITS_KEY = "metrics:cache:hits"
-CACHE_MISSES_KEY = "metrics:cache:misses"
+# Not timed: scraping and probing would only dilute the request figures.
+UNTIMED_PATHS = frozenset({"/metrics", "/health"})
 
 
 def registry() -> CollectorRegistry:
@@ -61,19 +69,39 @@ def instrument_engine(engine: Engine) -> None:
     engine._ca_instrumented = True  # type: ignore[attr-defined]
 
 
-async def refresh_service_metrics(state: Any) -> None:
-    redis = getattr(state, "redis", None)
-    if redis is not None:
-        with contextlib.suppress(Exception):
-            hits, misses = await redis.mget(CACHE_HITS_KEY, CACHE_MISSES_KEY)
-            CACHE_EVENTS.labels("hit").set(int(hits or 0))
-            CACHE_EVENTS.labels("miss").set(int(misses or 0))
+def request_metrics_middleware(app: ASGIApp) -> ASGIApp:
+    """Count and time each HTTP request under its route template (`/api/projects/{project_id:uuid}`)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in UNTIMED_PATHS:
+            await app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        method: str = scope["method"]  # type: ignore[typeddict-item]  # an HTTP scope (checked above)
+        status: Any = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await app(scope, receive, send_and_note)
+        except Exception as exc:  # answered by the app's outer exception handler (e.g. 401 from the gate)
+            status = getattr(exc, "status_code", None) or getattr(exc, "status", 500)
+            raise
+        finally:
+            path = scope.get("path_template") or "unrouted"
+            REQUESTS.labels(method, path, str(status)).inc()
+            REQUEST_SECONDS.labels(method, path).observe(time.perf_counter() - started)
+
+    return middleware
+
+
+async def refresh_service_metrics(state: Any, engine: AsyncEngine) -> None:
     with contextlib.suppress(Exception):
-        from sqlalchemy import text
-
-        from app.lib.db import alchemy_config
-
-        async with alchemy_config().get_engine().connect() as conn:
+        async with engine.connect() as conn:
             rows = await conn.execute(text("SELECT status, count(*) FROM background_jobs GROUP BY status"))
             counts: dict[str, int] = {status: count for status, count in rows.all()}
         for status in ("queued", "running", "completed", "failed", "cancelled"):

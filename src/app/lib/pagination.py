@@ -13,6 +13,8 @@ from advanced_alchemy.filters import FilterTypes, LimitOffset
 from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter, SkipValidation
 
+from app.lib.input_bounds import INT4_MAX
+
 T = TypeVar("T")
 
 # The `filters` dependency of advanced-alchemy's providers (a union of dataclasses: not re-validated).
@@ -33,7 +35,7 @@ class Page(msgspec.Struct, Generic[T], kw_only=True):
 
 def provide_limit_offset(
     limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    offset: Annotated[int, QueryParameter(ge=0)] = 0,
+    offset: Annotated[int, QueryParameter(ge=0, le=INT4_MAX)] = 0,
 ) -> LimitOffset:
     return LimitOffset(limit=limit, offset=offset)
 

@@ -5,6 +5,11 @@ channel name prefixed with settings.REDIS_NAMESPACE; the envelope shows the unpr
 `seq` counter (INCR, kept 7 days after the last event) and the PUBLISH run in one script, so the
 order of `seq` is the order of delivery. Any API process's Litestar channels plugin (see
 app.domain.realtime) receives the message and fans it out to its sockets.
+
+The same script keeps the channel's last RECENT_EVENTS_KEPT messages (a sorted set by `seq`, for
+RECENT_EVENTS_TTL_SECONDS after the last event), so a client that reconnects (an API process restarted
+under it, a network blip) resumes where it left off: it names the last `seq` it saw and is sent the
+newer ones (`recent_events`).
 """
 
 from __future__ import annotations
@@ -23,12 +28,18 @@ logger = structlog.get_logger(__name__)
 
 SEQ_TTL_SECONDS = 7 * 24 * 3600
 PUBLISH_TIMEOUT_SECONDS = 2.0
+RECENT_EVENTS_KEPT = 300
+RECENT_EVENTS_TTL_SECONDS = 3600
 
-# KEYS[1] = seq counter; ARGV = envelope without seq, pub/sub channel, counter TTL.
+# KEYS = seq counter, recent events; ARGV = envelope without seq, pub/sub channel, counter TTL, kept, kept TTL.
 _PUBLISH_SCRIPT = """
 local seq = redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('PUBLISH', ARGV[2], string.sub(ARGV[1], 1, -2) .. ',"seq":' .. seq .. '}')
+local message = string.sub(ARGV[1], 1, -2) .. ',"seq":' .. seq .. '}'
+redis.call('PUBLISH', ARGV[2], message)
+redis.call('ZADD', KEYS[2], seq, message)
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[4]) + 1))
+redis.call('EXPIRE', KEYS[2], ARGV[5])
 return seq
 """
 
@@ -51,6 +62,16 @@ def pubsub_channel(namespace: str, channel: str) -> str:
 
 def seq_key(namespace: str, channel: str) -> str:
     return f"{namespace}:events:seq:{channel}"
+
+
+def recent_events_key(namespace: str, channel: str) -> str:
+    return f"{namespace}:events:recent:{channel}"
+
+
+async def recent_events(redis: Redis, namespace: str, channel: str, after_seq: int) -> list[bytes]:
+    """The channel's kept messages with a `seq` above `after_seq`, oldest first (encoded, as published)."""
+    messages = await redis.zrangebyscore(recent_events_key(namespace, channel), f"({after_seq}", "+inf")
+    return [message if isinstance(message, bytes) else str(message).encode() for message in messages]
 
 
 def encode_envelope(channel: str, event_type: str, data: Mapping[str, Any]) -> bytes:
@@ -76,8 +97,14 @@ class RedisEventPublisher:
             message = encode_envelope(channel, event_type, data)
             async with asyncio.timeout(self._timeout):
                 await self._script(
-                    keys=[seq_key(self._namespace, channel)],
-                    args=[message, pubsub_channel(self._namespace, channel), SEQ_TTL_SECONDS],
+                    keys=[seq_key(self._namespace, channel), recent_events_key(self._namespace, channel)],
+                    args=[
+                        message,
+                        pubsub_channel(self._namespace, channel),
+                        SEQ_TTL_SECONDS,
+                        RECENT_EVENTS_KEPT,
+                        RECENT_EVENTS_TTL_SECONDS,
+                    ],
                 )
         except Exception as exc:  # a failed publish must never fail the caller (see app.lib.events)
             self.failures += 1

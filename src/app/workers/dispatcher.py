@@ -1,17 +1,18 @@
 """WORKER_CONCURRENCY slots per worker process, shared by the three queues, high before default before low.
 
-Design: one SAQ `Worker` per queue keeps SAQ's upkeep (sweep of dead workers' jobs, scheduling of
-delayed retries, abort, monitor stats) and its `process()` (retries, timeouts, aborts), but none of
-them dequeues on its own. This dispatcher waits for a free slot, then claims the next job with one
-Lua script that tries `high`, `default`, `low` in that order (so a high job queued behind many low
-ones starts first), and hands it to that queue's worker. When all queues are empty it sleeps until
-`submit_job` rings the doorbell (Redis pub/sub) or POLL_INTERVAL passes (retries, swept jobs).
+One SAQ `Worker` per queue keeps SAQ's upkeep (sweep of dead workers' jobs, scheduling of delayed
+retries and cron jobs, aborts, monitor stats) and runs jobs with its own public `process()` (dequeue,
+retries, timeouts, aborts). None of them dequeues on its own: when a slot is free, this dispatcher
+asks which queue has a waiting job first (`high`, then `default`, then `low`) and lets that queue's
+worker process one job, so a high job queued behind many low ones starts next. When all queues are
+empty it sleeps until `submit_job` rings the doorbell (Redis pub/sub) or POLL_INTERVAL passes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import time
 from typing import Any
 
@@ -19,13 +20,25 @@ import structlog
 from redis.asyncio import Redis
 from saq import Worker
 
-from app.domain.jobs.queues import JobQueues, claimed_job_id
+from app.domain.jobs.queues import JobQueues
 from app.domain.jobs.registry import QueueName
 
 logger = structlog.get_logger(__name__)
 
 POLL_INTERVAL_SECONDS = 0.5
 ERROR_BACKOFF_SECONDS = 1.0
+# How long a worker's `process()` waits in SAQ's dequeue when another process took the job first.
+DEQUEUE_TIMEOUT_SECONDS = 1.0
+
+# Set in a dispatched task's context; SAQ's `before_process` hook sets it once the job is dequeued.
+_dequeued: contextvars.ContextVar[asyncio.Event | None] = contextvars.ContextVar("dequeued", default=None)
+
+
+async def mark_dequeued(ctx: dict[str, Any]) -> None:
+    """SAQ `before_process` hook: this task holds its job now, so the dispatcher may look for the next."""
+    event = _dequeued.get()
+    if event is not None:
+        event.set()
 
 
 class PriorityDispatcher:
@@ -53,32 +66,39 @@ class PriorityDispatcher:
         self._wakeup.set()
 
     async def run(self) -> None:
-        """Claim and start jobs until `stop()`."""
+        """Start jobs until `stop()`: one slot, one queue with a waiting job, one SAQ `process()`."""
         while not self._stopping:
             await self._slots.acquire()
-            claimed = await self._claim_next()
-            if claimed is None:
+            queue = await self._next_queue()
+            if queue is None:
                 self._slots.release()
                 return
-            queue, job_id = claimed
-            task = asyncio.create_task(self._process(queue, job_id), name=f"job:{job_id}")
+            dequeued = asyncio.Event()
+            task = asyncio.create_task(self._process(queue, dequeued), name=f"process:{queue}")
             self.running.add(task)
             task.add_done_callback(self._finished)
+            # Until the job has left its queue, the queue still counts it: wait, so that the next
+            # slot does not chase the same job.
+            waiting = asyncio.create_task(dequeued.wait())
+            try:
+                await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiting.cancel()
 
     def _finished(self, task: asyncio.Task[Any]) -> None:
         self.running.discard(task)
         self._slots.release()
 
-    async def _claim_next(self) -> tuple[QueueName, str] | None:
+    async def _next_queue(self) -> QueueName | None:
         while not self._stopping:
             try:
-                claimed = await self.queues.claim()
+                queue = await self.queues.first_waiting()
             except Exception as exc:  # Redis away: keep trying, the jobs wait in their queues
-                self._log_error("claiming a job failed", exc)
+                self._log_error("looking for a job failed", exc)
                 await self._idle(ERROR_BACKOFF_SECONDS)
                 continue
-            if claimed is not None:
-                return claimed
+            if queue is not None:
+                return queue
             await self._idle(self.poll_interval)
         return None
 
@@ -87,16 +107,20 @@ class PriorityDispatcher:
             await asyncio.wait_for(self._wakeup.wait(), seconds)
         self._wakeup.clear()
 
-    async def _process(self, queue: QueueName, job_id: str) -> None:
-        claimed_job_id.set(job_id)  # this task's own context: the worker's dequeue returns this job
-        await self.workers[queue].process()
+    async def _process(self, queue: QueueName, dequeued: asyncio.Event) -> None:
+        _dequeued.set(dequeued)  # this task's own context, read by the before_process hook
+        try:
+            await self.workers[queue].process()
+        finally:
+            dequeued.set()
 
     def stop(self) -> None:
         self._stopping = True
         self._wakeup.set()
 
     async def drain(self, grace_seconds: float) -> None:
-        """Let running jobs finish for `grace_seconds`, then cancel them (SAQ requeues them)."""
+        """Let running jobs finish for `grace_seconds`, then cancel them: SAQ puts each back on its
+        queue at once and the runner sets its row back to `queued` (its transaction rolls back)."""
         if self.running:
             _, pending = await asyncio.wait(set(self.running), timeout=grace_seconds)
             for task in pending:

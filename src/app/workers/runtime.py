@@ -1,9 +1,10 @@
 """The worker process (`app worker`): three SAQ queues, one priority dispatcher, the reconciler.
 
-Several worker processes can run side by side (on other machines too): each claims jobs atomically,
-each sweeps the others' dead jobs, one reconciler pass runs at a time. SIGTERM / SIGINT stop taking
-jobs, give running ones SHUTDOWN_GRACE_SECONDS to finish, then cancel them (SAQ requeues them and
-their transactions roll back).
+Several worker processes can run side by side (on other machines too): SAQ's dequeue hands each job
+to one of them, each sweeps the others' dead jobs, one reconciler pass runs at a time, and the cron
+jobs (app.workers.cron) run once per schedule. SIGTERM / SIGINT stop taking jobs, give running ones
+WORKER_SHUTDOWN_GRACE seconds to finish, then hand them back (SAQ requeues them at once and their
+transactions roll back) before the process exits.
 """
 
 from __future__ import annotations
@@ -20,37 +21,37 @@ from saq import Worker
 
 from app.config import Settings
 from app.domain.jobs.queues import SAQ_FUNCTION, wakeup_channel
-from app.domain.jobs.registry import QueueName, registered_job_types
+from app.domain.jobs.registry import QueueName, load_job_modules, registered_job_types
 from app.lib.logging import configure_logging
 from app.server import install_extensions
-from app.workers.dispatcher import PriorityDispatcher
-from app.workers.housekeeping import run_housekeeping
+from app.workers.cron import cron_jobs
+from app.workers.dispatcher import DEQUEUE_TIMEOUT_SECONDS, PriorityDispatcher, mark_dequeued
 from app.workers.reconciler import Reconciler
 from app.workers.resources import WorkerResources
 from app.workers.runner import run_job
 
 logger = structlog.get_logger(__name__)
 
-SHUTDOWN_GRACE_SECONDS = 10.0
-# How long the SAQ sweep waits for an aborted job to finish before requeueing it.
-SWEEP_ABORT_WAIT_SECONDS = 1.0
-
 
 def sweep_interval(heartbeat_seconds: int) -> int:
-    """A dead worker's job is recovered within about 1.5 heartbeats (SAQ's default sweep is 60 s)."""
-    return max(1, min(60, heartbeat_seconds // 2))
+    """How often SAQ looks for jobs whose heartbeat went stale (a dead worker's): a third of a heartbeat,
+    so a job is taken again about heartbeat + sweep + SAQ's 5 s abort wait after its worker died."""
+    return max(1, min(60, heartbeat_seconds // 3))
 
 
 def build_workers(resources: WorkerResources) -> dict[QueueName, Worker[Any]]:
+    """One SAQ worker per queue, configured through SAQ's public options; the cron jobs live on `low`."""
     settings = resources.settings
     hostname = socket.gethostname()
     workers: dict[QueueName, Worker[Any]] = {}
     for name, queue in resources.queues.queues.items():
-        queue.sweep_abort_wait = SWEEP_ABORT_WAIT_SECONDS
         worker: Worker[Any] = Worker(
             queue,
             functions=[(SAQ_FUNCTION, run_job)],
+            cron_jobs=cron_jobs() if name == "low" else None,
             concurrency=settings.WORKER_CONCURRENCY,
+            before_process=mark_dequeued,
+            dequeue_timeout=DEQUEUE_TIMEOUT_SECONDS,
             timers={"sweep": sweep_interval(settings.SAQ_JOB_HEARTBEAT), "abort": 1, "schedule": 1, "worker_info": 10},
             metadata={"host": hostname, "pid": os.getpid(), "slots_shared_by_queues": settings.WORKER_CONCURRENCY},
         )
@@ -62,6 +63,7 @@ def build_workers(resources: WorkerResources) -> dict[QueueName, Worker[Any]]:
 async def serve(settings: Settings) -> None:
     configure_logging(settings.LOG_LEVEL)
     install_extensions(settings)  # e.g. the old file store's mirror follows the jobs' commits
+    load_job_modules(settings.JOB_MODULES.split(","))
     resources = WorkerResources.create(settings)
     workers = build_workers(resources)
     dispatcher = PriorityDispatcher(
@@ -82,7 +84,6 @@ async def serve(settings: Settings) -> None:
         worker.tasks.update(await worker.upkeep())
     background.append(asyncio.create_task(dispatcher.listen_for_wakeups(resources.redis), name="doorbell"))
     background.append(asyncio.create_task(reconciler.run_forever(), name="reconciler"))
-    background.append(asyncio.create_task(run_housekeeping(resources), name="housekeeping"))
     dispatching = asyncio.create_task(dispatcher.run(), name="dispatcher")
     logger.info(
         "worker started",
@@ -96,7 +97,7 @@ async def serve(settings: Settings) -> None:
     logger.info("worker stopping", running=len(dispatcher.running))
     dispatcher.stop()
     dispatching.cancel()
-    await dispatcher.drain(SHUTDOWN_GRACE_SECONDS)
+    await dispatcher.drain(settings.WORKER_SHUTDOWN_GRACE)
     for task in background:
         task.cancel()
     for worker in workers.values():

@@ -7,6 +7,7 @@ import datetime
 import hashlib
 import time
 
+import msgspec
 import pytest
 import redis.asyncio as aioredis
 from click.testing import CliRunner
@@ -296,3 +297,20 @@ def test_cli_refuses_a_weak_password() -> None:
     result = CliRunner().invoke(users_group, ["create", unique_email(), "--password", "short"])
     assert result.exit_code != 0
     assert "password" in result.output
+
+
+async def test_the_session_cookie_is_secure_only_over_https(app: Litestar, settings: Settings) -> None:
+    """Plain HTTP on a LAN host keeps its login; https (the request's or PUBLIC_URL's) gets `Secure`."""
+    async with AsyncTestClient(app=app, base_url="http://budget.lan:8000") as plain:
+        user = await register(plain)
+        response = await plain.post("/api/auth/login", json={"email": user["email"], "password": DEFAULT_PASSWORD})
+        assert response.status_code == 200, response.text
+        cookie = response.headers["set-cookie"]
+        assert "ca_session=" in cookie and "HttpOnly" in cookie and "Secure" not in cookie
+        assert (await plain.get("/api/me")).status_code == 200  # the cookie alone signs the browser in
+        response = await plain.post(
+            "https://budget.example.cz/api/auth/login", json={"email": user["email"], "password": DEFAULT_PASSWORD}
+        )
+        assert "Secure" in response.headers["set-cookie"]
+    assert settings.secure_cookies("http") is False
+    assert msgspec.structs.replace(settings, PUBLIC_URL="https://budget.example.cz").secure_cookies("http") is True

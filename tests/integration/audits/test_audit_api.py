@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.db.models import BackgroundJob, Project
 from app.domain.audits.jobs import audit_project
 from tests.support.api import ApiUser, create_project
-from tests.support.audit_budgets import PRICED_BUDGET, BuiltBudget, build_budget
+from tests.support.audit_budgets import PRICED_BUDGET, BuiltBudget, budget_position, build_budget
 from tests.support.job_runs import Harness
 
 
@@ -34,7 +34,15 @@ async def test_owner_reads_the_audit_grouped_by_position(
     assert response.status_code == 200, response.text
     report = response.json()
     assert report["version"] == 1 and report["version_id"] == str(budget.version_id)
-    assert report["summary"] == {"positions": 5, "red": 3, "amber": 1, "green": 1, "needs_review": 3}
+    assert report["summary"] == {
+        "positions": 5,
+        "red": 3,
+        "amber": 1,
+        "green": 1,
+        "needs_review": 3,
+        "priced": True,
+        "findings": [],
+    }
     assert report["total"] == 5 and report["audited_at"] is not None
     first = report["items"][0]
     assert first["position_id"] == str(budget.position_ids[0])
@@ -83,6 +91,21 @@ async def test_a_project_not_yet_audited_has_an_empty_report(
     response = await client.get(f"/api/projects/{project['id']}/audit", headers=api_user.headers)
     assert response.status_code == 200, response.text
     assert response.json()["items"] == [] and response.json()["version"] is None
+
+
+async def test_an_unpriced_budget_is_said_to_be_unpriced_once_in_the_summary(
+    client: AsyncTestClient[Litestar], api_user: ApiUser, harness: Harness
+) -> None:
+    created = await create_project(client, api_user)
+    [project] = await harness.scalars(select(Project).where(Project.id == uuid.UUID(created["id"])))
+    blank = [budget_position(f"Hloubení rýh {n}", code="132151253", unit_price="0") for n in range(3)]
+    await build_budget(harness, blank, project=project)
+    await harness.run(audit_project, job_type="audit_project", project=project)
+    response = await client.get(f"/api/projects/{project.id}/audit", headers=api_user.headers)
+    assert response.status_code == 200, response.text
+    summary = response.json()["summary"]
+    assert summary["priced"] is False and summary["green"] == 3
+    assert [finding["type"] for finding in summary["findings"]] == ["unpriced_budget"]
 
 
 async def _job_payload(harness: Harness, job_id: str) -> dict[str, Any]:

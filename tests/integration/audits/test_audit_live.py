@@ -58,7 +58,15 @@ async def test_enrich_then_audit_through_the_worker(
     state = (await client.get(f"/api/projects/{project.id}", headers=api_user.headers)).json()
     job = (await client.get(f"/api/jobs/{audit_job_id}", headers=api_user.headers)).json()
 
-    assert report["summary"] == {"positions": 5, "red": 3, "amber": 1, "green": 1, "needs_review": 3}
+    summary = report["summary"]
+    assert {key: summary[key] for key in ("positions", "red", "amber", "green", "needs_review", "priced")} == {
+        "positions": 5,
+        "red": 3,
+        "amber": 1,
+        "green": 1,
+        "needs_review": 3,
+        "priced": True,
+    }
     assert (state["status"], state["issues_count_red"], state["issues_count_green"]) == ("completed", 3, 1)
     assert state["progress"] == "100.00"
     assert job["status"] == "completed" and job["result"]["positions"] == 5

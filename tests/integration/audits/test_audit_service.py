@@ -107,10 +107,16 @@ async def test_a_blank_budget_is_not_blamed_for_missing_prices(harness: Harness)
         budget_position("Hloubení rýh š do 2000 mm", code="132151253", unit="m3", unit_price=None),
     ]
     budget = await build_budget(harness, blank)
-    await harness.run(audit_project, job_type="audit_project", project=budget.project)
+    run = await harness.run(audit_project, job_type="audit_project", project=budget.project)
     verdicts = await _verdicts(harness, budget)
     assert verdicts[(0, "validator")].status == "GREEN"
     assert verdicts[(0, "orchestrator")].status == "GREEN"
+    assert not any("price" in issue["type"] for row in verdicts.values() for issue in row.issues)
+    # said once, for the whole budget
+    assert run.result["priced"] is False
+    [finding] = run.result["budget_findings"]
+    assert finding["type"] == "unpriced_budget" and finding["severity"] == "GREEN"
+    assert "none of its 2 positions" in finding["description"]
 
 
 async def test_the_service_audits_only_the_latest_version(harness: Harness) -> None:

@@ -24,7 +24,7 @@ async def post_message(
     return dict(response.json())
 
 
-async def test_post_stores_the_message_and_answers_without_an_assistant_yet(
+async def test_post_stores_the_message_and_the_assistants_answer(
     client: AsyncTestClient[Litestar], api_user: ApiUser, project: dict[str, Any]
 ) -> None:
     position = (await add_position(client, api_user, project["id"]))["position"]
@@ -41,7 +41,8 @@ async def test_post_stores_the_message_and_answers_without_an_assistant_yet(
         position_ids=[position["lineage_id"], position["id"]],
         document_ids=[document_id],
     )
-    assert answer["assistant"] is None
+    assert answer["assistant"]["role"] == "assistant"
+    assert answer["assistant"]["question_id"] == answer["message"]["id"]
     message = answer["message"]
     assert message["role"] == "user"
     assert message["user_id"] == api_user.id
@@ -49,7 +50,7 @@ async def test_post_stores_the_message_and_answers_without_an_assistant_yet(
     assert message["position_ids"] == [position["lineage_id"], position["id"]]
     assert message["document_ids"] == [document_id]
     history = (await client.get(chat_url(project), headers=api_user.headers)).json()
-    assert [m["id"] for m in history["items"]] == [message["id"]]
+    assert [m["id"] for m in history["items"]] == [message["id"], answer["assistant"]["id"]]
 
 
 async def test_history_is_newest_last_and_pages_back_from_the_newest(
@@ -59,12 +60,14 @@ async def test_history_is_newest_last_and_pages_back_from_the_newest(
     for text in texts:
         await post_message(client, api_user, project, message=text)
     full = (await client.get(chat_url(project), headers=api_user.headers)).json()
-    assert [m["message"] for m in full["items"]] == texts
-    assert full["total"] == 5
+    # each message is followed by the assistant's answer to it
+    assert [m["message"] for m in full["items"] if m["role"] == "user"] == texts
+    assert [m["role"] for m in full["items"]] == ["user", "assistant"] * 5
+    assert full["total"] == 10
     latest = (await client.get(chat_url(project), params={"limit": 2}, headers=api_user.headers)).json()
-    assert [m["message"] for m in latest["items"]] == texts[3:]
+    assert latest["items"][0]["message"] == texts[4]
     earlier = (await client.get(chat_url(project), params={"limit": 2, "offset": 2}, headers=api_user.headers)).json()
-    assert [m["message"] for m in earlier["items"]] == texts[1:3]
+    assert earlier["items"][0]["message"] == texts[3]
 
 
 @pytest.mark.parametrize(

@@ -109,7 +109,7 @@ async def test_foreign_keys_and_delete_rules(conn: AsyncConnection) -> None:
         )
     }
     expected = {
-        ("projects", "owner_id", "users"): "c",
+        ("projects", "user_id", "users"): "c",
         ("project_documents", "project_id", "projects"): "c",
         ("budget_versions", "project_id", "projects"): "c",
         ("positions", "project_id", "projects"): "c",
@@ -140,13 +140,13 @@ async def test_indexes(conn: AsyncConnection) -> None:
         "ON public.chat_history USING btree (project_id, created_at DESC)",
         "ON public.budget_versions USING btree (project_id, version DESC)",
         "ON public.background_jobs USING btree (status, priority DESC)",
-        "USING gin (to_tsvector('english'::regconfig, COALESCE(indexed_content, ''::text)))",
-        "USING gin (to_tsvector('simple'::regconfig, COALESCE(indexed_content, ''::text)))",
+        "USING gin (to_tsvector('english'::regconfig, indexed_content))",
+        "USING gin (to_tsvector('simple'::regconfig, indexed_content))",
         "ON public.budget_versions USING btree (project_id, version)",
         "ON public.kb_cache USING btree (query_hash)",
         "ON public.positions USING btree (code)",
         "ON public.project_documents USING btree (content_hash)",
-        "ON public.project_analytics USING btree (day)",
+        "ON public.project_analytics USING btree (date)",
         "gin_trgm_ops",
     ]:
         assert fragment in joined, fragment
@@ -183,7 +183,7 @@ async def test_models_match_migrations(conn: AsyncConnection) -> None:
             opts={
                 "compare_type": True,
                 "compare_server_default": True,
-                "include_object": lambda o, n, t, r, c: n not in {"project_analytics", "ix_project_analytics_day"},
+                "include_object": lambda o, n, t, r, c: n not in {"project_analytics", "ix_project_analytics_date"},
             },
         )
         return compare_metadata(context, Base.metadata)

@@ -138,3 +138,16 @@ async def test_the_daily_trigger_submits_one_backup_job_a_day(fs: FileStoreEnv) 
     finally:
         await conn.close()
     assert [tuple(r) for r in rows] == [("backup", "low", "queued")]
+
+
+def test_a_restore_into_a_non_empty_database_names_the_cause_and_the_remedy(
+    fs: FileStoreEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(commands, "get_settings", lambda: fs.settings)
+    backup = tmp_path / "full.dump"
+    assert CliRunner().invoke(commands.db_backup_command, ["--output", str(backup)]).exit_code == 0
+    result = CliRunner().invoke(commands.db_restore_command, [str(backup), "--yes"])
+    assert result.exit_code == 1, result.output
+    assert "already exists" in result.output  # the cause, not the SQL pg_restore was running
+    assert "Command was" not in result.output
+    assert "--clean" in result.output and "freshly created database" in result.output

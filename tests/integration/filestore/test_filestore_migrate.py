@@ -65,7 +65,7 @@ async def test_rows_hold_every_field(fs: FileStoreEnv, store: dict[str, Path]) -
     assert metadata["legacy_id"] == SPEC
     assert metadata["legacy"]["metadata"]["tags"] == ["most", "beton"]
     assert metadata["migration"]["fingerprint"]
-    [owner] = await fetch(fs.dsn, "SELECT * FROM users WHERE id = $1", project["owner_id"])
+    [owner] = await fetch(fs.dsn, "SELECT * FROM users WHERE id = $1", project["user_id"])
     assert owner["email"] == "jana.novakova@example.cz" and owner["status"] == "active"
     assert owner["password_hash"] == UNUSABLE_PASSWORD_HASH
 
@@ -95,7 +95,7 @@ async def test_rows_hold_every_field(fs: FileStoreEnv, store: dict[str, Path]) -
     assert first_meta["record"]["measurements"] == ["(14+1)*(7,2+1)*0,35"]
 
     audits = await fetch(fs.dsn, "SELECT * FROM audit_results WHERE project_id = $1 ORDER BY expert_role", project_id)
-    assert [(a["expert_role"], a["status"], a["confidence"]) for a in audits] == [
+    assert [(a["expert_role"], a["recommendation"], a["confidence"]) for a in audits] == [
         ("cost", "AMBER", Decimal("85.00")),
         ("validator", "GREEN", Decimal("97.00")),
     ]
@@ -117,19 +117,19 @@ async def test_rows_hold_every_field(fs: FileStoreEnv, store: dict[str, Path]) -
 async def test_old_shape_audits_owners_and_unplaced_results(fs: FileStoreEnv, store: dict[str, Path]) -> None:
     await migrate_store(fs.settings, fs.data_dir)
     old_id = stable_uuid("project", OLD)
-    audits = await fetch(fs.dsn, "SELECT expert_role, status FROM audit_results WHERE project_id = $1", old_id)
-    assert sorted((a["expert_role"], a["status"]) for a in audits) == [
+    audits = await fetch(fs.dsn, "SELECT expert_role, recommendation FROM audit_results WHERE project_id = $1", old_id)
+    assert sorted((a["expert_role"], a["recommendation"]) for a in audits) == [
         ("concrete", "RED"),
         ("cost", "GREEN"),
         ("orchestrator", "RED"),
         ("standards", "AMBER"),
         ("validator", "GREEN"),
     ]
-    [project] = await fetch(fs.dsn, "SELECT metadata, owner_id, issues_count_red FROM projects WHERE id = $1", old_id)
+    [project] = await fetch(fs.dsn, "SELECT metadata, user_id, issues_count_red FROM projects WHERE id = $1", old_id)
     unplaced = msgspec.json.decode(project["metadata"])["legacy"]["unplaced_audit_results"]
     assert [(u["reason"], u["result"]["raw"]) for u in unplaced] == [("no expert named", {"status": "purple"})]
     assert project["issues_count_red"] == 1
-    [owner] = await fetch(fs.dsn, "SELECT email FROM users WHERE id = $1", project["owner_id"])
+    [owner] = await fetch(fs.dsn, "SELECT email FROM users WHERE id = $1", project["user_id"])
     assert owner["email"] == "petr@example.cz"
     # nested raw/ folders, NFD names and files outside the known areas are all documents
     paths = {
@@ -139,7 +139,7 @@ async def test_old_shape_audits_owners_and_unplaced_results(fs: FileStoreEnv, st
     assert "notes.md" in paths and any(p.startswith("raw/vykresy/SO 01/Stavební část/") for p in paths)
 
     tricky_id = stable_uuid("project", "proj_tricky00001")
-    [tricky] = await fetch(fs.dsn, "SELECT metadata, owner_id, total_cost FROM projects WHERE id = $1", tricky_id)
+    [tricky] = await fetch(fs.dsn, "SELECT metadata, user_id, total_cost FROM projects WHERE id = $1", tricky_id)
     reasons = [u["reason"] for u in msgspec.json.decode(tricky["metadata"])["legacy"]["unplaced_audit_results"]]
     assert reasons == ["a second verdict of 'cost' on the same position", "position 'zzz' not found", "no expert named"]
     # 1.23456 × 10.005 = 12.3517… → 12.35; 2 × 0.125 = 0.25; no price → no total
@@ -153,7 +153,7 @@ async def test_old_shape_audits_owners_and_unplaced_results(fs: FileStoreEnv, st
     assert (positions[0]["quantity"], positions[0]["unit_price"]) == (Decimal("1.2346"), Decimal("10.01"))
     assert msgspec.json.decode(positions[0]["metadata"])["record"]["quantity"] == "1.23456"
     assert len({p["id"] for p in positions}) == 3  # the repeated old id "a" falls back to the index
-    [default_owner] = await fetch(fs.dsn, "SELECT * FROM users WHERE id = $1", tricky["owner_id"])
+    [default_owner] = await fetch(fs.dsn, "SELECT * FROM users WHERE id = $1", tricky["user_id"])
     assert default_owner["email"] == fs.settings.MIGRATION_DEFAULT_OWNER
     assert default_owner["status"] == "active" and default_owner["password_hash"].startswith("!")
     blobs = [p for p in (fs.storage_dir / "projects" / str(tricky_id)).rglob("*") if p.is_file()]
@@ -229,7 +229,7 @@ async def test_a_project_changed_in_postgresql_is_kept(fs: FileStoreEnv, store: 
     born_id = uuid.uuid4()
     [owner] = await fetch(fs.dsn, "SELECT id FROM users LIMIT 1")
     await fetch(
-        fs.dsn, "INSERT INTO projects (id, owner_id, name) VALUES ($1, $2, 'Nový') RETURNING id", born_id, owner["id"]
+        fs.dsn, "INSERT INTO projects (id, user_id, name) VALUES ($1, $2, 'Nový') RETURNING id", born_id, owner["id"]
     )
     write_json(fs.data_dir / str(born_id) / "project.json", {"id": str(born_id), "name": "Ze souborů"})
     write_json(store["spec"] / "positions.json", [])

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from app.db.models import BackgroundJob, BudgetVersion, Position, Project
+from app.db.models import AuditResult, BackgroundJob, BudgetVersion, Position, Project
+from app.domain.audits.jobs import audit_project
 from app.domain.documents.jobs import parse_document_job
 from app.domain.generation.jobs import generate_budget_job
 from tests.fixtures.budget_files import pdf_bytes
@@ -132,6 +133,23 @@ async def test_generation_finds_quantities_derives_materials_prices_them_and_lis
     assert (audit_row.status, audit_row.queue, audit_row.payload["version"]) == ("queued", "high", 1)
     [stored] = await harness.scalars(select(Project).where(Project.id == project.id))
     assert stored.status == "auditing" and result["project_status"] == "auditing"
+
+
+async def test_a_generated_element_priced_with_another_class_is_amber_in_its_audit(harness: Harness) -> None:
+    # The catalogue has no C25/30 column item: the column is priced with another class's item, and
+    # the audit must not call that GREEN (the description names C25/30, the code another class).
+    project = await harness.project(workflow="workflow_b")
+    await harness.document(project, REPORT.encode(), "technicka_zprava.txt")
+    await generate(harness, project)
+    await harness.run(audit_project, job_type="audit_project", project=project)
+
+    column = (await generated_positions(harness, project))[("column", "concrete")]
+    [verdict] = await harness.scalars(
+        select(AuditResult).where(AuditResult.position_id == column.id, AuditResult.expert_role == "orchestrator")
+    )
+    assert verdict.status == "AMBER"
+    [issue] = [issue for issue in verdict.issues if issue["type"] == "standards.concrete_class_differs_from_item"]
+    assert "C25/30" in issue["description"] and column.code in issue["description"]
 
 
 async def test_generating_again_from_the_same_documents_makes_no_new_version(harness: Harness) -> None:

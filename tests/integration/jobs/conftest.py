@@ -3,7 +3,6 @@ whose settings match the worker's (2 s heartbeat, fast retries, the test job typ
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from app.config import Settings
+from tests.support import job_types as _test_job_types  # noqa: F401  (registered in this process too)
 from tests.support.live import (
     LiveProcess,
     LiveUser,
@@ -22,8 +22,6 @@ from tests.support.live import (
     wait_for_worker,
     with_live_timings,
 )
-
-os.environ.setdefault("CA_TEST_JOBS", "1")  # the test job types, in this process too (queue routing)
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from app.config import Settings
 from app.db.models import Project
 from app.domain.jobs.queues import JobQueues
 from app.domain.jobs.services import submit_job
-from app.domain.jobs.test_job_types import starts_key
+from tests.support.job_types import starts_key
 from tests.support.live import (
     LiveProcess,
     LiveUser,

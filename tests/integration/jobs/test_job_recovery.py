@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import signal
 from pathlib import Path
 
 import msgspec
 import pytest
 
 from app.config import Settings
-from app.domain.jobs.test_job_types import starts_key
 from app.lib import embedded
+from tests.support.job_types import starts_key
 from tests.support.live import (
     LiveProcess,
     LiveUser,
@@ -142,3 +144,46 @@ async def test_unknown_job_type_fails_at_once_without_retries(
     job_id = await submit_test_job(live_settings, "no_such_job_type", user=owner)
     row = await wait_for_job_status(live_settings, job_id, ("failed",), timeout=20)
     assert row["retry_count"] == 0 and "no handler" in row["error"]
+
+
+async def test_a_worker_stopped_with_sigterm_hands_its_job_back_at_once(
+    live_settings: Settings, live_logs: Path, owner: LiveUser
+) -> None:
+    """A job longer than WORKER_SHUTDOWN_GRACE: the stopping worker exits soon after the grace, the job
+    is back on its queue and its row `queued` right then; another worker completes it, effect once."""
+    settings = own_namespace(live_settings, "sigterm")
+    env = live_env(settings, WORKER_CONCURRENCY="1", WORKER_SHUTDOWN_GRACE="1")
+    stopping = start_worker(env, live_logs, name="worker-sigterm")
+    taking_over = None
+    try:
+        await wait_for_worker(settings, stopping)
+        project_id = await create_project_with_budget(settings, owner, versions=1, positions_per_version=1)
+        job_id = await submit_test_job(
+            settings, "test_sleep", user=owner, project_id=project_id, payload={"seconds": 60, "steps": 60}
+        )
+
+        async def running() -> bool:
+            row = await job_row(settings, job_id)
+            return row["status"] == "running" and row["progress"] > 0
+
+        await wait_for(running, timeout=15, what="the job to start")
+        stopping.process.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(stopping.process.wait, 15)  # grace 1 s + hand-back, far below a heartbeat sweep
+        assert (await job_row(settings, job_id))["status"] == "queued", stopping.log_tail()
+        assert await saq_status(settings, job_id) == "queued"
+
+        taking_over = start_worker(live_env(settings, WORKER_CONCURRENCY="1"), live_logs, name="worker-after-sigterm")
+
+        async def restarted() -> bool:
+            return await redis_get(settings, starts_key(job_id)) == b"2"
+
+        await wait_for(restarted, timeout=20, what="the job to start on the other worker")
+        await run_sql(settings, "UPDATE background_jobs SET status = 'cancelled' WHERE id = :id", id=job_id)
+        row = await wait_for_job_status(settings, job_id, ("cancelled",), timeout=20)
+        assert row["status"] == "cancelled"
+        [(metadata,)] = await run_sql(settings, "SELECT metadata FROM projects WHERE id = :id", id=project_id)
+        assert metadata.get("test_effects") is None  # neither the interrupted nor the cancelled run committed
+    finally:
+        stopping.kill()
+        if taking_over is not None:
+            taking_over.stop()

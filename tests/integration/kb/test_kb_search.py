@@ -10,9 +10,8 @@ from app.config import Settings
 from app.db.models import KBCache
 from app.domain.kb.cache import KnowledgeCache, query_hash
 from app.domain.kb.services import KnowledgeBase
-from app.lib.metrics import CACHE_HITS_KEY, CACHE_MISSES_KEY
 from app.lib.redis import create_redis
-from tests.support.api import ApiUser
+from tests.support.api import ApiUser, cache_events
 from tests.support.job_runs import Harness
 
 
@@ -26,8 +25,7 @@ async def _access_count(harness: Harness, search_type: str, query: str) -> int:
 async def test_second_search_is_a_cache_hit_and_counts_access(
     client: AsyncTestClient[Litestar], api_user: ApiUser, harness: Harness
 ) -> None:
-    hits_before = int(await harness.redis.get(CACHE_HITS_KEY) or 0)
-    misses_before = int(await harness.redis.get(CACHE_MISSES_KEY) or 0)
+    hits_before, misses_before = cache_events("kb")
 
     first = await client.get("/api/kb/search", params={"q": "2723", "type": "code"}, headers=api_user.headers)
     count_after_first = await _access_count(harness, "code", "2723")
@@ -41,8 +39,8 @@ async def test_second_search_is_a_cache_hit_and_counts_access(
     assert second.json()["cache"] == "redis"
     assert second.json()["items"] == body["items"]
     assert await _access_count(harness, "code", "2723") == count_after_first + 1
-    assert int(await harness.redis.get(CACHE_HITS_KEY) or 0) > hits_before
-    assert int(await harness.redis.get(CACHE_MISSES_KEY) or 0) > misses_before
+    hits, misses = cache_events("kb")
+    assert hits > hits_before and misses > misses_before
 
 
 async def test_results_are_paginated_from_the_cached_answer(

@@ -18,6 +18,7 @@ from tests.fixtures.budget_files import (
     random_bytes,
     unixml_bytes,
 )
+from tests.fixtures.hostile_files import dense_range_bomb, lying_zip_bomb
 from tests.support.job_runs import Harness, JobRun
 
 COMPARED = ("position_number", "code", "description", "category", "unit", "quantity", "unit_price", "total_price")
@@ -230,3 +231,70 @@ async def test_a_schedule_in_a_workflow_b_project_is_kept_as_table_text(harness:
     same_file = await harness.document(workflow_a, schedule, "vykaz.csv")
     await parse(harness, workflow_a, same_file)
     assert (await reload(harness, same_file)).parse_status == "failed"
+
+
+async def test_what_is_not_a_position_is_counted_in_the_document_and_the_job_result(harness: Harness) -> None:
+    project = await harness.project()
+    document = await harness.document(project, kros_xlsx_bytes(figure_list=True), "rozpocet.xlsx")
+
+    run = await parse(harness, project, document)
+
+    [outcome] = run.result["documents"]
+    assert outcome["positions"] == SAMPLE_BUDGET_POSITIONS
+    stored = await reload(harness, document)
+    report = stored.extracted_data["skipped"]
+    assert [sheet["kind"] for sheet in report["sheets"]] == ["recapitulation", "figure_list"]
+    assert report["counts"]["summary"] == 3  # one "Náklady soupisu celkem" row per object sheet
+    assert report["counts"]["section"] > 0 and report["counts"]["sheet_rows:figure_list"] > 0
+    assert all(row["line"] and row["reason"] and row["sheet"] for row in report["rows"])
+    assert stored.extracted_data["attached"]["measurement"] > 0
+    assert stored.extracted_data["counts"]["skipped_rows"] == sum(report["counts"].values())
+    assert outcome["skipped"] == report["counts"]
+    assert outcome["skipped_sheets"] == report["sheets"]
+    assert outcome["skipped_rows"] == report["rows"][:100]
+
+
+async def test_an_import_loses_no_row_silently(harness: Harness) -> None:
+    rows = [
+        ("Kód", "Popis", "MJ", "Množství", "J.cena [CZK]", "Cena celkem"),
+        ("273321311", "Železobeton základových desek C 25/30", "m3", "12,5", "4 150,00", "51 875,00"),
+        ("274351121", "Bednění základových pasů", "", "21,2", "421,00", "8 925,20"),
+        ("", "Celkem", "", "", "", "60 800,20"),
+    ]
+    data = csv_bytes(rows, encoding="cp1250") + "631311133\tMazanina C 12/15\tm3\t15,12\t4 860\t73 483,20\r\n".encode(
+        "cp1250"
+    )
+    project = await harness.project()
+    document = await harness.document(project, data, "rozpocet.csv")
+
+    run = await parse(harness, project, document)
+
+    [outcome] = run.result["documents"]
+    assert (outcome["positions"], outcome["warnings"]) == (3, 2)
+    assert outcome["skipped"] == {"summary": 1}
+    assert outcome["skipped_rows"] == [
+        {
+            "line": 4,
+            "kind": "summary",
+            "reason": "a subtotal or recapitulation row, not a position",
+            "sheet": None,
+            "text": "Celkem | 60 800,20",
+        }
+    ]
+    stored = await reload(harness, document)
+    assert stored.extracted_data["skipped"]["rows"] == outcome["skipped_rows"]
+    assert [w["line"] for w in stored.extracted_data["warnings"]] == [3, 5]
+    assert {p.code for p in await positions_of(harness, project)} == {"273321311", "274351121", "631311133"}
+
+
+async def test_hostile_workbooks_end_as_failed_parses_with_a_reason(harness: Harness) -> None:
+    project = await harness.project()
+    dense = await harness.document(project, dense_range_bomb(), "rozpocet.xlsx")
+    lying = await harness.document(project, lying_zip_bomb(4), "bomb.xlsx")
+
+    run = await parse(harness, project)
+
+    assert run.result["failed"] == 2 and run.result["parsed"] == 0
+    assert "spans 1,048,576 rows × 16,384 columns" in (await reload(harness, dense)).parse_error
+    assert "cannot be unpacked" in (await reload(harness, lying)).parse_error
+    assert await harness.scalars(select(Position).where(Position.project_id == project.id)) == []

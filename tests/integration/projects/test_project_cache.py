@@ -14,8 +14,7 @@ from litestar.testing import AsyncTestClient
 
 from app.config import Settings
 from app.lib import cache
-from app.lib.metrics import CACHE_HITS_KEY, CACHE_MISSES_KEY
-from tests.support.api import ApiUser, add_position, create_project, csv_bytes
+from tests.support.api import ApiUser, add_position, cache_events, create_project, csv_bytes
 
 
 @pytest.fixture
@@ -25,25 +24,22 @@ async def redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
     await client.aclose()
 
 
-async def _counters(redis: aioredis.Redis) -> tuple[int, int]:
-    hits, misses = await redis.mget(CACHE_HITS_KEY, CACHE_MISSES_KEY)
-    return int(hits or 0), int(misses or 0)
-
-
 async def test_project_state_is_cached_and_counted(
     client: AsyncTestClient[Litestar], api_user: ApiUser, project: dict[str, Any], redis: aioredis.Redis
 ) -> None:
     url = f"/api/projects/{project['id']}"
-    hits, misses = await _counters(redis)
+    hits, misses = cache_events("project_state")
     assert (await client.get(url, headers=api_user.headers)).status_code == 200
-    assert await _counters(redis) == (hits, misses + 1)
+    assert cache_events("project_state") == (hits, misses + 1)
     key = f"project:{project['id']}:state"
     assert await redis.exists(key)
     assert 0 < await redis.ttl(key) <= 3600
-    assert (await client.get(url, headers=api_user.headers)).json()["id"] == project["id"]
-    assert await _counters(redis) == (hits + 1, misses + 1)
+    served = await client.get(url, headers=api_user.headers)
+    assert served.json()["id"] == project["id"]
+    assert served.headers["content-type"] == "application/json"
+    assert cache_events("project_state") == (hits + 1, misses + 1)
     metrics = await client.get("/metrics")
-    assert 'concrete_agent_cache_events_total{outcome="hit"}' in metrics.text
+    assert 'concrete_agent_cache_events_total{cache="project_state",outcome="hit"}' in metrics.text
 
 
 async def test_every_write_is_seen_by_the_next_read(
@@ -89,8 +85,11 @@ async def test_project_lists_are_cached_per_query_and_dropped_on_write(
     await client.get("/api/projects", params={"limit": 1}, headers=api_user.headers)
     key = f"user:{api_user.id}:projects"
     assert await redis.hlen(key) == 2  # one field per query
+    generation = await redis.get(f"{key}:gen")
     second = await create_project(client, api_user)
-    assert not await redis.exists(key)
+    # One generation bump makes every page stale; nothing is deleted.
+    assert await redis.get(f"{key}:gen") != generation
+    assert await redis.hlen(key) == 2
     listing = (await client.get("/api/projects", headers=api_user.headers)).json()
     assert [p["id"] for p in listing["items"]] == [second["id"], first["id"]]
     await client.patch(f"/api/projects/{first['id']}", json={"name": "Přejmenováno"}, headers=api_user.headers)

@@ -204,3 +204,46 @@ async def test_progress_events_are_throttled_per_job(
     seconds = (last - first).total_seconds()
     assert len(progress) <= 10 * seconds + 3, (len(progress), seconds)  # ~10 per second at most
     assert len(progress) < 100 and progress[-1]["data"]["progress"] == 1.0
+
+
+async def test_a_reconnecting_client_resumes_by_seq(
+    live_cluster: Cluster, live_settings: Settings, owner: LiveUser
+) -> None:
+    """Events published while a client was away are sent after it reconnects naming its last `seq`."""
+    _, api_b, _ = live_cluster
+    project_id = await create_project_with_budget(live_settings, owner, versions=1, positions_per_version=1)
+    redis = Redis.from_url(live_settings.redis_url)
+    publisher = RedisEventPublisher(redis, live_settings.REDIS_NAMESPACE)
+    mine, project = user_channel(owner.id), project_channel(project_id)
+    try:
+        socket = await EventSocket.open(api_b.ws_url, owner.token)
+        await socket.subscribed(mine)
+        await socket.join(project_id)
+        await publisher.publish(mine, "note", {"n": 0})
+        await publisher.publish(project, "position_updated", {"n": 0})
+        seen = {
+            channel: (await socket.wait_for(lambda e, c=channel: e.get("channel") == c, what=channel))["seq"]
+            for channel in (mine, project)
+        }
+        await socket.close()
+        for n in range(1, 4):  # while the client is away
+            await publisher.publish(mine, "note", {"n": n})
+            await publisher.publish(project, "position_updated", {"n": n})
+
+        resumed = await EventSocket.open(api_b.ws_url, owner.token, after_seq=seen[mine])
+        try:
+            await resumed.subscribed(mine)
+            await resumed.send({"action": "join_project", "project_id": str(project_id), "after_seq": seen[project]})
+            for channel in (mine, project):
+                await resumed.wait_for(
+                    lambda e, c=channel: e.get("channel") == c and e["seq"] == seen[c] + 3, what=f"{channel} caught up"
+                )
+        finally:
+            await resumed.close()
+        for channel in (mine, project):
+            got = sorted({e["seq"] for e in resumed.events if e.get("channel") == channel})
+            assert got == [seen[channel] + 1, seen[channel] + 2, seen[channel] + 3], (channel, got)
+            numbers = [e["data"]["n"] for e in resumed.events if e.get("channel") == channel]
+            assert numbers == [1, 2, 3]
+    finally:
+        await redis.aclose()

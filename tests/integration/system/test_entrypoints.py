@@ -54,3 +54,26 @@ def test_command_serves_and_stops_without_leftovers(servers: TestServers, comman
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_a_second_api_on_a_busy_port_refuses_to_start_unless_asked_to_share(servers: TestServers) -> None:
+    port = free_port()
+    first = subprocess.Popen([sys.executable, "-m", "app", "serve"], env=_env(servers, port), start_new_session=True)
+    second = None
+    try:
+        assert _wait_ready(port, first) == 200
+        refused = subprocess.run(
+            [sys.executable, "-m", "app", "serve"], env=_env(servers, port), capture_output=True, timeout=60
+        )
+        assert refused.returncode != 0
+        assert f"port {port}" in refused.stderr.decode() and "SERVER_REUSE_PORT" in refused.stderr.decode()
+        shared = {**_env(servers, port), "SERVER_REUSE_PORT": "true"}
+        second = subprocess.Popen([sys.executable, "-m", "app", "serve"], env=shared, start_new_session=True)
+        first.send_signal(signal.SIGTERM)
+        first.wait(timeout=30)
+        assert _wait_ready(port, second) == 200  # the port is served by the second one alone now
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)

@@ -86,3 +86,30 @@ async def test_ready_goes_503_when_redis_stops_and_recovers(settings: Settings, 
             assert status == 200
     finally:
         embedded.stop_redis(tmp_path)
+
+
+async def test_the_first_request_after_a_redis_restart_is_answered(settings: Settings, tmp_path: Path) -> None:
+    """A Redis of this test with AOF (as the README asks operators to configure): after a restart the
+    pooled connections are dead; the first request retries once on a fresh one, and the session is kept."""
+    from tests.support.live import create_live_user
+
+    port = free_port()
+    embedded.start_redis(tmp_path, port, persist=True)
+    try:
+        restartable = msgspec.structs.replace(settings, REDIS_URL=f"redis://127.0.0.1:{port}/0")
+        user = await create_live_user(restartable)
+        app = build_app(restartable)
+        async with AsyncTestClient(app=app) as client:
+            me = await client.get("/api/me", headers=user.headers)
+            assert me.status_code == 200, me.text
+            assert (await client.get("/ready")).status_code == 200
+            redis.Redis(port=port).bgrewriteaof()  # the session is in the AOF, whatever the fsync timing
+            _wait(lambda: redis.Redis(port=port).info("persistence")["aof_rewrite_in_progress"] == 0)
+            embedded.stop_redis(tmp_path)
+            embedded.start_redis(tmp_path, port, persist=True)
+            _wait(lambda: redis.Redis(port=port).ping())
+            first = await client.get("/api/me", headers=user.headers)
+            assert first.status_code == 200, first.text
+            assert (await client.get("/ready")).status_code == 200
+    finally:
+        embedded.stop_redis(tmp_path)

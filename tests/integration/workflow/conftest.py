@@ -28,7 +28,7 @@ def live_settings(settings: Settings) -> Settings:
 async def stack(live_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     """The API and the worker must share STORAGE_DIR: uploads are written by one and read by the other."""
     base = tmp_path_factory.mktemp("workflow")
-    env = live_env(live_settings, STORAGE_DIR=str(base / "storage"), CA_TEST_JOBS="0")
+    env = live_env(live_settings, STORAGE_DIR=str(base / "storage"), JOB_MODULES="")
     api = start_api(env, base / "logs")
     worker = start_worker(env, base / "logs")
     try:

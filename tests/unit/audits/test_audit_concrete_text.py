@@ -86,3 +86,19 @@ def test_strength_class_order_and_parse() -> None:
     assert StrengthClass(25, 30) < StrengthClass(30, 37) < StrengthClass(35, 45)
     with pytest.raises(ValueError):
         StrengthClass.parse("B500B")
+
+
+def test_reinforcement_words() -> None:
+    from app.domain.audits.concrete_text import ReinforcementSpec, concerns_removal, read_reinforcement
+
+    assert read_reinforcement("Mazanina z betonu prostého tř. C 12/15").plain
+    assert read_reinforcement("PATKY Z PROSTÉHO BETONU C25/30").plain
+    assert read_reinforcement("Ztužující pásy a věnce ze ŽB tř. C 20/25").reinforced
+    assert not read_reinforcement("Deska nevyztužená z betonu C16/20").reinforced
+    assert read_reinforcement("VYROVNÁVACÍ A SPÁD ŽELEZOBETON DO C30/37 VČET VÝZTUŽE").includes_rebar
+    excluded = read_reinforcement("Sloupy nebo pilíře ze ŽB tř. C 20/25 bez výztuže")
+    assert excluded.excludes_rebar and excluded.reinforced
+    assert read_reinforcement("Sloupy ze ŽB včetně výztuže").contradiction(excluded) is not None
+    assert read_reinforcement("Sloupy ze ŽB tř. C 20/25").contradiction(excluded) is None
+    assert ReinforcementSpec(plain=True).contradiction(ReinforcementSpec(reinforced=True)) is not None
+    assert concerns_removal("Bourání zdiva ze železobetonu") and not concerns_removal("Základové pasy z betonu")

@@ -91,3 +91,57 @@ def test_csv_without_header_is_an_error_only_when_named_csv() -> None:
 def test_header_without_rows_is_an_error() -> None:
     with pytest.raises(DocumentParseError, match="no position rows"):
         parse_document(csv_bytes([("Kód", "Popis", "MJ", "Množství")]))
+
+
+LOSSY_CSV = (
+    "Kód;Popis;MJ;Množství;J.cena [CZK];Cena celkem\r\n"
+    "273321311;Železobeton základových desek C 25/30;m3;12,5;4 150,00;51 875,00\r\n"
+    "274351121;Bednění základových pasů;;21,2;421,00;8 925,20\r\n"
+    "274361821\tVýztuž základových pasů\tt\t1,818\t56 700,00\t103 080,60\r\n"
+    "631311133;Mazanina C 12/15;m3;15,12;4 860,00;73 483,20\r\n"
+    "998011001;Přesun hmot;t;355,87;12,30;4 377,20\r\n"
+)
+
+
+@pytest.mark.parametrize("encoding", ["cp1250", "iso8859_2", "cp852", "utf-8"])
+def test_no_row_is_lost_an_empty_unit_and_a_tab_separated_row_are_positions_with_warnings(encoding: str) -> None:
+    document = parse_document(LOSSY_CSV.encode(encoding), "rozpocet.csv")
+
+    assert document.metadata["encoding"] == encoding
+    assert [p.code for p in document.positions] == ["273321311", "274351121", "274361821", "631311133", "998011001"]
+    formwork, rebar = document.positions[1], document.positions[2]
+    assert formwork.unit is None and formwork.total_price == Decimal("8925.20")
+    assert (rebar.description, rebar.unit, rebar.total_price) == ("Výztuž základových pasů", "t", Decimal("103080.60"))
+    assert [(w.line, w.message) for w in document.warnings] == [
+        (3, "position 274351121: a priced position without a unit (MJ); read as a position, check the unit"),
+        (4, "the row uses tab as separator, the header ';'; read with tab"),
+    ]
+    assert document.skipped == {} and document.skipped_rows == []
+
+
+def test_rows_that_are_not_positions_are_counted_and_listed_with_line_and_reason() -> None:
+    rows = [
+        ("Kód", "Popis", "MJ", "Množství", "J.cena", "Cena celkem"),
+        ("1", "Zemní práce", "", "", "", ""),
+        ("131251102", "Hloubení jam", "m3", "45,5", "310", "14 105,00"),
+        ("", "", "", "", "", "14 105,00"),
+        ("", "Celkem za díl 1", "", "", "", "14 105,00"),
+        ("", "", "", "", "", ""),
+        ("998011001", "Přesun hmot; budovy zděné", "t", "10", "12", "120", "navíc"),
+        ("274313611", "", "", "", "", ""),
+    ]
+
+    document = parse_document(csv_bytes(rows), "rozpocet.csv")
+
+    assert [p.code for p in document.positions] == ["131251102", "998011001", "274313611"]
+    assert document.skipped == {"section": 1, "summary": 2}
+    assert [(row.line, row.kind) for row in document.skipped_rows] == [(2, "section"), (4, "summary"), (5, "summary")]
+    assert all(row.reason for row in document.skipped_rows)
+    messages = [(w.line, w.message) for w in document.warnings]
+    assert (
+        7,
+        "the row has 7 fields, the header 6: an unquoted separator inside a value? "
+        "Values past the last column are ignored: navíc",
+    ) in messages
+    assert (8, "position 274313611: a position without a unit (MJ); read as a position, check the unit") in messages
+    assert (8, "position 274313611: no quantity and no price") in messages

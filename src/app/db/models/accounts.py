@@ -23,6 +23,9 @@ class User(Timestamps, Base):
     __table_args__ = (
         # Case-insensitive uniqueness: emails are stored normalised, the index guards raw writes too.
         Index("uq_users_email_lower", func.lower(text("email")), unique=True),
+        # The spec's lookup, `WHERE email = :email`: emails are stored normalised (trimmed, lower-case),
+        # so it finds what the case-insensitive unique index guards.
+        Index("ix_users_email", "email"),
         Index("ix_users_status", "status"),
         Index("ix_users_role", "role"),
         CheckConstraint(f"role IN {USER_ROLES}", name="ck_users_role"),
@@ -32,13 +35,16 @@ class User(Timestamps, Base):
     email: Mapped[str] = mapped_column(String(255), nullable=False)
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     full_name: Mapped[str | None] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(20), nullable=False, default="user", server_default="user")
-    status: Mapped[str] = mapped_column(String(20), nullable=False, default="pending", server_default="pending")
+    role: Mapped[str] = mapped_column(String(50), nullable=False, default="user", server_default="user")
+    status: Mapped[str] = mapped_column(String(50), nullable=False, default="pending", server_default="pending")
     email_verified: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=text("false"))
     verification_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     last_login_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True))
     settings: Mapped[dict[str, Any]] = mapped_column(
         JSONB, nullable=False, default=dict, server_default=text("'{}'::jsonb")
+    )
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, nullable=False, default=dict, server_default=text("'{}'::jsonb")
     )
 
 

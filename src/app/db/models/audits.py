@@ -6,7 +6,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Numeric, String, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.orm import Mapped, mapped_column
@@ -24,10 +24,10 @@ class AuditResult(CreatedAt, Base):
         Index("ix_audit_results_position_id", "position_id"),
         Index("ix_audit_results_version_id", "version_id"),
         Index("ix_audit_results_expert_role", "expert_role"),
-        Index("ix_audit_results_status", "status"),
+        Index("ix_audit_results_recommendation", "recommendation"),
         # A re-audit replaces the earlier one: at most one verdict per expert per position.
         Index("uq_audit_results_position_expert", "position_id", "expert_role", unique=True),
-        CheckConstraint(f"status IN {VERDICTS}", name="ck_audit_results_status"),
+        CheckConstraint(f"recommendation IN {VERDICTS}", name="ck_audit_results_recommendation"),
         CheckConstraint("confidence >= 0 AND confidence <= 100", name="ck_audit_results_confidence"),
     )
 
@@ -35,7 +35,8 @@ class AuditResult(CreatedAt, Base):
     version_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("budget_versions.id", ondelete="CASCADE"))
     position_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("positions.id", ondelete="CASCADE"), nullable=False)
     expert_role: Mapped[str] = mapped_column(String(50), nullable=False)
-    status: Mapped[str] = mapped_column(String(10), nullable=False)
+    # The verdict (GREEN / AMBER / RED); the spec names the column `recommendation`.
+    status: Mapped[str] = mapped_column("recommendation", String(50), nullable=False)
     confidence: Mapped[Decimal] = mapped_column(
         Numeric(5, 2), nullable=False, default=Decimal("0"), server_default=text("0")
     )
@@ -50,7 +51,8 @@ class AuditResult(CreatedAt, Base):
     conflicts_with: Mapped[list[uuid.UUID]] = mapped_column(
         ARRAY(PG_UUID(as_uuid=True)), nullable=False, default=list, server_default=text("'{}'::uuid[]")
     )
-    resolution: Mapped[str | None] = mapped_column(Text)
+    resolution: Mapped[str | None] = mapped_column(Text)  # how the orchestrator settled a conflict
+    resolved: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=text("false"))
     metadata_: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONB, nullable=False, default=dict, server_default=text("'{}'::jsonb")
     )

@@ -68,6 +68,10 @@ class BudgetVersion(CreatedAt, Base):
         server_default=text("""'{"added": [], "removed": [], "modified": []}'::jsonb"""),
     )
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Totals by object and by category, and the audit's counts (see budgets.summary).
+    summary: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, default=dict, server_default=text("'{}'::jsonb")
+    )
 
 
 class Position(Timestamps, Base):
@@ -79,6 +83,7 @@ class Position(Timestamps, Base):
         Index("ix_positions_status", "status"),
         Index("ix_positions_project_status", "project_id", "status"),
         Index("ix_positions_project_category", "project_id", "category"),
+        Index("ix_positions_category", "category"),
         # lineage_id identifies "the same position" across versions (diffs, PATCH by a stable id).
         Index("uq_positions_version_lineage", "version_id", "lineage_id", unique=True),
         Index("ix_positions_source_document_id", "source_document_id"),
@@ -95,14 +100,14 @@ class Position(Timestamps, Base):
         PG_UUID(as_uuid=True), nullable=False, default=uuid.uuid4, server_default=text("gen_random_uuid()")
     )
     position_number: Mapped[str | None] = mapped_column(String(50))
-    code: Mapped[str | None] = mapped_column(String(50))
+    code: Mapped[str | None] = mapped_column(String(100))
     description: Mapped[str] = mapped_column(Text, nullable=False)
     category: Mapped[str | None] = mapped_column(String(255))
     unit: Mapped[str | None] = mapped_column(String(20))
     quantity: Mapped[Decimal | None] = mapped_column(Numeric(15, 4))
     unit_price: Mapped[Decimal | None] = mapped_column(Numeric(15, 2))
     total_price: Mapped[Decimal | None] = mapped_column(Numeric(15, 2))
-    status: Mapped[str | None] = mapped_column(String(10))
+    status: Mapped[str | None] = mapped_column(String(50))
     confidence: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
     source: Mapped[str] = mapped_column(String(20), nullable=False, default="manual", server_default="manual")
     source_document_id: Mapped[uuid.UUID | None] = mapped_column(

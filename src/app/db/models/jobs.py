@@ -10,11 +10,16 @@ from typing import Any
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, Numeric, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.models._base import Base, Timestamps
 
 JOB_STATUSES = ("queued", "running", "completed", "failed", "cancelled")
+
+
+def _row_id_text(context: DefaultExecutionContext) -> str:
+    return str(context.get_current_parameters()["id"])
 
 
 class BackgroundJob(Timestamps, Base):
@@ -25,6 +30,8 @@ class BackgroundJob(Timestamps, Base):
         Index("ix_background_jobs_user_id", "user_id"),
         Index("ix_background_jobs_job_type", "job_type"),
         Index("ix_background_jobs_status_priority", "status", text("priority DESC")),
+        Index("ix_background_jobs_created_at", text("created_at DESC")),
+        Index("ix_background_jobs_saq_job_key", "saq_job_key"),
         CheckConstraint(f"status IN {JOB_STATUSES}", name="ck_background_jobs_status"),
         CheckConstraint("progress >= 0 AND progress <= 100", name="ck_background_jobs_progress"),
     )
@@ -32,8 +39,8 @@ class BackgroundJob(Timestamps, Base):
     project_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     job_type: Mapped[str] = mapped_column(String(50), nullable=False)
-    queue: Mapped[str] = mapped_column(String(20), nullable=False, default="default", server_default="default")
-    status: Mapped[str] = mapped_column(String(20), nullable=False, default="queued", server_default="queued")
+    queue: Mapped[str] = mapped_column(String(50), nullable=False, default="default", server_default="default")
+    status: Mapped[str] = mapped_column(String(50), nullable=False, default="queued", server_default="queued")
     priority: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
     progress: Mapped[Decimal] = mapped_column(
         Numeric(5, 2), nullable=False, default=Decimal("0"), server_default=text("0")
@@ -43,10 +50,14 @@ class BackgroundJob(Timestamps, Base):
     retry_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
     max_retries: Mapped[int] = mapped_column(Integer, nullable=False, default=3, server_default=text("3"))
     error: Mapped[str | None] = mapped_column(Text)
+    # The spec's `input_data`: the job's arguments.
     payload: Mapped[dict[str, Any]] = mapped_column(
-        JSONB, nullable=False, default=dict, server_default=text("'{}'::jsonb")
+        "input_data", JSONB, nullable=False, default=dict, server_default=text("'{}'::jsonb")
     )
     result_data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # The spec's `celery_task_id` under the name of its role: the key of this row's SAQ job, which
+    # the queue gives every job as its row id (JobQueues.new_saq_job).
+    saq_job_key: Mapped[str | None] = mapped_column(String(255), default=_row_id_text)
     artifact_path: Mapped[str | None] = mapped_column(String(1000))
     started_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True))
     completed_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True))

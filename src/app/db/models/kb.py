@@ -11,7 +11,7 @@ from sqlalchemy import Date, Index, Integer, Numeric, String, Text, UniqueConstr
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.models._base import Base, CreatedAt, Timestamps
+from app.db.models._base import Base, CreatedAt, Timestamps, utc_now
 
 
 class KBCache(CreatedAt, Base):
@@ -23,12 +23,14 @@ class KBCache(CreatedAt, Base):
 
     query_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     query_type: Mapped[str] = mapped_column(String(50), nullable=False)
-    query_text: Mapped[str | None] = mapped_column(Text)
+    query_text: Mapped[str] = mapped_column(Text, nullable=False)
     result: Mapped[Any] = mapped_column(JSONB, nullable=False)
     sources: Mapped[list[Any]] = mapped_column(JSONB, nullable=False, default=list, server_default=text("'[]'::jsonb"))
     expires_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True), nullable=False)
     access_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
-    last_accessed_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    last_accessed_at: Mapped[datetime.datetime] = mapped_column(
+        DateTimeUTC(timezone=True), nullable=False, default=utc_now, server_default=text("now()")
+    )
 
 
 class CatalogItem(Timestamps, Base):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import msgspec
-from litestar import Controller, Response, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
@@ -66,6 +67,7 @@ class AuthController(Controller):
     @post("/login", exclude_from_auth=True, opt=AUTH_GROUP, status_code=HTTP_200_OK)
     async def login(
         self,
+        request: Request[Any, Any, Any],
         data: JSONBody[LoginRequest],
         users_service: NamedDependency[UserService],
         redis: NamedDependency[Redis],
@@ -81,7 +83,7 @@ class AuthController(Controller):
             value=token,
             max_age=settings.SESSION_TTL_SECONDS,
             httponly=True,
-            secure=True,
+            secure=settings.secure_cookies(request.url.scheme),
             samesite="lax",
         )
         return Response(body, cookies=[cookie])

@@ -1,19 +1,56 @@
-"""Authentication: every HTTP request carries a session token (Bearer header or the login cookie).
+"""The request gate: session, rate limit and the route's cached entry in ONE Redis call per request.
 
-The session in Redis holds the user id, role and status, so authenticating costs one Redis GET and
-no PostgreSQL query. WebSockets authenticate themselves with `resolve_session` (token in the query).
+Every HTTP request carries a session token (Bearer header or the login cookie). The gate runs one
+Lua script (by SHA) that
+  1. reads `session:{id}` — absent means 401, and nothing is counted;
+  2. counts the request in its rate-limit window (`ratelimit:{user_id}:{group}`), see app.lib.rate_limit;
+  3. reads the route's cached entry when the route declares `CACHE_PREFETCH_OPT` (app.lib.cache),
+     so a cached read such as `GET /api/projects/{id}` needs no further Redis call.
+The session is read from Redis on every request, so a logout, a suspension or a role change in any
+API process takes effect on the very next request everywhere. The only thing remembered in the
+process is which user a session id belongs to (it never changes), needed to name the rate-limit key
+before the script runs; the first request of a session in a process reads the session first (two
+round trips, once).
+
+Public routes (`PUBLIC_PATHS` or `exclude_from_auth=True`) are counted per client address; routes
+with `opt={"skip_rate_limit": True}` (health, metrics, /ws) skip the gate entirely — /ws
+authenticates itself. When Redis does not answer, requests fail closed with 503.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
-from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult, DefineMiddleware
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
-from app.domain.accounts.sessions import SESSION_COOKIE, resolve_session
+from app.config import Settings
+from app.domain.accounts.sessions import (
+    SESSION_COOKIE,
+    SessionUser,
+    session_id_of_token,
+    session_key,
+    session_user,
+    store_unavailable,
+)
+from app.lib import cache
 from app.lib.errors import NotAuthenticated
+from app.lib.rate_limit import (
+    HIT_LUA,
+    SKIP_RATE_LIMIT_OPT,
+    Limit,
+    address_identity,
+    check_limit,
+    limits_from_settings,
+    rate_limit_key,
+    rate_limit_unavailable,
+)
+from app.lib.redis import registered_script
 
 # Reachable without a session. Handlers may also opt out with `exclude_from_auth=True`.
 PUBLIC_PATHS = [
@@ -23,6 +60,32 @@ PUBLIC_PATHS = [
     r"^/schema",
     r"^/api/auth/(register|login|verify-email)$",
 ]
+_PUBLIC = re.compile("|".join(PUBLIC_PATHS))
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+# Session id -> user id; a session never changes its user. Bounded: cleared when full.
+_SESSION_OWNERS_MAX = 100_000
+
+# KEYS: [session], rate-limit window, [cache entry, its generation]. ARGV: window seconds,
+# '1' when KEYS start with the session, '1' when a cache entry is read, the cache field ('' for none).
+_GATE_SCRIPT = (
+    HIT_LUA
+    + cache.READ_ENTRY_LUA
+    + """
+local n = 1
+local session = false
+if ARGV[2] == '1' then
+  session = redis.call('GET', KEYS[1])
+  if not session then return {false} end
+  n = 2
+end
+local count, ttl = rate_limit_hit(KEYS[n], ARGV[1])
+if ARGV[3] == '1' then
+  local generation, stored = cache_read(KEYS[n + 1], KEYS[n + 2], ARGV[4])
+  return {session, count, ttl, generation, stored}
+end
+return {session, count, ttl}
+"""
+)
 
 
 def token_from_connection(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
@@ -34,20 +97,100 @@ def token_from_connection(connection: ASGIConnection[Any, Any, Any, Any]) -> str
     return connection.cookies.get(SESSION_COOKIE) or None
 
 
-class SessionAuthenticationMiddleware(AbstractAuthenticationMiddleware):
-    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
-        token = token_from_connection(connection)
-        challenge = {"WWW-Authenticate": "Bearer"}
-        if token is None:
-            raise NotAuthenticated(
-                "Sign in first: send Authorization: Bearer <token> or the session cookie.", headers=challenge
+def _token_from_scope(scope: Scope) -> str | None:
+    """`token_from_connection` straight from the raw headers (no Request object on the hot path)."""
+    cookie_header = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, credentials = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and credentials.strip():
+                return credentials.strip()
+        elif name == b"cookie":
+            cookie_header = value
+    if cookie_header is None:
+        return None
+    return ASGIConnection(scope).cookies.get(SESSION_COOKIE) or None
+
+
+def not_authenticated(detail: str = "The session is unknown or has expired; sign in again.") -> NotAuthenticated:
+    return NotAuthenticated(detail, headers=_CHALLENGE)
+
+
+class RequestGateMiddleware(ASGIMiddleware):
+    """Authentication, rate limiting and the cache prefetch of one HTTP request (one Redis call)."""
+
+    scopes = (ScopeType.HTTP,)
+    exclude_opt_key = SKIP_RATE_LIMIT_OPT
+
+    def __init__(self, limits: dict[str, Limit]) -> None:
+        self.limits = limits
+        self.session_owners: dict[str, str] = {}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        route_handler: Any = scope.get("route_handler")
+        opt = getattr(route_handler, "opt", None) or {}
+        group = opt.get("rate_limit_group", "default")
+        limit = self.limits.get(group, self.limits["default"])
+        redis: Redis = scope["litestar_app"].state.redis
+        if opt.get("exclude_from_auth") or _PUBLIC.match(scope["path"]):
+            await self._count_anonymous(redis, scope, group, limit)
+        else:
+            await self._authenticate(redis, scope, opt, group, limit)
+        await next_app(scope, receive, send)
+
+    async def _count_anonymous(self, redis: Redis, scope: Scope, group: str, limit: Limit) -> None:
+        key = rate_limit_key(address_identity(scope), group)
+        try:
+            _, count, ttl = await registered_script(redis, _GATE_SCRIPT)(
+                keys=[key], args=[limit.window_seconds, "0", "0", ""]
             )
-        user = await resolve_session(connection.app.state.redis, token)
+        except RedisError as exc:
+            raise rate_limit_unavailable(exc) from exc
+        check_limit(group, limit, int(count), int(ttl))
+
+    async def _authenticate(self, redis: Redis, scope: Scope, opt: dict[str, Any], group: str, limit: Limit) -> None:
+        session_id = session_id_of_token(_token_from_scope(scope))
+        if session_id is None:
+            raise not_authenticated("Sign in first: send Authorization: Bearer <token> or the session cookie.")
+        user_id = self.session_owners.get(session_id)
+        if user_id is None:
+            user_id = await self._session_owner(redis, session_id)
+        keys = [session_key(session_id), rate_limit_key(user_id, group)]
+        args: list[Any] = [limit.window_seconds, "1", "0", ""]
+        prefetch = opt.get(cache.CACHE_PREFETCH_OPT)
+        wanted = prefetch(scope) if prefetch is not None else None
+        if wanted is not None:
+            key, field = wanted
+            keys += [key, cache.generation_key(key)]
+            args[2:] = ["1", field or ""]
+        try:
+            reply = await registered_script(redis, _GATE_SCRIPT)(keys=keys, args=args)
+        except RedisError as exc:
+            raise store_unavailable(exc) from exc
+        user = session_user(reply[0], session_id)
+        if user is None:  # ended (logout), expired or suspended
+            self.session_owners.pop(session_id, None)
+            raise not_authenticated()
+        check_limit(group, limit, int(reply[1]), int(reply[2]))
+        scope["user"] = user
+        scope["auth"] = session_id
+        if wanted is not None:
+            cache.remember_prefetch(scope, wanted[0], wanted[1], cache.cache_read_of(reply[3:5]))
+
+    async def _session_owner(self, redis: Redis, session_id: str) -> str:
+        """The user id of a session this process has not seen yet (one GET); 401 when there is none."""
+        try:
+            raw = await redis.get(session_key(session_id))
+        except RedisError as exc:
+            raise store_unavailable(exc) from exc
+        user: SessionUser | None = session_user(raw, session_id)
         if user is None:
-            raise NotAuthenticated("The session is unknown or has expired; sign in again.", headers=challenge)
-        return AuthenticationResult(user=user, auth=user.session_id)
+            raise not_authenticated()
+        if len(self.session_owners) >= _SESSION_OWNERS_MAX:
+            self.session_owners.clear()
+        user_id = self.session_owners[session_id] = str(user.id)
+        return user_id
 
 
-session_auth_middleware = DefineMiddleware(
-    SessionAuthenticationMiddleware, exclude=PUBLIC_PATHS, scopes={ScopeType.HTTP}
-)
+def request_gate_middleware(settings: Settings) -> RequestGateMiddleware:
+    return RequestGateMiddleware(limits_from_settings(settings))

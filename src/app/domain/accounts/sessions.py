@@ -65,7 +65,7 @@ def user_sessions_key(user_id: uuid.UUID | str) -> str:
     return f"user:{user_id}:sessions"
 
 
-def _unavailable(exc: Exception) -> SessionStoreUnavailable:
+def store_unavailable(exc: Exception) -> SessionStoreUnavailable:
     return SessionStoreUnavailable("The session store is unavailable; try again shortly.", headers={"Retry-After": "5"})
 
 
@@ -87,31 +87,48 @@ async def create_session(
             pipe.expire(user_sessions_key(user_id), ttl_seconds)
             await pipe.execute()
     except RedisError as exc:
-        raise _unavailable(exc) from exc
+        raise store_unavailable(exc) from exc
     return token, expires_at
 
 
-async def resolve_session(redis: Redis, token: str) -> SessionUser | None:
-    """The user behind a token, or None when the token is unknown or expired.
-
-    Raises `SessionStoreUnavailable` (503) when Redis does not answer: authentication fails closed.
-    """
+def session_id_of_token(token: str | None) -> str | None:
+    """The session id of a plausible token, else None (empty or absurdly long tokens are not looked up)."""
     if not token or len(token) > 256:
         return None
-    sid = session_id_for(token)
-    try:
-        raw = await redis.get(session_key(sid))
-    except RedisError as exc:
-        raise _unavailable(exc) from exc
+    return session_id_for(token)
+
+
+def session_user(raw: bytes | str | None, session_id: str) -> SessionUser | None:
+    """The user of a stored session (the bytes of `session:{id}`); None when absent, unreadable or suspended."""
     if raw is None:
         return None
     try:
         stored = _decoder.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, msgspec.ValidationError):
         return None
     if stored.status == "suspended":
         return None
-    return SessionUser(id=stored.user_id, email=stored.email, role=stored.role, status=stored.status, session_id=sid)
+    return SessionUser(
+        id=stored.user_id, email=stored.email, role=stored.role, status=stored.status, session_id=session_id
+    )
+
+
+async def resolve_session_id(redis: Redis, session_id: str) -> SessionUser | None:
+    """The user of a session id, or None when the session is unknown, expired or ended.
+
+    Raises `SessionStoreUnavailable` (503) when Redis does not answer: authentication fails closed.
+    """
+    try:
+        raw = await redis.get(session_key(session_id))
+    except RedisError as exc:
+        raise store_unavailable(exc) from exc
+    return session_user(raw, session_id)
+
+
+async def resolve_session(redis: Redis, token: str) -> SessionUser | None:
+    """The user behind a token, or None when the token is unknown or expired (503 when Redis is down)."""
+    sid = session_id_of_token(token)
+    return None if sid is None else await resolve_session_id(redis, sid)
 
 
 async def delete_session(redis: Redis, session_id: str, user_id: uuid.UUID | str) -> None:
@@ -122,7 +139,7 @@ async def delete_session(redis: Redis, session_id: str, user_id: uuid.UUID | str
             pipe.srem(user_sessions_key(user_id), session_id)
             await pipe.execute()
     except RedisError as exc:
-        raise _unavailable(exc) from exc
+        raise store_unavailable(exc) from exc
 
 
 async def delete_user_sessions(redis: Redis, user_id: uuid.UUID | str) -> int:
@@ -136,7 +153,7 @@ async def delete_user_sessions(redis: Redis, user_id: uuid.UUID | str) -> int:
             pipe.delete(user_sessions_key(user_id))
             await pipe.execute()
     except RedisError as exc:
-        raise _unavailable(exc) from exc
+        raise store_unavailable(exc) from exc
     return len(keys)
 
 
@@ -152,4 +169,4 @@ async def update_user_sessions(redis: Redis, user_id: uuid.UUID | str, *, role: 
             stored = msgspec.structs.replace(_decoder.decode(raw), role=role, status=status)
             await redis.set(key, _encoder.encode(stored), keepttl=True, xx=True)
     except RedisError as exc:
-        raise _unavailable(exc) from exc
+        raise store_unavailable(exc) from exc

@@ -21,7 +21,7 @@ class DailyProjects(msgspec.Struct, kw_only=True):
 
 _OWN_PROJECTS_BY_DAY = text(
     """
-    WITH own AS (SELECT created_at, completed_at, total_cost FROM projects WHERE owner_id = :owner_id),
+    WITH own AS (SELECT created_at, completed_at, total_cost FROM projects WHERE user_id = :owner_id),
     days AS (
         SELECT (created_at AT TIME ZONE 'UTC')::date AS day FROM own
         UNION
@@ -39,8 +39,8 @@ _OWN_PROJECTS_BY_DAY = text(
 )
 
 _VIEW_BY_DAY = text(
-    """SELECT day, projects_created, projects_completed, average_cost FROM project_analytics
-       WHERE day BETWEEN :since AND :until ORDER BY day"""
+    """SELECT date AS day, projects_created, projects_completed, average_cost FROM project_analytics
+       WHERE date BETWEEN :since AND :until ORDER BY date"""
 )
 
 

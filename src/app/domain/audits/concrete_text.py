@@ -192,3 +192,52 @@ def _decimal(raw: str) -> Decimal | None:
         return Decimal(raw.replace(",", "."))
     except InvalidOperation:
         return None
+
+
+_PLAIN = re.compile(r"prost(?:ý|ého|ém|ým)?\.?\s+bet|beton\w*\s+prost|nevyztuž", re.IGNORECASE)
+_REINFORCED = re.compile(r"železob|želbet|(?<![0-9a-zà-ž])žb(?![0-9a-zà-ž])|ž\.\s?b\.|(?<!ne)vyztužen", re.IGNORECASE)
+_INCLUDES_REBAR = re.compile(r"v[čc](?:etně|et|\.)?\s*výztuž|\bs\s+výztuží", re.IGNORECASE)
+_EXCLUDES_REBAR = re.compile(r"bez\s+výztuž", re.IGNORECASE)
+
+
+class ReinforcementSpec(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """What a text says about reinforcement: plain or reinforced concrete, rebar priced in or not."""
+
+    plain: bool = False
+    reinforced: bool = False
+    includes_rebar: bool = False
+    excludes_rebar: bool = False
+
+    def contradiction(self, item: ReinforcementSpec) -> str | None:
+        """How this (a position's) text contradicts ``item`` (its catalogue item or class), if it does."""
+        if self.reinforced and item.plain and not item.reinforced:
+            return "the position is reinforced concrete, the item is plain concrete"
+        if self.plain and item.reinforced and not self.reinforced:
+            return "the position is plain concrete, the item is reinforced concrete"
+        if self.includes_rebar and item.excludes_rebar:
+            return "the position includes the reinforcement, the item is priced without it (bez výztuže)"
+        if self.excludes_rebar and item.includes_rebar:
+            return "the position excludes the reinforcement, the item's price includes it"
+        return None
+
+
+@lru_cache(maxsize=32768)
+def read_reinforcement(text: str) -> ReinforcementSpec:
+    """Plain ("z betonu prostého", "nevyztužený") or reinforced ("ze ŽB", "železobeton") concrete, and
+    whether the reinforcement is included ("včetně výztuže") or excluded ("bez výztuže")."""
+    return ReinforcementSpec(
+        plain=bool(_PLAIN.search(text)),
+        reinforced=bool(_REINFORCED.search(text)),
+        includes_rebar=bool(_INCLUDES_REBAR.search(text)),
+        excludes_rebar=bool(_EXCLUDES_REBAR.search(text)),
+    )
+
+
+_NOT_PLACED = re.compile(
+    r"bourání|vybourání|demolice|odstranění|suť|suti|odvoz|poplatek|přesun|recykl|drcen", re.IGNORECASE
+)
+
+
+def concerns_removal(text: str) -> bool:
+    """Demolition, debris, disposal or moving of material: concrete that is removed, not placed."""
+    return bool(_NOT_PLACED.search(text))

@@ -57,17 +57,17 @@ def engine_of(session: AsyncSession) -> AsyncEngine:
 _ENTER = text(
     """
     UPDATE projects SET status = :status, progress = 0, completed_at = NULL
-    WHERE id = :id RETURNING owner_id
+    WHERE id = :id RETURNING user_id
     """
 )
 _PROGRESS = text(
     """
     UPDATE projects SET progress = :progress
     WHERE id = (SELECT id FROM projects WHERE id = :id FOR UPDATE SKIP LOCKED) AND status = :status
-    RETURNING owner_id
+    RETURNING user_id
     """
 )
-_FAIL = text("UPDATE projects SET status = 'failed' WHERE id = :id AND status = :status RETURNING owner_id")
+_FAIL = text("UPDATE projects SET status = 'failed' WHERE id = :id AND status = :status RETURNING user_id")
 
 
 class ProjectStage:

@@ -22,7 +22,7 @@ AUDIT_RESULT_COLUMNS = (
     "version_id",
     "position_id",
     "expert_role",
-    "status",
+    "recommendation",
     "confidence",
     "reasoning",
     "evidence",

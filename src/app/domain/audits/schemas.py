@@ -80,11 +80,19 @@ class PositionAuditRead(msgspec.Struct, kw_only=True):
 
 
 class AuditSummary(msgspec.Struct, kw_only=True):
+    """Counts of the orchestrator's verdicts, and what is said about the budget as a whole.
+
+    ``priced`` is False for an unpriced (tender) budget; ``findings`` then says so, once, instead of
+    every position being flagged for its missing price.
+    """
+
     positions: int
     red: int
     amber: int
     green: int
     needs_review: int
+    priced: bool | None = None
+    findings: list[IssueRead] = msgspec.field(default_factory=list)
 
 
 class AuditReport(msgspec.Struct, kw_only=True):

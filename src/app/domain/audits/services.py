@@ -31,10 +31,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import AuditResult, BudgetVersion, Position, utc_now
 from app.domain.accounts.sessions import SessionUser
-from app.domain.audits.experts import AuditContext, AuditPosition, AuditSettings, PositionAudit, audit_budget
+from app.domain.audits.experts import (
+    AuditContext,
+    AuditPosition,
+    AuditSettings,
+    BudgetPricing,
+    Issue,
+    PositionAudit,
+    audit_budget,
+    budget_pricing,
+)
 from app.domain.audits.pipeline import ProgressCallback, report_nothing
 from app.domain.audits.results import AUDIT_RESULT_COLUMNS, AuditRecord, position_records
-from app.domain.audits.schemas import AuditReport, AuditSummary, PositionAuditRead, VerdictRead
+from app.domain.audits.schemas import AuditReport, AuditSummary, IssueRead, PositionAuditRead, VerdictRead
 from app.domain.kb.enrichment import latest_version, version_positions
 from app.domain.kb.matching import MatchCandidate
 from app.domain.kb.services import KnowledgeBase
@@ -76,6 +85,9 @@ class AuditOutcome(msgspec.Struct, kw_only=True):
     exposure_table: str | None
     reference_versions: dict[str, str]
     seconds: dict[str, float]
+    priced: bool = True
+    # Findings about the budget as a whole (an unpriced tender budget is said to be so here, once).
+    budget_findings: list[Issue] = msgspec.field(default_factory=list)
 
 
 def _candidates(row: Mapping[str, Any]) -> list[MatchCandidate]:
@@ -178,6 +190,7 @@ class AuditService:
         seconds["total"] = time.perf_counter() - started
 
         statuses = Counter(audit.status.value for audit in audits)
+        pricing = budget_pricing(positions, self.settings.priced_share)
         return AuditOutcome(
             project_id=project_id,
             version=version.version if version is not None else None,
@@ -189,8 +202,10 @@ class AuditService:
             green=statuses.get("GREEN", 0),
             needs_review=sum(1 for audit in audits if audit.needs_review),
             exposure_table=table.name,
-            reference_versions=reference.versions,
+            reference_versions={**reference.versions, "code_classes": context.classes.edition},
             seconds={name: round(value, 4) for name, value in seconds.items()},
+            priced=pricing.priced,
+            budget_findings=[finding] if (finding := pricing.finding) is not None else [],
         )
 
     async def _store(
@@ -242,6 +257,16 @@ async def copy_audit_records(session: AsyncSession, records: Sequence[AuditRecor
 # ------------------------------------------------------------------------------------------ reading
 
 
+async def _version_pricing(session: AsyncSession, version_id: uuid.UUID) -> BudgetPricing:
+    """Whether the version is a priced budget (the same rule the audit applied), from two counts."""
+    row = (
+        await session.execute(
+            select(func.count(), func.count().filter(Position.unit_price > 0)).where(Position.version_id == version_id)
+        )
+    ).one()
+    return BudgetPricing.of_counts(int(row[0]), int(row[1]), AuditSettings().priced_share)
+
+
 async def audit_report(
     session: AsyncSession,
     redis: Redis,
@@ -254,7 +279,7 @@ async def audit_report(
 ) -> AuditReport:
     """The latest version's audit grouped by position (owner or administrator; others get 404)."""
     state = await get_project_state(session, redis, actor, project_id, ttl_seconds=ttl_seconds)
-    empty_summary = AuditSummary(positions=0, red=0, amber=0, green=0, needs_review=0)
+    empty_summary = AuditSummary(positions=0, red=0, amber=0, green=0, needs_review=0, priced=None)
     version = await session.scalar(
         select(BudgetVersion).where(
             BudgetVersion.project_id == project_id, BudgetVersion.version == state.current_version
@@ -287,12 +312,16 @@ async def audit_report(
         )
     ).all()
     counts = {row[0]: row[1] for row in summary_rows}
+    pricing = await _version_pricing(session, version.id)
+    finding = pricing.finding
     summary = AuditSummary(
         positions=sum(counts.values()),
         red=counts.get("RED", 0),
         amber=counts.get("AMBER", 0),
         green=counts.get("GREEN", 0),
         needs_review=sum(row[2] for row in summary_rows),
+        priced=pricing.priced,
+        findings=[msgspec.convert(msgspec.to_builtins(finding), IssueRead)] if finding is not None else [],
     )
     audited_at = max((row[3] for row in summary_rows), default=None)
     conditions = [in_version, final]

@@ -69,6 +69,25 @@ def decimal_problem(value: Decimal | None, *, places: int, integer_digits: int) 
     return None
 
 
+def sign_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(field, message) for each amount whose sign breaks the rule of Czech budgets (README: "Negative
+    amounts"): a negative quantity is less work (méněpráce, odpočet) at a normal price; a negative unit
+    price is a deduction or credit (sleva, dobropis) for a positive quantity; never both, and a total
+    sent with them has the sign of quantity × unit price. A total alone may be negative (a lump credit)."""
+    quantity, unit_price, total = values.get("quantity"), values.get("unit_price"), values.get("total_price")
+    if not all(v is None or (isinstance(v, Decimal) and v.is_finite()) for v in (quantity, unit_price, total)):
+        return []  # not numbers yet: decimal_problem names them
+    problems: list[tuple[str, str]] = []
+    if quantity is not None and unit_price is not None and quantity < 0 and unit_price < 0:
+        message = "a line is negative in its quantity (méněpráce) or in its unit price (sleva), not in both"
+        problems += [("quantity", message), ("unit_price", message)]
+    elif quantity is not None and unit_price is not None and total is not None:
+        product = quantity * unit_price
+        if product and total and (product < 0) != (total < 0):
+            problems.append(("total_price", "must have the sign of quantity × unit_price"))
+    return problems
+
+
 class NewPosition(msgspec.Struct, kw_only=True):
     """The values of a position that a version adds (or a full set of positions that replaces the budget)."""
 

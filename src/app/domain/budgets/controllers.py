@@ -14,7 +14,7 @@ import msgspec
 from advanced_alchemy.filters import LimitOffset
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, HeaderParameter, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from redis.asyncio import Redis
 
@@ -36,6 +36,7 @@ from app.domain.budgets.services import BudgetService, NewVersion, version_not_f
 from app.domain.projects.guards import WRITES_PROJECT_DATA
 from app.domain.projects.services import get_project_state
 from app.lib.errors import InvalidInput, field_error
+from app.lib.input_bounds import OptionalVersionNumberParameter, VersionNumberParameter
 from app.lib.pagination import Filters, Page
 
 IfMatch = Annotated[str | None, HeaderParameter(name="If-Match")]
@@ -46,7 +47,7 @@ def parse_if_match(value: str | None) -> int | None:
     if value is None or value.strip() in ("", "*"):
         return None
     text = value.strip().removeprefix("W/").strip('"')
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit() and len(text) <= 10):
         raise InvalidInput(
             "If-Match must be a budget version number.", errors=[field_error("If-Match", 'must look like "7"')]
         )
@@ -83,7 +84,7 @@ class BudgetController(Controller):
     async def get_version(
         self,
         project_id: FromPath[uuid.UUID],
-        number: FromPath[int],
+        number: VersionNumberParameter,
         current_user: NamedDependency[SessionUser],
         budgets_service: NamedDependency[BudgetService],
         redis: NamedDependency[Redis],
@@ -106,7 +107,7 @@ class BudgetController(Controller):
         position_reads: NamedDependency[PositionReads],
         filters: Filters,
         limit_offset: NamedDependency[LimitOffset],
-        version: Annotated[int | None, QueryParameter(ge=1)] = None,
+        version: OptionalVersionNumberParameter = None,
     ) -> Response[Page[PositionRead]]:
         """Positions of the latest version (or `version=n`); filters `status`, `category`, `code`, `q`."""
         page, number = await position_reads.page(current_user, project_id, list(filters), limit_offset, version)

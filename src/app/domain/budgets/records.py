@@ -41,6 +41,25 @@ class ParseWarning(msgspec.Struct, kw_only=True):
     sheet: str | None = None
 
 
+class SkippedRow(msgspec.Struct, kw_only=True):
+    """A row of the file that did not become a position, and why (a section heading, a subtotal …)."""
+
+    line: int | None
+    kind: str  # section, summary, repeated_header, orphan_detail, unknown_type, unreadable, text …
+    reason: str
+    sheet: str | None = None
+    text: str | None = None  # the row's first words, so a person can find it
+
+
+class SkippedSheet(msgspec.Struct, kw_only=True):
+    """A sheet of a workbook that is not a budget (recapitulation, list of figures, cover sheet)."""
+
+    sheet: str
+    kind: str  # recapitulation, figure_list, cover, no_budget_header
+    reason: str
+    rows: int = 0  # its non-blank rows, none of which became a position
+
+
 class BudgetObject(msgspec.Struct, kw_only=True):
     code: str | None
     name: str | None
@@ -60,6 +79,12 @@ class ParsedDocument(msgspec.Struct, kw_only=True):
     warnings: list[ParseWarning] = msgspec.field(default_factory=list)
     text: str = ""
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)  # stavba code/name, date, ...
+    # What was read but is not a position: counts by kind (complete), the rows themselves (bounded),
+    # whole sheets left out, and detail rows kept with their position (measurement lines, notes …).
+    skipped: dict[str, int] = msgspec.field(default_factory=dict)
+    skipped_rows: list[SkippedRow] = msgspec.field(default_factory=list)
+    skipped_sheets: list[SkippedSheet] = msgspec.field(default_factory=list)
+    attached: dict[str, int] = msgspec.field(default_factory=dict)
 
     @property
     def is_budget(self) -> bool:

@@ -10,10 +10,12 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from app.db.models import BudgetVersion, Position
+from app.lib.input_bounds import Metadata, check_metadata
 
 CENT = Decimal("0.01")
 PositionStatus = Literal["GREEN", "AMBER", "RED"]
 ShortText = Annotated[str, msgspec.Meta(max_length=50)]
+CodeText = Annotated[str, msgspec.Meta(max_length=100)]
 UnitText = Annotated[str, msgspec.Meta(max_length=20)]
 CategoryText = Annotated[str, msgspec.Meta(max_length=255)]
 DescriptionText = Annotated[str, msgspec.Meta(min_length=1, max_length=20_000)]
@@ -25,7 +27,7 @@ class PositionCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A new position; total_price defaults to quantity × unit_price rounded half-up to 0.01."""
 
     description: DescriptionText
-    code: ShortText | None = None
+    code: CodeText | None = None
     position_number: ShortText | None = None
     category: CategoryText | None = None
     unit: UnitText | None = None
@@ -35,7 +37,10 @@ class PositionCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     status: PositionStatus | None = None
     confidence: Confidence | None = None
     notes: NotesText | None = None
-    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    metadata: Metadata = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_metadata(self.metadata)
 
 
 class PositionUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -43,7 +48,7 @@ class PositionUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     line total unless total_price is sent too."""
 
     description: DescriptionText | msgspec.UnsetType = msgspec.UNSET
-    code: ShortText | msgspec.UnsetType | None = msgspec.UNSET
+    code: CodeText | msgspec.UnsetType | None = msgspec.UNSET
     position_number: ShortText | msgspec.UnsetType | None = msgspec.UNSET
     category: CategoryText | msgspec.UnsetType | None = msgspec.UNSET
     unit: UnitText | msgspec.UnsetType | None = msgspec.UNSET
@@ -53,7 +58,10 @@ class PositionUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     status: PositionStatus | msgspec.UnsetType | None = msgspec.UNSET
     confidence: Confidence | msgspec.UnsetType | None = msgspec.UNSET
     notes: NotesText | msgspec.UnsetType | None = msgspec.UNSET
-    metadata: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
+    metadata: Metadata | msgspec.UnsetType = msgspec.UNSET
+
+    def __post_init__(self) -> None:
+        check_metadata(self.metadata)
 
     def changed_fields(self) -> dict[str, Any]:
         """The fields sent, by model attribute name."""

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+import msgspec
 from advanced_alchemy.filters import LimitOffset, StatementFilter
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
@@ -51,6 +52,7 @@ from app.domain.budgets.changes import (
     decimal_problem,
     field_changes,
     match_replacement,
+    sign_problems,
     summary,
 )
 from app.domain.budgets.records import PositionRecord
@@ -100,6 +102,8 @@ def validate_amounts(values: dict[str, Any], *, prefix: str = "") -> None:
     confidence = values.get("confidence")
     if confidence is not None and confidence.is_finite() and not Decimal(0) <= confidence <= Decimal(100):
         errors.append(field_error(f"{prefix}confidence", "must be between 0 and 100"))
+    if not errors:
+        errors += [field_error(f"{prefix}{name}", message) for name, message in sign_problems(values)]
     if errors:
         raise InvalidInput("Some amounts do not fit.", errors=errors)
     for name, places in (("quantity", QUANTITY_PLACES), ("unit_price", 2), ("total_price", 2), ("confidence", 2)):
@@ -125,6 +129,28 @@ def version_announcement(version: BudgetVersion) -> LiveEvent:
 
 def version_not_found() -> NotFound:
     return NotFound("The budget version does not exist.")
+
+
+def position_announcement(
+    project_id: uuid.UUID,
+    version: int,
+    action: str,
+    lineage_id: uuid.UUID,
+    position_id: uuid.UUID | None,
+) -> LiveEvent:
+    """`position_updated` for the project's live clients: a position was added, modified or removed
+    (record it with the version; it is published after the commit)."""
+    return LiveEvent(
+        project_channel(project_id),
+        "position_updated",
+        {
+            "project_id": str(project_id),
+            "version": version,
+            "action": action,
+            "lineage_id": str(lineage_id),
+            "position_id": str(position_id) if position_id else None,
+        },
+    )
 
 
 def position_not_found() -> NotFound:
@@ -297,20 +323,14 @@ class BudgetService(SQLAlchemyAsyncRepositoryService[BudgetVersion]):
             position = await self.position_in_version(result.version.id, lineage_id)
             if position is None:
                 raise NotFound("The position does not exist.")
-        record(
-            self.db_session,
-            LiveEvent(
-                project_channel(result.project.id),
-                "position_updated",
-                {
-                    "project_id": str(result.project.id),
-                    "version": result.version.version,
-                    "action": action,
-                    "lineage_id": str(position.lineage_id if position else lineage_id),
-                    "position_id": str(position.id) if position else None,
-                },
-            ),
+        announced = position_announcement(
+            result.project.id,
+            result.version.version,
+            action,
+            position.lineage_id if position else lineage_id,
+            position.id if position else None,
         )
+        record(self.db_session, announced)
         await self.db_session.commit()
         return result, position
 
@@ -369,6 +389,8 @@ class BudgetService(SQLAlchemyAsyncRepositoryService[BudgetVersion]):
             if position.lineage_id in removed_lineages:
                 raise InvalidInput("A position cannot be changed and removed in one version.")
             before = position_values(position)
+            # The sent amounts first: a line total is derived from them (Infinity, 1e309 → 400, not a crash).
+            validate_amounts(dict(change))
             try:
                 after = apply_modification(before, change)
             except ValueError as exc:
@@ -390,8 +412,10 @@ class BudgetService(SQLAlchemyAsyncRepositoryService[BudgetVersion]):
                 }
             )
         for index, new in enumerate(changes.added):
+            prefix = f"added[{index}]." if len(changes.added) > 1 else ""
+            validate_amounts(msgspec.structs.asdict(new), prefix=prefix)  # before the total is derived
             values = new.column_values()
-            validate_amounts(values, prefix=f"added[{index}]." if len(changes.added) > 1 else "")
+            validate_amounts(values, prefix=prefix)
             lineage_id = uuid.uuid4()
             plan.rows.append((lineage_id, values, None))
             plan.changes["added"].append(summary(values, lineage_id=lineage_id, position_id=lineage_id))

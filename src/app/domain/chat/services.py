@@ -1,19 +1,23 @@
-"""Chat history of a project: messages are stored with the positions and documents they refer to."""
+"""Chat history of a project: messages are stored with the positions and documents they refer to, and
+every user message gets the budget assistant's answer, stored beside it (`question_id` links them)."""
 
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
+import msgspec
 from advanced_alchemy.filters import LimitOffset
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import ChatMessage, Position, ProjectDocument
+from app.db.models import ChatMessage, Position, Project, ProjectDocument
 from app.domain.accounts.sessions import SessionUser
+from app.domain.chat.assistant import BudgetAssistant
 from app.domain.chat.schemas import ChatMessageCreate, ChatMessageRead
-from app.lib.errors import InvalidInput, field_error
+from app.lib.errors import InvalidInput, PreconditionFailed, field_error
 from app.lib.pagination import Page
 
 
@@ -38,6 +42,57 @@ class ChatService(SQLAlchemyAsyncRepositoryService[ChatMessage]):
         )
         items = [ChatMessageRead.from_model(row) for row in reversed(rows)]
         return Page(items=items, total=total, limit=limit_offset.limit, offset=limit_offset.offset)
+
+    async def converse(
+        self,
+        actor: SessionUser,
+        project_id: uuid.UUID,
+        data: ChatMessageCreate,
+        assistant: BudgetAssistant,
+        *,
+        expected_version: int | None = None,
+    ) -> tuple[ChatMessage, ChatMessage]:
+        """Store the user's message, let the assistant answer it (a command may make a version or start a
+        job), store the answer. `expected_version` (If-Match) is checked first: a stale one is refused
+        with 412 before anything is stored, like the REST edits."""
+        if expected_version is not None:
+            current = await self.db_session.scalar(select(Project.current_version).where(Project.id == project_id))
+            if current is not None and current != expected_version:
+                raise PreconditionFailed(
+                    f"The budget changed: the latest version is {current}, not {expected_version}. "
+                    "Reload and try again.",
+                    headers={"ETag": f'"{current}"'},
+                    extra={"current_version": current},
+                )
+        question = await self.post_message(actor, project_id, data)
+        reply = await assistant.reply(
+            project_id,
+            data.message,
+            question_id=question.id,
+            referenced_ids=question.position_ids,
+            expected_version=expected_version,
+        )
+        answer = ChatMessage(
+            project_id=project_id,
+            user_id=None,
+            role="assistant",
+            message=reply.text,
+            message_type="answer",
+            position_ids=list(dict.fromkeys(position.id for position in reply.positions)),
+            metadata_={
+                "intent": reply.intent,
+                "positions": msgspec.to_builtins(reply.positions),
+                "data": msgspec.to_builtins(reply.data),
+            },
+            context=msgspec.to_builtins(reply.context),
+            question_id=question.id,
+            answer_confidence=Decimal(str(round(reply.confidence * 100, 2))),
+            answer_source=reply.source,
+            actions=msgspec.to_builtins(reply.actions),
+        )
+        self.db_session.add(answer)
+        await self.db_session.commit()
+        return question, answer
 
     async def post_message(self, actor: SessionUser, project_id: uuid.UUID, data: ChatMessageCreate) -> ChatMessage:
         """Store a user's message; referenced positions and documents must belong to the project."""

@@ -63,7 +63,7 @@ class ProjectDocumentController(Controller):
         finally:
             await upload.close()
         document, job = await documents_service.store_upload(
-            current_user, project_id, received, upload.filename, settings=settings, redis=redis
+            current_user, project_id, received, upload.filename, settings=settings
         )
         await events.publish(
             project_channel(project_id),

@@ -37,8 +37,9 @@ from app.domain.projects.services import lock_project
 from app.lib.errors import ApplicationError
 
 # Bumped when a parser change can give different positions for the same bytes (kept in extracted_data).
-PARSER_VERSION = 1
+PARSER_VERSION = 2
 MAX_WARNINGS_KEPT = 500
+MAX_SKIPPED_ROWS_IN_JOB_RESULT = 100  # the document's extracted_data lists up to 1,000
 
 
 class StoredFileMissing(Exception):
@@ -58,6 +59,11 @@ class DocumentOutcome(msgspec.Struct, kw_only=True):
     version: int | None = None  # the version holding this document's positions
     version_created: bool = False
     error: str | None = None
+    # What did not become a position: counts by kind, the first rows with line and reason, skipped sheets.
+    skipped: dict[str, int] = msgspec.field(default_factory=dict)
+    skipped_rows: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    skipped_rows_truncated: bool = False
+    skipped_sheets: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
 def read_stored_file(storage_path: str) -> bytes:
@@ -113,8 +119,11 @@ def extracted_data(parsed: ParsedDocument, *, version: int | None) -> dict[str, 
             "positions": len(parsed.positions),
             "objects": len(parsed.objects),
             "warnings": len(parsed.warnings),
+            "skipped_rows": sum(parsed.skipped.values()),
             "text_characters": len(parsed.text),
         },
+        "skipped": skip_report(parsed),
+        "attached": dict(parsed.attached),
         "totals": {
             "total_price": str(_position_total(parsed)),
             "by_object": [{**entry, "total": str(entry["total"])} for entry in by_object.values()],
@@ -123,6 +132,21 @@ def extracted_data(parsed: ParsedDocument, *, version: int | None) -> dict[str, 
         "warnings": warnings,
         "warnings_truncated": len(parsed.warnings) > MAX_WARNINGS_KEPT,
         "metadata": msgspec.to_builtins(parsed.metadata),
+    }
+
+
+def skip_report(parsed: ParsedDocument, *, limit: int | None = None) -> dict[str, Any]:
+    """What was read but did not become a position: counts by kind, rows with line and reason, sheets.
+
+    Counts are complete; the parser lists at most 1,000 rows and ``limit`` cuts that list further.
+    """
+    total = sum(count for kind, count in parsed.skipped.items() if not kind.startswith("sheet_rows:"))
+    rows = parsed.skipped_rows if limit is None else parsed.skipped_rows[:limit]
+    return {
+        "counts": dict(parsed.skipped),
+        "rows": [msgspec.to_builtins(row) for row in rows],
+        "rows_truncated": len(rows) < total,
+        "sheets": [msgspec.to_builtins(sheet) for sheet in parsed.skipped_sheets],
     }
 
 
@@ -211,8 +235,19 @@ async def _store(
         total_price=str(_position_total(parsed)) if parsed.positions else None,
         version=version,
         version_created=created,
+        **_outcome_skips(parsed),
     )
     return outcome, project
+
+
+def _outcome_skips(parsed: ParsedDocument) -> dict[str, Any]:
+    report = skip_report(parsed, limit=MAX_SKIPPED_ROWS_IN_JOB_RESULT)
+    return {
+        "skipped": report["counts"],
+        "skipped_rows": report["rows"],
+        "skipped_rows_truncated": report["rows_truncated"],
+        "skipped_sheets": report["sheets"],
+    }
 
 
 async def store_parse_failure(

@@ -20,7 +20,6 @@ from pathlib import Path
 from advanced_alchemy.filters import LimitOffset
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
-from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,6 +34,7 @@ from app.lib.pagination import Page
 
 CHUNK_BYTES = 1024 * 1024
 MAX_FILENAME = 255
+MAX_ORIGINAL_FILENAME = 500  # project_documents.original_filename
 
 
 @dataclass
@@ -59,6 +59,12 @@ def clean_filename(filename: str | None) -> str:
         stem, dot, ext = name.rpartition(".")
         name = (stem[: MAX_FILENAME - len(ext) - 1] + dot + ext) if dot and len(ext) < 16 else name[:MAX_FILENAME]
     return name
+
+
+def sent_filename(filename: str | None) -> str | None:
+    """The name as the client sent it (path included), minus what PostgreSQL cannot store, bounded."""
+    name = "".join(ch for ch in (filename or "") if ch.isprintable())[:MAX_ORIGINAL_FILENAME]
+    return name or None
 
 
 def upload_tmp_dir(settings: Settings) -> Path:
@@ -151,7 +157,6 @@ class DocumentService(SQLAlchemyAsyncRepositoryService[ProjectDocument]):
         filename: str | None,
         *,
         settings: Settings,
-        redis: Redis,
     ) -> tuple[ProjectDocument, BackgroundJob]:
         """Record the received file and queue its parse job, or remove it: no half-stored upload."""
         from app.domain.jobs.services import submit_job
@@ -183,6 +188,7 @@ class DocumentService(SQLAlchemyAsyncRepositoryService[ProjectDocument]):
                 project_id=project.id,
                 uploaded_by=actor.id,
                 filename=clean_filename(filename),
+                original_filename=sent_filename(filename),
                 file_type=received.file_type.file_type,
                 mime_type=received.file_type.mime_type,
                 file_size=received.size,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 import msgspec
+
+from app.lib.input_bounds import PositiveInt4
 
 ExportFormat = Literal["xlsx", "csv"]
 
@@ -14,4 +16,4 @@ class ExportRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     `version`: a budget version number, the latest when absent."""
 
     format: ExportFormat = "xlsx"
-    version: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    version: PositiveInt4 | None = None

@@ -31,6 +31,7 @@ from advanced_alchemy.filters import (
     SearchFilter,
     StatementFilter,
 )
+from litestar import Response
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from litestar.handlers.base import BaseRouteHandler
@@ -104,11 +105,11 @@ class FileProjectReads:
         reads = apply_filters([project_read(self.settings, p) for p in projects], filters)
         return _page(reads, limit_offset)
 
-    async def one(self, actor: SessionUser, project_id: uuid.UUID) -> ProjectRead:
+    async def one(self, actor: SessionUser, project_id: uuid.UUID) -> Response[ProjectRead]:
         found = await project_from_files(self.settings, actor, project_id)
         if found is None:
             raise project_not_found()
-        return project_read(self.settings, found)
+        return Response(project_read(self.settings, found))
 
 
 @dataclass(frozen=True)
@@ -212,7 +213,7 @@ def project_read(settings: Settings, project: LegacyProject) -> ProjectRead:
         metadata.setdefault(PROJECT_META_LEGACY_ID, project.legacy_id)
     return ProjectRead(
         id=row["id"],
-        owner_id=row["owner_id"],
+        owner_id=row["user_id"],
         name=row["name"],
         description=row["description"],
         workflow=row["workflow"],

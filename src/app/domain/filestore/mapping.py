@@ -140,7 +140,7 @@ def position_columns(position: PositionRecord) -> dict[str, Any]:
     source_line = position.source_line
     return {
         "position_number": fit_text(position.position_number, 50),
-        "code": fit_text(position.code, 50),
+        "code": fit_text(position.code, 100),
         "description": position.description,
         "category": fit_text(position.category, 255),
         "unit": fit_text(position.unit, 20),
@@ -169,7 +169,7 @@ def audit_columns(result: LegacyAuditResult) -> dict[str, Any]:
     """The columns of ``audit_results`` the migration derives from a legacy result."""
     return {
         "expert_role": result.expert,
-        "status": result.status,
+        "recommendation": result.status,
         "confidence": audit_confidence(result.confidence),
         "reasoning": result.reasoning,
         "evidence": _evidence_column(result.evidence),
@@ -189,7 +189,7 @@ def project_columns(project: LegacyProject, fallback_time: datetime) -> dict[str
     """The columns of ``projects`` the migration derives (owner and totals are set separately)."""
     created = project.created_at or project.updated_at or fallback_time
     return {
-        "name": fit_text(project.name, 255),
+        "name": fit_text(project.name, 500),
         "description": project.description,
         "workflow": project.workflow or "workflow_a",
         "status": project.status,
@@ -341,7 +341,7 @@ def project_rows(
     legacy_head = to_json({key: getattr(project, key) for key in PROJECT_KEYS if key not in ("id", "legacy_id")})
     project_row = {
         "id": project.id,
-        "owner_id": owner_id,
+        "user_id": owner_id,
         **head,
         "progress": Decimal(100) if project.status == "completed" else Decimal(0),
         "current_version": 1 if version else 0,
@@ -435,10 +435,10 @@ def _apply_verdicts(positions: list[dict[str, Any]], audits: list[dict[str, Any]
             continue
         final = next((a for a in verdicts if a["expert_role"] == "orchestrator"), None)
         if final is not None:
-            position["status"] = final["status"]
+            position["status"] = final["recommendation"]
             position["confidence"] = final["confidence"]
         else:
-            position["status"] = max((a["status"] for a in verdicts), key=_VERDICT_RANK.__getitem__)
+            position["status"] = max((a["recommendation"] for a in verdicts), key=_VERDICT_RANK.__getitem__)
 
 
 def _document_rows(
@@ -455,6 +455,7 @@ def _document_rows(
                 "project_id": project.id,
                 "uploaded_by": None,
                 "filename": filename[:500],
+                "original_filename": legacy_file.relative_path[:500],
                 "file_type": (legacy_file.file_type or legacy_file.area)[:50],
                 "mime_type": (mimetypes.guess_type(filename)[0] or "application/octet-stream")[:100],
                 "file_size": legacy_file.size,
@@ -474,6 +475,7 @@ def _document_rows(
                     "legacy_file_type": legacy_file.file_type,
                     "mtime": to_json(legacy_file.mtime),
                 },
+                "uploaded_at": created_at,
                 "created_at": created_at,
                 "updated_at": created_at,
             }
@@ -524,7 +526,7 @@ def legacy_project_from_rows(stored: StoredProject) -> tuple[LegacyProject, list
             return head[field_name]
         return to_json(column_value)
 
-    owner_unchanged = "owner_id" in columns and columns["owner_id"] == to_json(row["owner_id"])
+    owner_unchanged = "owner_id" in columns and columns["owner_id"] == to_json(row["user_id"])
     extra_metadata = {k: v for k, v in metadata.items() if k not in PROJECT_RESERVED}
     project_metadata = {**(legacy.get("metadata") or {}), **extra_metadata}
     clashes = {k: project_metadata.pop(k) for k in list(project_metadata) if k in PROJECT_KEYS}
@@ -541,7 +543,7 @@ def legacy_project_from_rows(stored: StoredProject) -> tuple[LegacyProject, list
             "description": pick("description", row["description"]),
             "workflow": pick("workflow", row["workflow"]),
             "status": pick("status", row["status"]),
-            "owner_id": head.get("owner_id") if owner_unchanged else str(row["owner_id"]),
+            "owner_id": head.get("owner_id") if owner_unchanged else str(row["user_id"]),
             "owner_email": head.get("owner_email") if owner_unchanged else stored.owner_email,
             "created_at": pick("created_at", row["created_at"]),
             "updated_at": pick("updated_at", row["updated_at"]),
@@ -644,7 +646,7 @@ def _audit_results_from_rows(
             result = LegacyAuditResult(
                 position_ref=ref_of_index.get(position_index),
                 expert=row["expert_role"],
-                status=_verdict(row["status"]),
+                status=_verdict(row["recommendation"]),
                 confidence=float(row["confidence"]) / 100 if row["confidence"] is not None else None,
                 reasoning=row["reasoning"],
                 evidence=row["evidence"] if row["evidence"] else None,
@@ -655,8 +657,8 @@ def _audit_results_from_rows(
             derived = audit_columns(result)
             if row["expert_role"] != derived["expert_role"]:
                 result.expert = row["expert_role"]
-            if row["status"] != derived["status"]:
-                result.status = _verdict(row["status"])
+            if row["recommendation"] != derived["recommendation"]:
+                result.status = _verdict(row["recommendation"])
             if row["confidence"] != derived["confidence"]:
                 result.confidence = float(row["confidence"]) / 100
             if row["reasoning"] != derived["reasoning"]:

@@ -52,7 +52,7 @@ _COPY_THREADS = 4
 # Column order of the bulk writes; JSON columns are sent as text.
 PROJECT_COLUMNS = (
     "id",
-    "owner_id",
+    "user_id",
     "name",
     "description",
     "workflow",
@@ -112,7 +112,7 @@ AUDIT_COLUMNS = (
     "version_id",
     "position_id",
     "expert_role",
-    "status",
+    "recommendation",
     "confidence",
     "reasoning",
     "evidence",
@@ -128,6 +128,7 @@ DOCUMENT_COLUMNS = (
     "project_id",
     "uploaded_by",
     "filename",
+    "original_filename",
     "file_type",
     "mime_type",
     "file_size",
@@ -139,6 +140,7 @@ DOCUMENT_COLUMNS = (
     "extracted_data",
     "indexed_content",
     "metadata",
+    "uploaded_at",
     "created_at",
     "updated_at",
 )

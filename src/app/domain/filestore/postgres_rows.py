@@ -34,7 +34,7 @@ async def load_projects(db: Executor, project_ids: Sequence[uuid.UUID]) -> dict[
     project_rows = await _fetch(
         db,
         select(_projects, _users.c.email.label("owner_email"))
-        .join(_users, _users.c.id == _projects.c.owner_id, isouter=True)
+        .join(_users, _users.c.id == _projects.c.user_id, isouter=True)
         .where(_projects.c.id.in_(ids)),
     )
     if not project_rows:

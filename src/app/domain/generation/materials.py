@@ -68,6 +68,8 @@ DEFAULT_REINFORCEMENT_KG_PER_M3: dict[str, Decimal] = {
     DEFAULT_KIND: Decimal("100"),
 }
 KNOWN_RATIO_KEYS = frozenset(KINDS_BY_NAME) | {DEFAULT_KIND}
+# Formwork m2/m3 and reinforcement kg/m3 a request may set (the densest reinforcement is ~400 kg/m3).
+MAX_RATIO = Decimal(10_000)
 
 _STEPS = {"m3": Decimal("0.001"), "m2": Decimal("0.01"), "t": Decimal("0.001")}
 
@@ -91,8 +93,9 @@ class GenerationParameters(msgspec.Struct, frozen=True, kw_only=True):
             for key, value in table.items():
                 if key not in KNOWN_RATIO_KEYS:
                     raise ValueError(f"unknown element kind {key!r}; use one of {', '.join(sorted(KNOWN_RATIO_KEYS))}")
-                if value < 0:
-                    raise ValueError(f"ratio for {key!r} must not be negative")
+                # NaN would raise on `<`; Infinity would overflow the derived quantities.
+                if not value.is_finite() or not 0 <= value <= MAX_RATIO:
+                    raise ValueError(f"ratio for {key!r} must be a number from 0 to {MAX_RATIO}")
         return cls(
             formwork_m2_per_m3={**DEFAULT_FORMWORK_M2_PER_M3, **(formwork_m2_per_m3 or {})},
             reinforcement_kg_per_m3={**DEFAULT_REINFORCEMENT_KG_PER_M3, **(reinforcement_kg_per_m3 or {})},

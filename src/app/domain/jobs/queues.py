@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import uuid
 import weakref
 from typing import Any
@@ -35,18 +34,6 @@ SAQ_TIMEOUT_MARGIN_SECONDS = 30
 SAQ_FINISHED_TTL_SECONDS = 24 * 3600
 RETRY_BACKOFF_CAP_SECONDS = 300.0
 
-# The job a dispatcher claimed for the SAQ worker that runs it (see `ClaimingRedisQueue.dequeue`).
-claimed_job_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("claimed_job_id", default=None)
-
-# Claim the first waiting job, trying the queues in the order given (high before default before low).
-_CLAIM_SCRIPT = """
-for i = 1, #KEYS, 2 do
-  local job_id = redis.call('LMOVE', KEYS[i], KEYS[i + 1], 'LEFT', 'RIGHT')
-  if job_id then return {(i + 1) / 2, job_id} end
-end
-return nil
-"""
-
 
 def queue_name(settings: Settings, name: str) -> str:
     return f"{settings.REDIS_NAMESPACE}:{name}"
@@ -56,34 +43,6 @@ def wakeup_channel(settings: Settings) -> str:
     return f"{settings.REDIS_NAMESPACE}:jobs:wakeup"
 
 
-class ClaimingRedisQueue(RedisQueue):
-    """SAQ's Redis queue whose `dequeue` hands over a job the process dispatcher already claimed.
-
-    The dispatcher claims across the three queues in priority order (one Lua script) and then lets
-    SAQ's own `Worker.process` run the job, so retries, aborts, timeouts and heartbeats stay SAQ's.
-    """
-
-    sweep_abort_wait: float = 5.0
-
-    async def sweep(self, lock: int = 60, abort: float = 5.0) -> list[str]:
-        """SAQ's sweep, waiting at most `sweep_abort_wait` for a stuck job to stop (a dead worker never answers)."""
-        return await super().sweep(lock, abort=min(abort, self.sweep_abort_wait))
-
-    @property
-    def queued_key(self) -> str:
-        return self.namespace("queued")
-
-    @property
-    def active_key(self) -> str:
-        return self.namespace("active")
-
-    async def dequeue(self, timeout: float = 0.0, poll_interval: float = 0.0) -> Job | None:
-        job_id = claimed_job_id.get()
-        if job_id is None:
-            return await super().dequeue(timeout, poll_interval)
-        return await self._get_job_by_id(job_id)
-
-
 class JobQueues:
     """The three queues of one process over one Redis client (a blocking pool, see app.lib.redis)."""
 
@@ -91,15 +50,21 @@ class JobQueues:
         self.settings = settings
         self.redis = redis or create_redis(settings)
         self._owns_redis = redis is None
-        self.queues: dict[QueueName, ClaimingRedisQueue] = {
-            name: ClaimingRedisQueue(self.redis, name=queue_name(settings, name)) for name in QUEUE_NAMES
+        self.queues: dict[QueueName, RedisQueue] = {
+            name: RedisQueue(self.redis, name=queue_name(settings, name)) for name in QUEUE_NAMES
         }
-        self._claim_script = self.redis.register_script(_CLAIM_SCRIPT)
 
-    def queue(self, name: str) -> ClaimingRedisQueue:
+    def queue(self, name: str) -> RedisQueue:
         return self.queues[name if name in self.queues else "default"]  # type: ignore[index]
 
-    def by_saq_name(self) -> dict[str, ClaimingRedisQueue]:
+    async def first_waiting(self, order: tuple[QueueName, ...] = QUEUE_NAMES) -> QueueName | None:
+        """The first queue (in priority order) that holds a job ready to run, or None."""
+        for name in order:
+            if await self.queues[name].count("queued"):
+                return name
+        return None
+
+    def by_saq_name(self) -> dict[str, RedisQueue]:
         return {queue.name: queue for queue in self.queues.values()}
 
     def new_saq_job(
@@ -155,26 +120,11 @@ class JobQueues:
             return
         await saq_queue.abort(saq_job, error=reason)
 
-    async def claim(self, order: tuple[QueueName, ...] = QUEUE_NAMES) -> tuple[QueueName, str] | None:
-        """Move the first waiting job (in queue order) to its active list; return (queue, SAQ job id)."""
-        keys: list[str] = []
-        for name in order:
-            keys += [self.queues[name].queued_key, self.queues[name].active_key]
-        claimed = await self._claim_script(keys=keys, args=[])
-        if not claimed:
-            return None
-        index, job_id = claimed
-        raw = job_id.decode() if isinstance(job_id, bytes) else str(job_id)
-        return order[int(index) - 1], raw
-
     async def close(self) -> None:
-        for queue in self.queues.values():
-            with contextlib.suppress(Exception):
-                await queue._pubsub.close()
         if self._owns_redis:
-            with contextlib.suppress(Exception):
-                await self.redis.aclose()
-                await self.redis.connection_pool.disconnect()
+            for queue in self.queues.values():
+                with contextlib.suppress(Exception):
+                    await queue.disconnect()
 
 
 # Per event loop (Redis connections are loop-bound); an entry goes away with its loop.

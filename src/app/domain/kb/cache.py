@@ -6,8 +6,8 @@ Two layers in front of the source (catalog_items / reference_sets):
   code and catalogue look-ups 30 days, prices 1 day, standards 365 days).
 Look-ups come in batches (a whole budget's codes at once): one MGET, one ``kb_cache`` read, one load of
 what is still missing, one upsert and one access-count update, however many queries the batch holds.
-Hits bump ``access_count`` / ``last_accessed_at``; hits and misses are counted on the same Redis
-counters as the API's cache (``metrics:cache:hits`` / ``metrics:cache:misses``). When Redis does not
+Hits bump ``access_count`` / ``last_accessed_at``; hits and misses are counted in the process's
+``concrete_agent_cache_events_total{cache="kb"}`` (app.lib.metrics). When Redis does not
 answer, PostgreSQL alone serves. ``kb_cache`` is written on its own autocommit connection, never in the
 caller's transaction, so that long jobs do not hold locks on shared cache rows.
 """
@@ -27,7 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.db.models import utc_now
-from app.lib.metrics import CACHE_HITS_KEY, CACHE_MISSES_KEY
+from app.lib.metrics import CACHE_EVENTS
 
 logger = structlog.get_logger(__name__)
 
@@ -162,7 +162,7 @@ class KnowledgeCache:
             if hits:
                 await conn.execute(_TOUCH, {"hashes": hits})
         await self._fill_redis(to_fill)
-        await self._count(hits=len(hits), misses=len(by_hash) - len(hits))
+        _count(hits=len(hits), misses=len(by_hash) - len(hits))
         return {query: answers[hash_] for query, hash_ in hash_of.items()}
 
     async def _from_redis(self, by_hash: Mapping[str, str]) -> dict[str, Answer]:
@@ -228,18 +228,12 @@ class KnowledgeCache:
         except (RedisError, OSError) as exc:
             logger.warning("kb cache: redis fill skipped", error=str(exc))
 
-    async def _count(self, *, hits: int, misses: int) -> None:
-        if self.redis is None:
-            return
-        try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                if hits:
-                    pipe.incrby(CACHE_HITS_KEY, hits)
-                if misses:
-                    pipe.incrby(CACHE_MISSES_KEY, misses)
-                await pipe.execute()
-        except (RedisError, OSError):
-            pass
+
+def _count(*, hits: int, misses: int) -> None:
+    if hits:
+        CACHE_EVENTS.labels("hit", "kb").inc(hits)
+    if misses:
+        CACHE_EVENTS.labels("miss", "kb").inc(misses)
 
 
 async def forget_cached_answers(redis: Redis | None) -> int:

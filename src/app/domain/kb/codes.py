@@ -44,6 +44,7 @@ _URS_MATERIAL = re.compile(r"\d{8}")
 _URS_VARIANT = re.compile(r"\d{8,9}\.[0-9A-Z][0-9A-Z.]*")
 _OTSKP = re.compile(r"(?=[0-9A-Z]{5,6}$)\d{2,}[0-9A-Z]*")
 _USER_R = re.compile(r"\d{4,10}R")  # KROS/RTS "R-položka": a catalogue number with an R suffix
+_KROS_R = re.compile(r"\d{3,}R\d+")  # KROS R-item numbered within its section (621R100)
 _RTS = re.compile(r"\d{3,}[0-9A-Z]*[A-Z][0-9A-Z]*")
 _PRIVATE = re.compile(r"[A-Z].*|.*POL\d*")
 
@@ -71,7 +72,7 @@ def code_shape(code: str | None, catalog: str | None = None) -> CodeShape:
         return CodeShape.URS_MATERIAL
     if _URS_VARIANT.fullmatch(key):
         return CodeShape.URS_VARIANT
-    if _USER_R.fullmatch(key):
+    if _USER_R.fullmatch(key) or _KROS_R.fullmatch(key):
         return CodeShape.RTS if "RTS" in hint else CodeShape.PRIVATE
     if _PRIVATE.fullmatch(key):
         return CodeShape.PRIVATE

@@ -56,6 +56,11 @@ _CANONICAL: dict[str, str] = {
     "měs": "měsíc",
     "mes": "měsíc",
     "rok": "rok",
+    # OTSKP unit-days (rent of barriers, signs, scaffolding per day)
+    "mden": "mden",
+    "m2den": "m2den",
+    "kusden": "kusden",
+    "ksden": "kusden",
 }
 
 KNOWN_UNITS = frozenset(_CANONICAL.values())
@@ -83,3 +88,21 @@ def same_unit(a: str | None, b: str | None) -> bool:
     """Equal after normalising case and synonyms; two missing units are not "the same"."""
     na, nb = normalize_unit(a), normalize_unit(b)
     return bool(na) and na == nb
+
+
+_DIMENSIONS: dict[str, str] = {
+    **dict.fromkeys(("m3", "m3op", "dm3", "l"), "volume"),
+    **dict.fromkeys(("m2", "ha"), "area"),
+    **dict.fromkeys(("m", "km", "hm", "cm", "mm"), "length"),
+    **dict.fromkeys(("t", "kg", "g"), "mass"),
+    **dict.fromkeys(("kus", "pár", "sada"), "count"),
+    **dict.fromkeys(("h", "den", "týden", "měsíc", "rok"), "time"),
+}
+
+
+def unit_dimension(unit: str | None) -> str | None:
+    """What a unit measures: volume, area, length, mass, count or time (None for lump sums and unknowns).
+
+    Two units of one dimension convert (t and kg); units of different dimensions never do (m3 and t).
+    """
+    return _DIMENSIONS.get(normalize_unit(unit))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 
+from litestar.types import Scope
 from redis.asyncio import Redis
 
 from app.lib import cache
@@ -16,6 +17,11 @@ from app.lib import cache
 
 def project_state_key(project_id: uuid.UUID | str) -> str:
     return f"project:{project_id}:state"
+
+
+def prefetch_project_state(scope: Scope) -> tuple[str, None]:
+    """For the request gate (`cache.CACHE_PREFETCH_OPT`): the state entry of the path's project."""
+    return project_state_key(scope["path_params"]["project_id"]), None
 
 
 def user_projects_key(owner_id: uuid.UUID | str) -> str:

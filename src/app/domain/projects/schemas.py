@@ -10,11 +10,12 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from app.db.models import Project
+from app.lib.input_bounds import Metadata, check_metadata
 
 ProjectStatus = Literal["draft", "parsing", "enriching", "auditing", "completed", "failed"]
 CENT = Decimal("0.01")
 Workflow = Literal["workflow_a", "workflow_b"]
-ProjectName = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+ProjectName = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 Description = Annotated[str, msgspec.Meta(max_length=20_000)]
 
 
@@ -22,7 +23,10 @@ class ProjectCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: ProjectName
     workflow: Workflow
     description: Description | None = None
-    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    metadata: Metadata = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_metadata(self.metadata)
 
 
 class ProjectUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -31,7 +35,10 @@ class ProjectUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: ProjectName | msgspec.UnsetType = msgspec.UNSET
     description: Description | msgspec.UnsetType | None = msgspec.UNSET
     status: ProjectStatus | msgspec.UnsetType = msgspec.UNSET
-    metadata: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
+    metadata: Metadata | msgspec.UnsetType = msgspec.UNSET
+
+    def __post_init__(self) -> None:
+        check_metadata(self.metadata)
 
 
 class ProjectRead(msgspec.Struct, kw_only=True):

@@ -80,19 +80,44 @@ async def lock_project(db_session: AsyncSession, actor: SessionUser | None, proj
     return project
 
 
+_encode_state = msgspec.json.Encoder().encode
+
+
+def project_state_entry(project: Project) -> cache.CachedBytes:
+    """The cached form of a project's state: encoded once, tagged with its owner for the visibility check."""
+    return cache.CachedBytes(str(project.owner_id), _encode_state(ProjectRead.from_model(project)))
+
+
+async def project_state_bytes(
+    db_session: AsyncSession,
+    redis: Redis,
+    actor: SessionUser,
+    project_id: uuid.UUID,
+    *,
+    ttl_seconds: int,
+    read: cache.CacheRead | None = None,
+) -> bytes:
+    """The project as the API shows it, as JSON bytes straight from the cache when possible; 404 if
+    not visible. `read` is what the request gate prefetched (see `prefetch_project_state`)."""
+
+    async def load() -> cache.CachedBytes | None:
+        project = await db_session.get(Project, project_id, populate_existing=True)
+        return project_state_entry(project) if project is not None else None
+
+    entry = await cache.get_or_load_entry(
+        redis, project_state_key(project_id), load, ttl_seconds=ttl_seconds, family="project_state", read=read
+    )
+    if entry is None or not (actor.is_admin or entry.tag == str(actor.id)):
+        raise project_not_found()
+    return entry.body
+
+
 async def get_project_state(
     db_session: AsyncSession, redis: Redis, actor: SessionUser, project_id: uuid.UUID, *, ttl_seconds: int
 ) -> ProjectRead:
     """The project as the API shows it, from the cache when possible; 404 if not visible."""
-
-    async def load() -> ProjectRead | None:
-        project = await db_session.get(Project, project_id, populate_existing=True)
-        return ProjectRead.from_model(project) if project is not None else None
-
-    state = await cache.get_or_load(redis, project_state_key(project_id), load, ProjectRead, ttl_seconds=ttl_seconds)
-    if state is None or not can_see(actor, state.owner_id):
-        raise project_not_found()
-    return state
+    body = await project_state_bytes(db_session, redis, actor, project_id, ttl_seconds=ttl_seconds)
+    return msgspec.json.decode(body, type=ProjectRead)
 
 
 def _canonical(value: Any) -> Any:
@@ -168,6 +193,7 @@ class ProjectService(SQLAlchemyAsyncRepositoryService[Project]):
             ProjectPage,
             ttl_seconds=ttl_seconds,
             field=_list_cache_field(filters, limit_offset),
+            family="project_list",
         )
         return page if page is not None else await load()
 

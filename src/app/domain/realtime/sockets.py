@@ -6,6 +6,11 @@ subscribed to `channel:user:{id}` straight away and told so by a `subscribed` ev
 `{"action": "join_project", "project_id"}` (owner or admin only, else an `error` event and nothing
 subscribed), `{"action": "leave_project", "project_id"}`, `{"action": "ping"}` → `pong`.
 
+Resuming: a client that reconnects passes the last `seq` it saw, `?after_seq=N` for its user channel
+and `"after_seq": N` in `join_project`; right after `subscribed` it is sent the channel's newer kept
+events (app.lib.redis_events keeps the last few hundred). An event can then arrive twice (published
+while the socket subscribed): a client skips a `seq` it already has.
+
 Liveness: the server sends a `ping` event after WEBSOCKET_PING_INTERVAL seconds without traffic, and
 gives every write WEBSOCKET_PING_TIMEOUT seconds; a client that cannot take a write in that time is
 closed (1013, try again later), so a dead peer is found without a browser having to answer pings.
@@ -35,7 +40,7 @@ from app.domain.realtime.channels import LiveChannelsPlugin, SocketSubscriber
 from app.lib.db import alchemy_config
 from app.lib.events import project_channel, user_channel
 from app.lib.metrics import WEBSOCKET_CONNECTIONS
-from app.lib.redis_events import pubsub_channel
+from app.lib.redis_events import pubsub_channel, recent_events
 
 logger = structlog.get_logger(__name__)
 
@@ -47,6 +52,7 @@ WS_TRY_AGAIN_LATER = 1013
 class ClientMessage(msgspec.Struct, kw_only=True):
     action: str
     project_id: uuid.UUID | None = None
+    after_seq: int | None = None
 
 
 class DirectEvent(msgspec.Struct):
@@ -63,6 +69,11 @@ _encoder = msgspec.json.Encoder()
 
 def direct_event(event_type: str, data: dict[str, Any]) -> bytes:
     return _encoder.encode(DirectEvent(type=event_type, data=data, timestamp=datetime.datetime.now(datetime.UTC)))
+
+
+def resume_point(raw: str | None) -> int | None:
+    """`?after_seq=N` of a resuming client (ignored unless a plain non-negative number)."""
+    return int(raw) if raw is not None and raw.isdigit() and len(raw) < 19 else None
 
 
 def socket_token(socket: WebSocket[Any, Any, Any]) -> str | None:
@@ -121,6 +132,7 @@ class LiveSocket:
             return
         WEBSOCKET_CONNECTIONS.inc()
         self.send_direct("subscribed", {"channel": own_channel})
+        await self._replay(own_channel, resume_point(self.socket.query_params.get("after_seq")))
         sender = asyncio.create_task(self._send_loop(self.subscriber))
         receiver = asyncio.create_task(self._receive_loop())
         try:
@@ -184,13 +196,25 @@ class LiveSocket:
         if message.action == "ping":
             self.send_direct("pong", {})
         elif message.action == "join_project":
-            await self._join(message.project_id)
+            await self._join(message.project_id, message.after_seq)
         elif message.action == "leave_project":
             await self._leave(message.project_id)
         else:
             self.send_direct("error", {"message": f"unknown action {message.action!r}", "action": message.action})
 
-    async def _join(self, project_id: uuid.UUID | None) -> None:
+    async def _replay(self, channel: str, after_seq: int | None) -> None:
+        """Send the channel's kept events newer than `after_seq` (a resuming client); best effort."""
+        if after_seq is None or self.subscriber is None:
+            return
+        try:
+            missed = await recent_events(self.socket.app.state.redis, self.namespace, channel, after_seq)
+        except Exception as exc:  # the client sees the gap in `seq` and reloads by REST
+            self.log.warning("websocket resume failed", channel=channel, error=str(exc))
+            return
+        for event in missed:
+            self.subscriber.outbox.push(event)
+
+    async def _join(self, project_id: uuid.UUID | None, after_seq: int | None = None) -> None:
         if project_id is None:
             self.send_direct("error", {"message": "project_id is required", "action": "join_project"})
             return
@@ -210,6 +234,7 @@ class LiveSocket:
             return
         self.projects.add(project_id)
         self.send_direct("subscribed", {"channel": channel, "project_id": str(project_id)})
+        await self._replay(channel, after_seq)
 
     async def _leave(self, project_id: uuid.UUID | None) -> None:
         if project_id is None or project_id not in self.projects:

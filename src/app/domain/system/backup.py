@@ -122,8 +122,39 @@ async def _run(command: list[str], env: dict[str, str]) -> None:
     )
     _, stderr = await process.communicate()
     if process.returncode != 0:
-        message = stderr.decode("utf-8", "replace").strip().splitlines()
-        raise BackupError(f"{Path(command[0]).name} failed ({process.returncode}): {' | '.join(message[-5:])}")
+        output = stderr.decode("utf-8", "replace")
+        logger.debug("database tool failed", command=Path(command[0]).name, stderr=output[-20000:])
+        raise BackupError(describe_tool_failure(Path(command[0]).name, process.returncode or 1, output))
+
+
+# What an operator should do about a failure, by a phrase of its cause.
+_REMEDIES: tuple[tuple[str, str], ...] = (
+    (
+        "already exists",
+        "the target database is not empty: restore into a freshly created database "
+        "(createdb, then `app db restore FILE`), or pass --clean to drop and replace its objects",
+    ),
+    ("does not exist", "check the database name in DATABASE_URL (create it first when restoring into a new one)"),
+    ("password authentication failed", "check the user and password in DATABASE_URL"),
+    ("connection refused", "is PostgreSQL running and reachable at the host and port of DATABASE_URL?"),
+    ("permission denied", "the database user lacks a privilege: run as the database owner or a superuser"),
+    ("input file does not appear to be a valid archive", "the file is not a backup made by `app db backup`"),
+    ("aborting because of server version mismatch", "use a pg_dump at least as new as the server"),
+)
+
+
+def describe_tool_failure(tool: str, returncode: int, stderr: str) -> str:
+    """One readable message for a failed pg_dump / pg_restore: the error lines of its output (not the
+    SQL it was running, which pg_restore prints after the error), then what to do about it."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    causes = [line for line in lines if re.search(r"\b(error|fatal|ERROR|FATAL)\b", line)]
+    shown = list(dict.fromkeys(causes or lines[-5:]))[:5]
+    message = f"{tool} failed ({returncode}): " + (" | ".join(shown) or "no output")
+    text = " ".join(shown).lower()
+    remedies = [remedy for phrase, remedy in _REMEDIES if phrase in text]
+    if remedies:
+        message += "\nWhat to do: " + "; ".join(dict.fromkeys(remedies))
+    return message
 
 
 # ---------------------------------------------------------------------------------------------

@@ -70,5 +70,5 @@ class MetricsController(Controller):
 
     @get(exclude_from_auth=True, opt={"skip_rate_limit": True})
     async def metrics(self, state: State) -> Response[bytes]:
-        await refresh_service_metrics(state)
+        await refresh_service_metrics(state, alchemy_config().get_engine())
         return Response(generate_latest(registry()), media_type=CONTENT_TYPE_LATEST)

@@ -7,12 +7,15 @@ from app.domain.audits.experts.contract import (
     AuditContext,
     AuditPosition,
     AuditSettings,
+    BudgetPricing,
     Expert,
     Issue,
     PositionAudit,
     RuleExpert,
     Status,
     Verdict,
+    budget_pricing,
+    has_price,
     is_priced,
 )
 from app.domain.audits.experts.orchestrator import DEFAULT_EXPERTS, audit_budget, combine, find_conflicts
@@ -22,6 +25,7 @@ __all__ = [
     "AuditContext",
     "AuditPosition",
     "AuditSettings",
+    "BudgetPricing",
     "Expert",
     "Issue",
     "PositionAudit",
@@ -29,7 +33,9 @@ __all__ = [
     "Status",
     "Verdict",
     "audit_budget",
+    "budget_pricing",
     "combine",
     "find_conflicts",
+    "has_price",
     "is_priced",
 ]

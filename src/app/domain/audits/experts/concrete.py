@@ -1,8 +1,11 @@
 """Concrete: does the strength class reach the minimum every listed exposure class demands?
 
 Only positions that speak of concrete are judged. Class below any exposure's minimum → RED
-("Beton C25/30 XD3": XD3 needs C30/37); XF2–XF4 without air entrainment noted → AMBER; exposure
-classes without a strength class → AMBER. The minimums come from the context's exposure table.
+("Beton C25/30 XD3": XD3 needs C30/37); several classes of which the weakest is below → AMBER; an
+air content stated below the minimum for XF2–XF4 → AMBER; concrete of a strength class measured by
+mass (t, kg) → AMBER. Information only: exposure classes without a strength class, an exposure the
+table has no minimum for, XF2–XF4 without a word about air entrainment (budgets rarely repeat it).
+The minimums come from the context's exposure table.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from app.domain.audits.concrete_text import ConcreteSpec, StrengthClass, read_concrete_spec
+from app.domain.audits.concrete_text import ConcreteSpec, StrengthClass, concerns_removal, read_concrete_spec
 from app.domain.audits.experts.contract import (
     AMBER,
     GREEN,
@@ -25,6 +28,7 @@ from app.domain.audits.experts.contract import (
 )
 from app.domain.kb.codes import normalize_code
 from app.domain.kb.reference import ExposureTable
+from app.domain.kb.units import unit_dimension
 
 ROLE = "concrete"
 
@@ -66,7 +70,7 @@ def _verdict(position: AuditPosition, context: AuditContext) -> Verdict:
         issues.append(
             Issue(
                 type="exposure_without_class",
-                severity=AMBER,
+                severity=GREEN,
                 description=(f"Exposure class {', '.join(spec.exposure_classes)} is given but no strength class."),
                 suggestion=_minimum_hint(spec.exposure_classes, table),
             )
@@ -75,19 +79,22 @@ def _verdict(position: AuditPosition, context: AuditContext) -> Verdict:
         issues.extend(_strength_issues(classes, spec, table, evidence))
 
     issues.extend(_air_issues(spec, table, evidence))
+    issues.extend(_unit_issues(position, spec))
 
-    if not issues:
+    if all(issue.severity is GREEN for issue in issues):
         if not classes:
-            reasoning = "Concrete is mentioned without a strength or exposure class; nothing to check."
-            return Verdict.make(ROLE, GREEN, 60, reasoning, evidence=evidence, claims=claims)
-        if not spec.exposure_classes:
+            confidence, reasoning = 60, "Concrete is mentioned without a strength class; nothing to check."
+        elif not spec.exposure_classes or "required_class" not in evidence:
+            confidence = 70
             reasoning = f"{_labels(classes)} is stated without an exposure class; only the class format is checked."
-            return Verdict.make(ROLE, GREEN, 70, reasoning, evidence=evidence, claims=claims)
-        reasoning = (
-            f"{_labels(classes)} reaches the minimum {evidence['required_class']} for "
-            f"{', '.join(spec.exposure_classes)} ({table.title})."
-        )
-        return Verdict.make(ROLE, GREEN, 95, reasoning, evidence=evidence, claims=claims)
+        else:
+            confidence = 95
+            reasoning = (
+                f"{_labels(classes)} reaches the minimum {evidence['required_class']} for "
+                f"{', '.join(spec.exposure_classes)} ({table.title})."
+            )
+        reasoning = " ".join([reasoning, *(issue.description for issue in issues)])
+        return Verdict.make(ROLE, GREEN, confidence, reasoning, evidence=evidence, issues=issues, claims=claims)
 
     suggestions = [issue.suggestion for issue in issues if issue.suggestion]
     status = worst(issue.severity for issue in issues)
@@ -122,7 +129,7 @@ def _strength_issues(
         issues.append(
             Issue(
                 type="exposure_without_minimum",
-                severity=AMBER,
+                severity=GREEN,
                 description=f"The table {table.name} gives no minimum class for {', '.join(unknown)}.",
                 suggestion="Check the strength class for these exposure classes by hand.",
             )
@@ -177,7 +184,7 @@ def _air_issues(spec: ConcreteSpec, table: ExposureTable, evidence: dict[str, An
         return [
             Issue(
                 type="air_entrainment_missing",
-                severity=AMBER,
+                severity=GREEN,
                 description=(
                     f"{', '.join(frost)} needs air-entrained concrete (at least {minimum} % air), "
                     "which the position does not mention."
@@ -206,6 +213,25 @@ def _minimum_hint(exposures: Sequence[str], table: ExposureTable) -> str:
         return "State the strength class."
     required = max(_strength(label) for label in labels)
     return f"State the strength class, at least {required.label} for {', '.join(exposures)}."
+
+
+def _unit_issues(position: AuditPosition, spec: ConcreteSpec) -> list[Issue]:
+    """Concrete of a strength class is placed by volume (or area, length, pieces), never weighed."""
+    if not spec.strength_classes or unit_dimension(position.unit) != "mass":
+        return []
+    if concerns_removal(position.text):
+        return []
+    return [
+        Issue(
+            type="concrete_by_mass",
+            severity=AMBER,
+            description=(
+                f"Concrete {spec.strength_classes[0].label} is measured in {position.unit!r}, a mass; "
+                "concrete works are measured by volume (m3)."
+            ),
+            suggestion="Check the unit (m3?) and the quantity.",
+        )
+    ]
 
 
 @lru_cache(maxsize=64)

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import msgspec
 
 from app.domain.budgets.records import PositionRecord
+from app.domain.kb.classes import ClassTable, load_class_table
 from app.domain.kb.matching import MatchCandidate
 from app.domain.kb.reference import (
     CatalogIndex,
@@ -56,7 +57,11 @@ def worst(statuses: Iterable[Status]) -> Status:
 
 
 class Issue(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """One finding: ``type`` is a stable machine name (e.g. "unit_mismatch"), the rest is for people."""
+    """One finding: ``type`` is a stable machine name (e.g. "unit_mismatch"), the rest is for people.
+
+    ``severity`` GREEN marks information (a private code, a code placed only by its class): it is
+    reported with the position but never changes its verdict.
+    """
 
     type: str
     severity: Status
@@ -226,14 +231,21 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 class AuditSettings(msgspec.Struct, frozen=True, kw_only=True):
-    """Tolerances and thresholds of the rule-based experts (defaults follow DOMAIN.md)."""
+    """Tolerances and thresholds of the rule-based experts (the README's severity model)."""
 
     total_tolerance: Decimal = Decimal("0.01")  # a line total is rounded to 0.01
     quantity_step: Decimal = Decimal("0.001")  # quantities are rounded to 0.001 before pricing
-    price_amber_pct: Decimal = Decimal(15)
-    price_red_pct: Decimal = Decimal(50)
-    outlier_pct: Decimal = Decimal(50)
-    outlier_min_group: int = 3
+    # A catalogue reference price stands for the band reference / factor … reference × factor.
+    reference_band_factor: Decimal = Decimal("1.5")
+    # Outside a band → AMBER; beyond band top × factor or below band bottom / factor → RED.
+    band_red_factor: Decimal = Decimal(3)
+    # The same code priced this many times above or below its other uses in the budget → AMBER.
+    same_code_factor: Decimal = Decimal(2)
+    # A price this many times above or below the median of its TSKP class peers (same unit) → AMBER.
+    class_peer_factor: Decimal = Decimal(6)
+    class_peer_min_group: int = 3
+    # A budget is priced when at least this share of its positions carries a unit price.
+    priced_share: float = 0.5
     rebar_min_kg_per_m3: Decimal = Decimal(80)
     rebar_max_kg_per_m3: Decimal = Decimal(200)
     formwork_min_m2_per_m3: Decimal = Decimal("0.2")
@@ -248,7 +260,7 @@ class AuditContext:
 
     ``catalog`` maps code → item (any Mapping; wrapped into a ``CatalogIndex``), ``candidates`` maps a
     position id → catalogue candidates found by enrichment for codes the catalogue does not know.
-    ``priced`` says whether the budget carries prices at all (any unit price > 0).
+    ``priced`` says whether the budget is a priced one (see ``is_priced``); ``classes`` is the TSKP table.
     """
 
     catalog: Mapping[str, CatalogItem]
@@ -257,6 +269,7 @@ class AuditContext:
     priced: bool
     candidates: Mapping[str, Sequence[MatchCandidate]] = field(default_factory=dict)
     settings: AuditSettings = field(default_factory=AuditSettings)
+    classes: ClassTable = field(default_factory=load_class_table)
     index: CatalogIndex = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -272,21 +285,71 @@ class AuditContext:
         price_bands: Sequence[PriceBand] | None = None,
         candidates: Mapping[str, Sequence[MatchCandidate]] | None = None,
         settings: AuditSettings | None = None,
+        classes: ClassTable | None = None,
     ) -> AuditContext:
         """A context for these positions; what is not given comes from the shipped reference data."""
+        settings = settings or AuditSettings()
         return cls(
             catalog=CatalogIndex.of(catalog) if catalog is not None else load_catalog_index(),
             exposure_table=exposure_table or load_exposure_table(),
             price_bands=tuple(price_bands) if price_bands is not None else load_price_bands().bands,
-            priced=is_priced(positions),
+            priced=is_priced(positions, settings.priced_share),
             candidates=candidates or {},
-            settings=settings or AuditSettings(),
+            settings=settings,
+            classes=classes or load_class_table(),
         )
 
 
-def is_priced(positions: Sequence[AuditPosition]) -> bool:
-    """A budget is priced when any position has a unit price above zero (blank tender budgets have 0)."""
-    return any(p.unit_price is not None and p.unit_price > 0 for p in positions)
+def has_price(position: AuditPosition) -> bool:
+    """The position carries money: a unit price or a line total above zero."""
+    return (position.unit_price is not None and position.unit_price > 0) or (
+        position.total_price is not None and position.total_price > 0
+    )
+
+
+class BudgetPricing(msgspec.Struct, frozen=True, kw_only=True):
+    """Whether a budget is priced, said once for the whole budget (never position by position)."""
+
+    positions: int
+    priced_positions: int
+    priced: bool
+
+    @classmethod
+    def of_counts(cls, positions: int, priced_positions: int, share: float = 0.5) -> BudgetPricing:
+        """A priced budget: at least ``share`` of its positions carry a unit price above zero.
+
+        A blank tender budget (all prices 0 or blank) is not; neither is one where a few lines were
+        pre-filled. Only in a priced budget is a position without a price worth a look.
+        """
+        priced = positions > 0 and priced_positions > 0 and priced_positions >= share * positions
+        return cls(positions=positions, priced_positions=priced_positions, priced=priced)
+
+    @property
+    def finding(self) -> Issue | None:
+        """The budget-level note on an unpriced or partly priced budget (information)."""
+        if self.priced or self.positions == 0:
+            return None
+        if self.priced_positions == 0:
+            text = (
+                f"The budget is unpriced: none of its {self.positions} positions has a unit price (a tender "
+                "budget). Positions are judged on quantity, unit, code and concrete; prices are not asked for."
+            )
+        else:
+            text = (
+                f"The budget is mostly unpriced: {self.priced_positions} of {self.positions} positions have a unit "
+                "price. Missing prices are not flagged; the prices given are judged."
+            )
+        return Issue(type="unpriced_budget", severity=GREEN, description=text)
+
+
+def budget_pricing(positions: Sequence[AuditPosition], share: float = 0.5) -> BudgetPricing:
+    priced = sum(1 for p in positions if p.unit_price is not None and p.unit_price > 0)
+    return BudgetPricing.of_counts(len(positions), priced, share)
+
+
+def is_priced(positions: Sequence[AuditPosition], share: float = 0.5) -> bool:
+    """See ``BudgetPricing.of_counts``."""
+    return budget_pricing(positions, share).priced
 
 
 class Expert(Protocol):

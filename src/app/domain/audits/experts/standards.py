@@ -1,18 +1,29 @@
-"""Standards: does the code belong to a catalogue, does the catalogue know it, and is the unit the catalogue's?
+"""Standards: does the code belong to a catalogue and a TSKP class, and do unit and text fit them?
 
-Unit mismatch against the catalogue → RED; unknown catalogue code with close candidates → AMBER, with
-none → RED; private codes (``Pol31``) and codes of a catalogue that is not loaded → AMBER at most.
+What the file proves is judged hard, what only our partial reference data says is information:
+  - the unit against the catalogue item of the code: another dimension (m3 vs t) → RED, another
+    unit of the same dimension (t vs kg) → AMBER;
+  - the unit against the code's TSKP class: a mass on a monolithic-concrete class, a volume on a
+    reinforcement class, a volume or mass on a formwork class → RED;
+  - the description's concrete class or reinforcement against the catalogue item (or the class) its
+    code names ("C30/37" on a "C 20/25" item, "včetně výztuže" on a "bez výztuže" one) → AMBER, and
+    a description of another kind of work than the class (reinforcement on a concrete code) → AMBER;
+  - a code whose TSKP class does not exist → AMBER (probably a typo);
+  - a code missing from our catalogue, a private or R-item code, a manufacturer variant, a code we
+    can place only by its class → information (GREEN), with the class path and close items.
 This expert is the authority on codes when experts disagree (see the orchestrator).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
-from app.domain.audits.concrete_text import read_concrete_spec
+from app.domain.audits.concrete_text import ReinforcementSpec, read_concrete_spec, read_reinforcement
 from app.domain.audits.experts.contract import (
     AMBER,
+    GREEN,
     RED,
     AuditContext,
     AuditPosition,
@@ -22,13 +33,22 @@ from app.domain.audits.experts.contract import (
     Verdict,
     worst,
 )
+from app.domain.kb.classes import ClassKind, ClassPlacement
 from app.domain.kb.codes import CodeShape, base_code, code_family, code_shape, normalize_code
 from app.domain.kb.matching import MatchCandidate
 from app.domain.kb.reference import CatalogItem
-from app.domain.kb.units import normalize_unit, same_unit
+from app.domain.kb.units import normalize_unit, same_unit, unit_dimension
 
 ROLE = "standards"
 _DECLARED = (("ÚRS", "urs"), ("URS", "urs"), ("OTSKP", "otskp"))
+_FORBIDDEN_DIMENSIONS: dict[ClassKind, tuple[str, ...]] = {
+    ClassKind.CONCRETE: ("mass",),
+    ClassKind.REINFORCEMENT: ("volume",),
+    ClassKind.FORMWORK: ("volume", "mass"),
+}
+_MEASURED_BY = {ClassKind.CONCRETE: "volume (m3)", ClassKind.REINFORCEMENT: "mass (t)", ClassKind.FORMWORK: "area (m2)"}
+_REBAR_TEXT = re.compile(r"\s*výztuž", re.IGNORECASE)
+_FORMWORK_TEXT = re.compile(r"\s*(?:zřízení\s+|odstranění\s+)?bednění\b", re.IGNORECASE)
 
 
 def check(positions: Sequence[AuditPosition], context: AuditContext) -> list[Verdict]:
@@ -41,22 +61,28 @@ def _verdict(position: AuditPosition, context: AuditContext) -> Verdict:
     key = normalize_code(position.code)
     evidence: dict[str, Any] = {"code_shape": shape.value}
     issues = _declared_catalog_issues(position, shape)
+    placement = context.classes.place(position.code, item_type=position.item_type, catalog=position.catalog)
+    if placement is not None:
+        evidence.update(_class_evidence(placement, context))
 
     if shape is CodeShape.MISSING:
         issues.append(
             Issue(
                 type="missing_code",
-                severity=AMBER,
-                description="The position has no catalogue code.",
-                suggestion="Assign the catalogue code of the work, or mark the item as a private one.",
+                severity=GREEN,
+                description="The position has no catalogue code (an item of the estimator's own).",
+                suggestion="Describe the item fully and price it from a quotation.",
             )
         )
         return _finish(position, context, issues, evidence, 70, match_score=0.0, claims={"code": ""})
 
     item = context.index.get(key)
     if item is not None:
+        issues.extend(_class_issues(position, placement, item, context.classes.edition))
         return _known(position, context, item, issues, evidence)
 
+    issues.extend(_class_issues(position, placement, None, context.classes.edition))
+    placed = f" It lies in {placement.describe()}." if placement is not None and placement.path else ""
     base = base_code(key)
     if base is not None and base in context.index:
         base_item = context.index[base]
@@ -64,10 +90,10 @@ def _verdict(position: AuditPosition, context: AuditContext) -> Verdict:
         issues.append(
             Issue(
                 type="catalogue_variant",
-                severity=AMBER,
+                severity=GREEN,
                 description=(
                     f"{position.code} is a manufacturer variant of catalogue item {base_item.code} "
-                    f"({base_item.description!r}), which the reference catalogue does not list itself."
+                    f"({base_item.description!r})."
                 ),
                 suggestion=f"Check the variant against {base_item.code}.",
             )
@@ -85,64 +111,147 @@ def _verdict(position: AuditPosition, context: AuditContext) -> Verdict:
     listed = _candidate_list(candidates)
 
     if shape is CodeShape.URS_VARIANT:
-        issues.append(
-            Issue(
-                type="unknown_variant",
-                severity=AMBER,
-                description=(
-                    f"{position.code} is a manufacturer variant whose base item {base} is not in the "
-                    "reference catalogue either." + listed
-                ),
-                suggestion="Check the item against the manufacturer's price list.",
-            )
-        )
-        return _finish(position, context, issues, evidence, 60, match_score=match_score, claims={"code": key})
-
-    if shape in (CodeShape.PRIVATE, CodeShape.OTHER):
-        issues.append(
-            Issue(
-                type="private_code",
-                severity=AMBER,
-                description=f"{position.code} is not a catalogue code (a private item)." + listed,
-                suggestion="Price private items from a quotation and describe them fully.",
-            )
-        )
-        return _finish(position, context, issues, evidence, 60, match_score=match_score, claims={"code": key})
-
-    if family not in context.index.families:
-        issues.append(
-            Issue(
-                type="catalogue_not_loaded",
-                severity=AMBER,
-                description=(
-                    f"{position.code} looks like a {family.upper() if family else 'catalogue'} code, "
-                    "but no such catalogue is loaded to check it against."
-                ),
-                suggestion="Load the matching reference catalogue.",
-            )
-        )
-        return _finish(position, context, issues, evidence, 50, match_score=match_score, claims={"code": key})
-
-    if candidates:
-        issues.append(
-            Issue(
-                type="unknown_code",
-                severity=AMBER,
-                description=f"{position.code} is not in the reference catalogue." + listed,
-                suggestion=f"Check whether {candidates[0].code} was meant.",
-            )
-        )
-        return _finish(position, context, issues, evidence, 70, match_score=match_score, claims={"code": key})
-
+        kind, text = "unknown_variant", f"{position.code} is a manufacturer variant (base item {base})."
+    elif shape in (CodeShape.PRIVATE, CodeShape.OTHER):
+        kind, text = "private_code", f"{position.code} is the estimator's own item (a private or R-item code)."
+    elif family not in context.index.families:
+        label = family.upper() if family else "catalogue"
+        kind, text = "catalogue_not_loaded", f"{position.code} is a {label} code; that catalogue is not loaded."
+    else:
+        kind, text = "unknown_code", f"{position.code} is not in our reference catalogue extract."
     issues.append(
         Issue(
-            type="unknown_code",
-            severity=RED,
-            description=f"{position.code} is not in the reference catalogue and nothing close to it is.",
-            suggestion="Replace it with a valid catalogue code.",
+            type=kind,
+            severity=GREEN,
+            description=text + placed + listed,
+            suggestion="Nothing to fix: the code is judged by its class, unit and text only.",
         )
     )
-    return _finish(position, context, issues, evidence, 80, match_score=match_score, claims={"code": key})
+    return _finish(position, context, issues, evidence, 60, match_score=match_score, claims={"code": key})
+
+
+def _class_evidence(placement: ClassPlacement, context: AuditContext) -> dict[str, Any]:
+    deepest = placement.deepest
+    return {
+        "code_class": deepest.code if deepest else None,
+        "code_class_name": deepest.name if deepest else None,
+        "code_class_path": tuple(item.code for item in placement.path),
+        "code_class_kind": placement.kind.value if placement.kind else None,
+        "class_table": context.classes.edition,
+    }
+
+
+def _class_issues(
+    position: AuditPosition, placement: ClassPlacement | None, item: CatalogItem | None, edition: str
+) -> list[Issue]:
+    """What the code's TSKP class says about the code, the unit and the description."""
+    if placement is None:
+        return _item_text_issues(position, item, None)
+    source = placement.describe()
+    if not placement.exists:
+        return [
+            Issue(
+                type="unknown_class",
+                severity=AMBER,
+                description=(
+                    f"{position.code}: {edition or 'TSKP'} has no group {placement.code[:2]} under "
+                    f"{placement.describe()}, so the code is probably mistyped."
+                ),
+                suggestion="Check the code against the catalogue.",
+            )
+        ]
+    issues: list[Issue] = []
+    kind = placement.kind
+    dimension = unit_dimension(position.unit)
+    if kind is not None and dimension in _FORBIDDEN_DIMENSIONS[kind] and (item is None or not item.unit):
+        issues.append(
+            Issue(
+                type="unit_incompatible_with_class",
+                severity=RED,
+                description=(
+                    f"The unit {position.unit!r} measures {dimension}, but {source} is {kind.value}, "
+                    f"measured by {_MEASURED_BY[kind]}."
+                ),
+                suggestion=f"Measure the work by {_MEASURED_BY[kind]} or correct the code.",
+            )
+        )
+    described = _described_kind(position)
+    if kind is not None and described is not None and described is not kind:
+        issues.append(
+            Issue(
+                type="description_class_mismatch",
+                severity=AMBER,
+                description=(
+                    f"The description is {described.value} work, but {source} is {kind.value}: probably the wrong code."
+                ),
+                suggestion="Choose a code of the class the work belongs to.",
+            )
+        )
+    issues.extend(_item_text_issues(position, item, placement))
+    return issues
+
+
+def _described_kind(position: AuditPosition) -> ClassKind | None:
+    """Reinforcement, formwork or concrete with a strength class, as the description itself begins."""
+    text = position.description or ""
+    if _REBAR_TEXT.match(text):
+        return ClassKind.REINFORCEMENT
+    if _FORMWORK_TEXT.match(text):
+        return ClassKind.FORMWORK
+    if read_concrete_spec(text).strength_classes and "výztuž" not in text.lower() and "bednění" not in text.lower():
+        return ClassKind.CONCRETE
+    return None
+
+
+def _item_text_issues(
+    position: AuditPosition, item: CatalogItem | None, placement: ClassPlacement | None
+) -> list[Issue]:
+    """The position's concrete class and reinforcement against its catalogue item (else its class)."""
+    issues: list[Issue] = []
+    text = position.text
+    if item is not None:
+        stated = read_concrete_spec(text).strength_classes
+        item_spec = read_concrete_spec(item.description)
+        if stated and item_spec.strength_classes:
+            if item_spec.upper_bound:
+                ceiling = max(item_spec.strength_classes)
+                differing = [c for c in stated if c > ceiling]
+            else:
+                differing = [c for c in stated if c not in item_spec.strength_classes]
+            if differing:
+                labels = ", ".join(c.label for c in differing)
+                named = ", ".join(c.label for c in item_spec.strength_classes)
+                issues.append(
+                    Issue(
+                        type="concrete_class_differs_from_item",
+                        severity=AMBER,
+                        description=(
+                            f"The position names {labels}, but {item.code} ({item.catalog}) is the item for "
+                            f"{'up to ' if item_spec.upper_bound else ''}{named}: {item.description!r}."
+                        ),
+                        suggestion=f"Use the catalogue item of {labels}, or correct the description.",
+                    )
+                )
+    item_words: ReinforcementSpec | None = None
+    source = ""
+    if item is not None:
+        item_words = read_reinforcement(item.description)
+        source = f"{item.code} {item.description!r}"
+    if (item_words is None or item_words == ReinforcementSpec()) and placement is not None and placement.deepest:
+        item_words = read_reinforcement(placement.deepest.name)
+        source = placement.describe()
+    if item_words is not None and read_concrete_spec(text).applies:
+        contradiction = read_reinforcement(text).contradiction(item_words)
+        if contradiction:
+            issues.append(
+                Issue(
+                    type="reinforcement_differs_from_item",
+                    severity=AMBER,
+                    description=f"Reinforcement does not match the code: {contradiction} ({source}).",
+                    suggestion="Choose the item that matches the reinforcement, or price the reinforcement separately.",
+                )
+            )
+    return issues
 
 
 def _known(
@@ -166,15 +275,19 @@ def _known(
     else:
         confidence = 95
         evidence["unit_check"] = "mismatch"
-        issues.append(_unit_issue(position, item, RED))
+        other_dimension = unit_dimension(position.unit) != unit_dimension(item.unit)
+        issues.append(_unit_issue(position, item, RED if other_dimension else AMBER))
     return _finish(position, context, issues, evidence, confidence, match_score=1.0, claims=claims, item=item)
 
 
 def _unit_issue(position: AuditPosition, item: CatalogItem, severity: Status) -> Issue:
+    what = "another quantity than" if severity is RED else "a different unit from"
     return Issue(
         type="unit_mismatch",
         severity=severity,
-        description=(f"The unit {position.unit!r} differs from the catalogue unit {item.unit!r} of {item.code}."),
+        description=(
+            f"The unit {position.unit!r} is {what} the catalogue unit {item.unit!r} of {item.code} ({item.catalog})."
+        ),
         suggestion=f"Use {normalize_unit(item.unit)} and convert the quantity, or correct the code.",
     )
 
@@ -257,7 +370,8 @@ def _finish(
 ) -> Verdict:
     evidence["match_score"] = round(match_score, 4)
     status = worst(issue.severity for issue in issues)
-    needs_review = match_score < context.settings.review_match_score
+    findings = [issue for issue in issues if issue.severity is not GREEN]
+    needs_review = bool(findings) and match_score < context.settings.review_match_score
     if not issues and item is not None:
         reasoning = f"{item.code} is in {item.catalog} ({item.description!r}) and the unit matches."
         if evidence.get("unit_check") != "matches":
@@ -267,10 +381,10 @@ def _finish(
         ROLE,
         status,
         confidence,
-        " ".join(issue.description for issue in issues),
+        " ".join(issue.description for issue in sorted(issues, key=lambda issue: -issue.severity.rank)),
         evidence=evidence,
         issues=issues,
-        suggestions=[issue.suggestion for issue in issues if issue.suggestion],
+        suggestions=[issue.suggestion for issue in findings if issue.suggestion],
         claims=claims,
         needs_review=needs_review,
     )

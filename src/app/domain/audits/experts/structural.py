@@ -184,7 +184,8 @@ def _judge_object(
                 severity=AMBER,
                 description=(
                     f"Reinforcement{where} is {ratio} kg per m3 of reinforced concrete "
-                    f"({rebar_kg} kg / {reinforced_m3} m3), outside the usual {low}–{high} kg/m3."
+                    f"({rebar_kg} kg / {reinforced_m3} m3), outside the usual {low}–{high} kg/m3 "
+                    "(AuditSettings, after DOMAIN.md)."
                 ),
                 suggestion="Check the reinforcement mass and the concrete volumes against the drawings.",
             )
@@ -219,7 +220,7 @@ def _judge_object(
                 severity=AMBER,
                 description=(
                     f"Formwork{where} is {ratio} m2 per m3 of formed concrete "
-                    f"({formwork_m2} m2 / {formed_m3} m3), outside the plausible {low}–{high} m2/m3."
+                    f"({formwork_m2} m2 / {formed_m3} m3), outside the plausible {low}–{high} m2/m3 (AuditSettings)."
                 ),
                 suggestion="Check the formwork areas and the concrete volumes (m2 vs m3 mix-ups).",
             )

@@ -1,7 +1,11 @@
 """Validator: is the position complete and arithmetically right?
 
-Description, quantity > 0, a known unit, a unit price in a priced budget, total = quantity × unit
-price within rounding, and no duplicate (same code, description and object) in the budget.
+RED only where the file proves money wrong: total ≠ quantity × unit price beyond rounding, or a
+priced position (a unit price or total above zero) without a unit or a quantity. AMBER: no
+description, a quantity of zero, an unpriced position in a priced budget, a true duplicate (same
+code, description and quantity in the same object). Information: an unknown unit, a negative
+quantity (méněpráce) or unit price (a credit line). In an unpriced (tender) budget missing prices
+are not flagged position by position.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from app.domain.audits.experts.contract import (
     Issue,
     RuleExpert,
     Verdict,
+    has_price,
     worst,
 )
 from app.domain.kb.codes import normalize_code
@@ -43,29 +48,39 @@ def _verdict(position: AuditPosition, context: AuditContext, group: list[str] | 
         issues.append(
             Issue(
                 type="missing_description",
-                severity=RED,
+                severity=AMBER,
                 description="The position has no description.",
                 suggestion="Add the catalogue description of the work.",
             )
         )
 
+    priced = has_price(position)
     quantity = position.quantity
     if quantity is None:
         issues.append(
             Issue(
                 type="missing_quantity",
-                severity=RED,
-                description="The position has no quantity.",
+                severity=RED if priced else AMBER,
+                description="The position has no quantity."
+                + (" It is priced, so its total is unfounded." if priced else ""),
                 suggestion="Fill in the quantity from the výkaz výměr.",
             )
         )
-    elif quantity <= 0:
+    elif quantity == 0:
         issues.append(
             Issue(
-                type="non_positive_quantity",
-                severity=RED,
-                description=f"The quantity is {quantity}, not above zero.",
+                type="zero_quantity",
+                severity=AMBER,
+                description="The quantity is 0: the position adds nothing to the budget.",
                 suggestion="Check the výkaz výměr; remove the position if the work is not needed.",
+            )
+        )
+    elif quantity < 0:
+        issues.append(
+            Issue(
+                type="negative_quantity",
+                severity=GREEN,
+                description=f"The quantity {quantity} is negative: less work (méněpráce) in a change order.",
             )
         )
 
@@ -73,8 +88,9 @@ def _verdict(position: AuditPosition, context: AuditContext, group: list[str] | 
         issues.append(
             Issue(
                 type="missing_unit",
-                severity=RED,
-                description="The position has no unit of measure.",
+                severity=RED if priced else AMBER,
+                description="The position has no unit of measure."
+                + (" It is priced, so its price means nothing." if priced else ""),
                 suggestion="Add the catalogue unit (m3, m2, t, kus …).",
             )
         )
@@ -82,7 +98,7 @@ def _verdict(position: AuditPosition, context: AuditContext, group: list[str] | 
         issues.append(
             Issue(
                 type="unknown_unit",
-                severity=AMBER,
+                severity=GREEN,
                 description=f"The unit {position.unit!r} is not a known unit of measure.",
                 suggestion="Use a standard unit such as m3, m2, m, t, kg, kus, kpl, h.",
             )
@@ -102,9 +118,8 @@ def _verdict(position: AuditPosition, context: AuditContext, group: list[str] | 
         issues.append(
             Issue(
                 type="negative_unit_price",
-                severity=AMBER,
-                description=f"The unit price {price} is negative.",
-                suggestion="Negative prices belong in a deduction position with a note.",
+                severity=GREEN,
+                description=f"The unit price {price} is negative: a deduction or credit line (sleva, dobropis).",
             )
         )
 
@@ -135,7 +150,7 @@ def _verdict(position: AuditPosition, context: AuditContext, group: list[str] | 
                 type="duplicate",
                 severity=AMBER,
                 description=(
-                    f"Same code, description and object as {len(group) - 1} other position(s): "
+                    f"Same code, description and quantity in the same object as {len(group) - 1} other position(s): "
                     f"{', '.join(shown)}{more}."
                 ),
                 suggestion="Merge the duplicates or make clear why the work is listed twice.",
@@ -143,11 +158,12 @@ def _verdict(position: AuditPosition, context: AuditContext, group: list[str] | 
         )
 
     status = worst(issue.severity for issue in issues)
-    if not issues:
+    if status is GREEN:
         reasoning = "Description, quantity, unit and price are present and the total adds up."
         if not context.priced:
-            reasoning = "Description, quantity and unit are present; the budget is blank, so prices are not required."
-        return Verdict.make(ROLE, GREEN, 100, reasoning, evidence=evidence)
+            reasoning = "Description, quantity and unit are present."
+        notes = [issue.description for issue in issues]
+        return Verdict.make(ROLE, GREEN, 100, " ".join([reasoning, *notes]), evidence=evidence, issues=issues)
     confidence = 100 if status is RED or any(i.type != "duplicate" for i in issues) else 85
     return Verdict.make(
         ROLE,
@@ -161,13 +177,15 @@ def _verdict(position: AuditPosition, context: AuditContext, group: list[str] | 
 
 
 def _duplicate_groups(positions: Sequence[AuditPosition]) -> dict[str, list[str]]:
-    """Position id → ids of all positions (itself included) with the same code, description and object."""
-    groups: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    """Position id → ids of all positions (itself included) with the same code, description and quantity
+    in the same object: the same work listed twice. The same item in two objects is two pieces of work."""
+    groups: dict[tuple[str, str, str, Decimal | None], list[str]] = defaultdict(list)
     for position in positions:
         description = " ".join((position.description or "").split()).casefold()
         if not description:
             continue
-        key = (normalize_code(position.code), description, (position.object_code or "").strip())
+        quantity = position.quantity.normalize() if position.quantity is not None else None
+        key = (normalize_code(position.code), description, (position.object_code or "").strip(), quantity)
         groups[key].append(position.id)
     return {position_id: ids for ids in groups.values() if len(ids) > 1 for position_id in ids}
 

@@ -57,9 +57,12 @@ def parse_document(data: bytes, filename: str | None = None) -> ParsedDocument:
     with _readable_errors("file"):
         detected = detect(data, filename)
     with _readable_errors(f"{detected.format} file"):
-        if detected.workbook is not None:
+        if detected.workbook is None:
+            return _FROM_BYTES[detected.format](data)
+        try:
             return _FROM_WORKBOOK[detected.format](detected.workbook)
-        return _FROM_BYTES[detected.format](data)
+        finally:  # a failed parse's traceback must not keep every sheet alive (Workflow B reads it again)
+            detected.workbook.close()
 
 
 @contextmanager

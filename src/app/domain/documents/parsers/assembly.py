@@ -17,10 +17,17 @@ from app.domain.budgets.records import (
     ParsedDocument,
     ParseWarning,
     PositionRecord,
+    SkippedRow,
+    SkippedSheet,
 )
 
 from .cells import Cell, iso_date
+from .limits import MAX_POSITIONS, too_large
 from .numbers import InvalidNumber, line_total, parse_decimal, quantize_money, quantize_quantity
+
+# Skipped rows are all counted; this many are also listed with their line and reason.
+MAX_SKIPPED_ROWS_LISTED = 1000
+_EXCERPT = 80
 
 
 @dataclass(slots=True)
@@ -46,6 +53,11 @@ class PositionDraft:
 
     def add_note(self, note: str) -> None:
         self.metadata.setdefault("notes", []).append(note)
+
+    def add_figure(self, code: str, quantity: str | None, text: str | None) -> None:
+        """A figure (a named measurement such as F0001 or CF10) that this position's quantity uses."""
+        figure = {key: value for key, value in (("code", code), ("quantity", quantity), ("text", text)) if value}
+        self.metadata.setdefault("figures", []).append(figure)
 
     def finish(self) -> PositionRecord:
         """Round quantity to 4 dp and money to 0.01; compute a missing total from the exact values."""
@@ -99,7 +111,30 @@ class DocumentBuilder:
         self.objects: list[BudgetObject] = []
         self.warnings: list[ParseWarning] = []
         self.metadata: dict[str, Any] = {}
+        self.skipped: dict[str, int] = {}
+        self.skipped_rows: list[SkippedRow] = []
+        self.skipped_sheets: list[SkippedSheet] = []
+        self.attached: dict[str, int] = {}
         self._object_keys: set[tuple[str | None, str | None]] = set()
+
+    def skip(
+        self, kind: str, reason: str, *, line: int | None = None, sheet: str | None = None, text: str = ""
+    ) -> None:
+        """Account for a row that is not a position: counted by ``kind``, listed (bounded) with its line."""
+        self.skipped[kind] = self.skipped.get(kind, 0) + 1
+        if len(self.skipped_rows) < MAX_SKIPPED_ROWS_LISTED:
+            excerpt = " ".join(text.split())[:_EXCERPT] or None
+            self.skipped_rows.append(SkippedRow(line=line, kind=kind, reason=reason, sheet=sheet, text=excerpt))
+
+    def skip_sheet(self, sheet: str, kind: str, reason: str, rows: int) -> None:
+        """A whole sheet that is not a budget; its rows are counted under ``sheet:<kind>``."""
+        self.skipped_sheets.append(SkippedSheet(sheet=sheet, kind=kind, reason=reason, rows=rows))
+        key = f"sheet_rows:{kind}"
+        self.skipped[key] = self.skipped.get(key, 0) + rows
+
+    def attach(self, kind: str) -> None:
+        """Count a detail row kept with its position (measurement line, full description, note …)."""
+        self.attached[kind] = self.attached.get(kind, 0) + 1
 
     def warn(self, message: str, *, line: int | None = None, sheet: str | None = None) -> None:
         self.warnings.append(ParseWarning(line=line, message=message, sheet=sheet))
@@ -125,6 +160,8 @@ class DocumentBuilder:
         self.objects.append(BudgetObject(code=code, name=name, parent_code=parent_code))
 
     def add(self, draft: PositionDraft) -> PositionDraft:
+        if len(self.positions) >= MAX_POSITIONS:
+            raise too_large("The document's number of positions", len(self.positions) + 1, MAX_POSITIONS)
         self.positions.append(draft)
         return draft
 
@@ -144,6 +181,10 @@ class DocumentBuilder:
             warnings=self.warnings,
             text=text if text is not None else self._searchable_text(positions),
             metadata=self.metadata,
+            skipped=self.skipped,
+            skipped_rows=self.skipped_rows,
+            skipped_sheets=self.skipped_sheets,
+            attached=self.attached,
         )
 
     def _searchable_text(self, positions: list[PositionRecord]) -> str:

@@ -5,6 +5,11 @@ Each object sheet has a cover block ("Stavba:", "Objekt:", "Soupis:" …) and th
 labels. Below it the Typ column says what a row is: D section, K/M item, PP full description of
 the item above, PSC price-set note, VV quantity line, P note. Older "Export Komplet" files and
 plain sheets with the same labels (without Typ) are read the same way.
+
+Sheets that are not budgets are recognised by their structure and titles, not their names alone,
+and listed as skipped: the recapitulation (objects and totals: read for object names only), the
+list of figures ("Seznam figur": named measurements F0001 … and the items using them, attached to
+those items as figure references), cover sheets, and sheets without a budget header.
 """
 
 from __future__ import annotations
@@ -17,8 +22,8 @@ from app.domain.budgets.records import DocumentParseError, ParsedDocument
 from . import budget_table
 from .assembly import DocumentBuilder
 from .budget_table import BudgetTableReader, TableObject
-from .cells import Cell, cell_text, fold
-from .columns import Header, find_header
+from .cells import Cell, cell_text, fold, is_blank_row
+from .columns import Column, Header, find_header
 from .workbook import Row, Workbook
 
 FORMAT = "kros_xlsx"
@@ -29,16 +34,26 @@ EXPORT_MARKER = "exportkomplet"
 COLUMNS = (
     budget_table.NUMBER,
     budget_table.TYPE,
-    budget_table.CODE,
+    Column("code", exact=(*budget_table.CODE.exact, "cislopolozky")),
     budget_table.DESCRIPTION,
     budget_table.UNIT,
     budget_table.QUANTITY,
-    budget_table.UNIT_PRICE,
-    budget_table.TOTAL,
+    *budget_table.PRICE_COLUMNS,
     budget_table.CATALOG,
     budget_table.VAT,
 )
 REQUIRED = ("code", "description", "unit", "quantity")
+TITLE_ROWS = 15
+_FIGURE_TITLES = ("seznamfigur", "figury")
+_FIGURE_USE = "pouzitifigury"
+_RECAP_TITLES = ("rekapitulace", "exportkomplet")
+_COVER_TITLES = ("krycilist",)
+_SHEET_REASONS = {
+    "recapitulation": "a recapitulation of objects and totals, not positions (object names are taken from it)",
+    "figure_list": "a list of figures (named measurements) and where they are used, not positions",
+    "cover": "a cover sheet (krycí list), not positions",
+    "no_budget_header": "no budget header (Kód | Popis | MJ | Množství) was found on it",
+}
 
 
 def sheet_header(rows: Sequence[Row]) -> Header | None:
@@ -82,14 +97,20 @@ def parse_kros_excel(workbook: Workbook) -> ParsedDocument:
     builder = DocumentBuilder(FORMAT)
     recap: dict[str, _RecapEntry] = {}
     headers: list[tuple[str, Header]] = []
+    figure_uses: list[_FigureUse] = []
     for name in workbook.sheet_names:
         rows = workbook.rows(name)
         header = sheet_header(rows)
-        if header is not None:
+        kind = sheet_kind(name, rows, header)
+        if kind == "budget" and header is not None:
             headers.append((name, header))
-        elif fold(name) == RECAP_SHEET or fold(workbook.first_cell(name)) == EXPORT_MARKER:
+            continue
+        if kind == "recapitulation" or fold(name) == RECAP_SHEET or fold(workbook.first_cell(name)) == EXPORT_MARKER:
             recap.update(_read_recap(rows))
             _read_stavba(rows, builder)
+        elif kind == "figure_list" and header is not None:
+            figure_uses.extend(_read_figure_uses(rows, header))
+        builder.skip_sheet(name, kind, _SHEET_REASONS[kind], sum(1 for row in rows if not is_blank_row(row)))
     if not headers:
         raise DocumentParseError("Excel file has no sheet with a budget header (PČ/Typ/Kód/Popis/MJ/Množství)")
     for name, header in headers:
@@ -105,7 +126,92 @@ def parse_kros_excel(workbook: Workbook) -> ParsedDocument:
         table_object = TableObject(code=sheet_object.code, name=sheet_object.name, path=sheet_object.path)
         reader = BudgetTableReader(builder, header, sheet=name, obj=table_object)
         reader.read(rows[header.row + 1 :], lines=range(header.row + 2, len(rows) + 1))
+    _attach_figures(builder, figure_uses)
     return builder.build(empty_error="KROS Excel file has a budget header but no K/M positions under it")
+
+
+def sheet_kind(name: str, rows: Sequence[Row], header: Header | None) -> str:
+    """budget, figure_list, recapitulation, cover or no_budget_header: from the sheet's structure.
+
+    A list of figures has the labels of a budget (Kód | Popis | MJ | Výměra) but no Typ and no price
+    columns, a "Seznam figur" title or "Použití figury:" rows; recapitulation and cover sheets have
+    no budget header and say what they are in their title rows.
+    """
+    if header is not None:
+        has_prices = any(field in header.columns for field in ("type", "unit_price", "total", "unit_price_indexed"))
+        above = _titles(rows[: header.row])
+        if any(title.startswith(_FIGURE_TITLES) for title in above) or "figur" in fold(name):
+            return "figure_list"
+        if not has_prices and any(
+            _first_label(row) == _FIGURE_USE for row in rows[header.row + 1 : header.row + 1 + HEADER_SEARCH_ROWS]
+        ):
+            return "figure_list"
+        return "budget"
+    titles = _titles(rows[:TITLE_ROWS])
+    folded_name = fold(name)
+    if folded_name.startswith(_RECAP_TITLES) or any(title.startswith(_RECAP_TITLES) for title in titles):
+        return "recapitulation"
+    if any(title.startswith(_FIGURE_TITLES) for title in titles) or "figur" in folded_name:
+        return "figure_list"
+    if folded_name.startswith(_COVER_TITLES) or any(title.startswith(_COVER_TITLES) for title in titles):
+        return "cover"
+    return "no_budget_header"
+
+
+def _titles(rows: Sequence[Row]) -> list[str]:
+    return [fold(value) for row in rows for value in row if isinstance(value, str) and value.strip()]
+
+
+def _first_label(row: Row) -> str:
+    return next((fold(value) for value in row if cell_text(value)), "")
+
+
+@dataclass(frozen=True, slots=True)
+class _FigureUse:
+    """A figure of "Seznam figur" and one item (by object and code) whose quantity uses it."""
+
+    object_code: str | None
+    item_code: str
+    figure: str
+    description: str
+    quantity: str
+
+
+def _read_figure_uses(rows: Sequence[Row], header: Header) -> list[_FigureUse]:
+    """The "Použití figury:" blocks: object rows (SO 1 | name), figure rows, then the items using them."""
+    uses: list[_FigureUse] = []
+    object_code: str | None = None
+    figure: tuple[str, str] | None = None
+    in_uses = False
+    for row in rows[header.row + 1 :]:
+        code = cell_text(header.get(row, "code"))
+        description = cell_text(header.get(row, "description"))
+        unit = cell_text(header.get(row, "unit"))
+        if fold(code) == _FIGURE_USE or fold(description) == _FIGURE_USE:
+            in_uses = True
+        elif code and not unit:
+            object_code, figure, in_uses = code, None, False
+        elif code and in_uses and figure is not None:
+            quantity = cell_text(header.get(row, "quantity"))
+            uses.append(_FigureUse(object_code, code, figure[0], figure[1], quantity))
+        elif code:
+            figure, in_uses = (code, description), False
+    return uses
+
+
+def _attach_figures(builder: DocumentBuilder, uses: Sequence[_FigureUse]) -> None:
+    """Each figure use becomes a figure reference in the metadata of the item it names."""
+    if not uses:
+        return
+    by_key: dict[tuple[str | None, str], list[_FigureUse]] = {}
+    for use in uses:
+        by_key.setdefault((use.object_code, use.item_code), []).append(use)
+    for draft in builder.positions:
+        if draft.code is None:
+            continue
+        for use in by_key.get((draft.object_code, draft.code), ()):
+            draft.add_figure(use.figure, use.quantity or None, use.description or None)
+            builder.attach("figure_reference")
 
 
 def _labelled(rows: Sequence[Row], wanted: set[str]) -> dict[str, str]:

@@ -49,6 +49,22 @@ def parse_decimal(value: object) -> Decimal | None:
     return Decimal(text)
 
 
+def parse_number_or_none(value: object) -> Decimal | None:
+    """``parse_decimal`` for values that are only kept for reference: garbage reads as ``None``."""
+    try:
+        return parse_decimal(value)
+    except InvalidNumber:
+        return None
+
+
+def plain_number(value: Decimal | None) -> str | None:
+    """A quantity as short text for metadata: 4 dp at most, no trailing zeros ("0.63", "100.8", "4")."""
+    if value is None:
+        return None
+    text = f"{quantize_quantity(value):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def _normalise_separators(text: str) -> str:
     """Make the decimal separator a point and drop thousands separators."""
     commas, points = text.count(","), text.count(".")

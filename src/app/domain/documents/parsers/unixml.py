@@ -130,6 +130,13 @@ class _Reader:
             sources=_Sources.read(objekt.find("zdroje"), sources),
         )
         self.builder.add_object(code, name, parent.code if parent else None)
+        for figura in _children(objekt, "figury", "figura"):
+            figure = " ".join(
+                part for part in (child_text(figura, "kod_figury"), child_text(figura, "popis_figury")) if part
+            )
+            self.builder.skip(
+                "figure", "a figure (a named measurement), not a position", line=figura.sourceline, text=figure
+            )
         for polozka in _children(objekt, "polozky", "polozka"):
             self.read_item(polozka, scope, [])
         for dil in _children(objekt, "dily", "dil"):
@@ -141,6 +148,12 @@ class _Reader:
         code = child_text(dil, "kod_dilu")
         name = scope.sources.section_name(code) or child_text(dil, "nazev_dilu")
         section_path = [*path, f"{code} - {name}" if name else code]
+        self.builder.skip(
+            "section",
+            "a section (díl); its name is the category of its items",
+            line=dil.sourceline,
+            text=section_path[-1],
+        )
         for polozka in _children(dil, "polozky", "polozka"):
             self.read_item(polozka, scope, section_path)
         for child in _children(dil, "dily", "dil"):
@@ -195,21 +208,29 @@ class _Reader:
         full = _source_text(source, "plny_popis_polozky")
         if full:
             draft.full_description.append(full)
+            self.builder.attach("full_description")
         price_note = _source_text(source, "poznamka_k_souboru_cen")
         if price_note:
             draft.metadata["price_set_note"] = price_note
+            self.builder.attach("price_note")
         mass = _source_text(source, "jednotkova_hmotnost")
         if mass and self.builder.number(mass, what=f"{where}: unit mass", line=line):
             draft.metadata["unit_mass_t"] = mass.replace(",", ".")
         note = child_text(polozka, "poznamka_polozky")
         if note:
             draft.add_note(note)
+            self.builder.attach("note")
         vykaz = polozka.find("vykaz_vymer")
         if vykaz is not None:
             for row in vykaz.iter("radek_vykazu_vymer"):
                 text = child_text(row, "vyraz")
+                figure = child_text(row, "kod_figury")
+                if figure:
+                    draft.add_figure(figure, None, text or None)
+                    self.builder.attach("figure_reference")
                 if text:
                     draft.measurements.append(text)
+                    self.builder.attach("measurement")
         self.builder.add(draft)
 
 

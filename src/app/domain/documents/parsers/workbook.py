@@ -1,7 +1,11 @@
-"""Excel workbooks (xlsx, xls) read with python-calamine, each sheet loaded once on demand.
+"""Excel workbooks (xlsx, xls, ods) read with python-calamine, each sheet loaded once on demand.
 
 Rows keep their absolute positions: ``rows(name)[i][j]`` is the cell at Excel row ``i + 1``,
 column ``j + 1``, so warnings and ``source_line`` name the row a person sees in Excel.
+
+Before calamine sees the bytes, ``workbook_bounds`` checks what they would unpack to and how many
+cells their sheets span (calamine allocates a sheet's whole used range), so a hostile file fails
+with a reason instead of exhausting memory. A loaded sheet is cached until ``close``.
 """
 
 from __future__ import annotations
@@ -14,6 +18,10 @@ from python_calamine import CalamineWorkbook, PasswordError
 from app.domain.budgets.records import DocumentParseError
 
 from .cells import Cell
+from .workbook_bounds import check_archive, check_biff
+
+_ZIP = b"PK\x03\x04"
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 Row = Sequence[Cell]
 Rows = Sequence[Row]
@@ -23,6 +31,10 @@ class Workbook:
     """An opened workbook; sheets are read lazily and cached."""
 
     def __init__(self, data: bytes) -> None:
+        if data.startswith(_ZIP):
+            check_archive(data)
+        elif data.startswith(_OLE2):
+            check_biff(data)
         try:
             self._book = CalamineWorkbook.from_filelike(io.BytesIO(data))
         except PasswordError as exc:
@@ -41,6 +53,10 @@ class Workbook:
                 raise DocumentParseError(f"Excel sheet {name!r} cannot be read: {exc}") from exc
             self._rows[name] = cached = loaded
         return cached
+
+    def close(self) -> None:
+        """Drop the loaded sheets and the reader (a parse keeps only what it built from them)."""
+        self._rows.clear()
 
     def first_cell(self, name: str) -> Cell:
         """The top-left cell A1 of a sheet (format markers such as ``#RTSROZP#`` live there)."""

@@ -1,4 +1,9 @@
-"""Reading untrusted XML safely: no network, no entity expansion, no DTDs, no huge trees."""
+"""Reading untrusted XML safely: no network, no entity expansion, no DTDs, no huge trees.
+
+Bounds: at most ``MAX_XML_TAGS`` tags (counted in the bytes before parsing, so a file of millions of
+tiny elements never becomes a tree), nesting at most ``MAX_XML_DEPTH`` levels and text nodes at most
+10 MB (libxml2 without huge trees), and no entity expansion at all.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ import re
 from lxml import etree
 
 from app.domain.budgets.records import DocumentParseError
+
+from .limits import MAX_XML_DEPTH, MAX_XML_TAGS, too_large
 
 _POSITION_SUFFIX = re.compile(r",?\s*line \d+, column \d+\s*$")
 
@@ -26,6 +33,9 @@ def _parser() -> etree.XMLParser:
 
 def parse_xml(data: bytes) -> etree._Element:
     """The document's root element; a broken or unsafe file raises ``DocumentParseError``."""
+    tags = data.count(b"<")
+    if tags > MAX_XML_TAGS:
+        raise too_large("The XML file's number of tags", tags, MAX_XML_TAGS)
     try:
         tree = etree.parse(io.BytesIO(data), _parser())
     except etree.XMLSyntaxError as exc:
@@ -56,6 +66,10 @@ def root_name(data: bytes) -> str | None:
 def _syntax_message(exc: etree.XMLSyntaxError) -> str:
     line, column = exc.position if exc.position else (exc.lineno, None)
     detail = _POSITION_SUFFIX.sub("", (exc.msg or str(exc)).strip())
+    if "excessive depth" in detail.casefold():
+        detail = f"elements are nested deeper than {MAX_XML_DEPTH} levels (budget exports nest about 20)"
+    elif "huge" in detail.casefold():
+        detail = "a text node is larger than 10 MB"
     where = f" at line {line}" if line else ""
     where += f", column {column}" if line and column else ""
     return f"XML is not well-formed{where}: {detail}"

@@ -1,4 +1,5 @@
-"""Job types for the process-level tests only (registered when CA_TEST_JOBS=1, see job_types.py).
+"""Job types for the process-level tests only: live workers import this module (JOB_MODULES, see
+tests.support.live), which registers them.
 
 `test_sleep` is slow on purpose (so a test can kill its worker, cancel it, or queue others behind
 it) and leaves a countable effect inside the job's transaction: `projects.metadata.test_effects`
@@ -16,6 +17,7 @@ from sqlalchemy import text
 from app.db.models import BackgroundJob
 from app.domain.jobs.context import JobContext
 from app.domain.jobs.progress import ProgressReporter
+from app.domain.jobs.registry import register_job
 
 
 def starts_key(job_id: object) -> str:
@@ -43,3 +45,7 @@ async def sleep_job(ctx: JobContext, job: BackgroundJob, progress: ProgressRepor
 async def failing_job(ctx: JobContext, job: BackgroundJob, progress: ProgressReporter) -> dict[str, Any]:
     await progress(0.5, "about to fail")
     raise RuntimeError("this test job always fails")
+
+
+register_job("test_sleep", "tests.support.job_types:sleep_job")
+register_job("test_fail", "tests.support.job_types:failing_job")

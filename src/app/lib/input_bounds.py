@@ -1,0 +1,135 @@
+"""Bounds on every request, enforced once at the edge instead of in each handler.
+
+- JSON bodies: at most `JSON_BODY_MAX_BYTES` (413), nested at most `JSON_MAX_DEPTH` levels, and no
+  string or key with a NUL character (PostgreSQL stores neither in text nor in jsonb) — 400 naming the
+  place, e.g. `metadata.a.b[3]`. `BoundedRequest` does this when Litestar decodes a body.
+- Query strings: no NUL in any parameter (`refuse_unstorable_query`, an app-wide guard).
+- Integers read from a path, a query or a body are declared with the bounded aliases below, so a value
+  PostgreSQL cannot bind (int4 past 2,147,483,647) is a 400 naming the parameter, never a 500.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import Parameter
+
+from app.lib.errors import InvalidInput, PayloadTooLarge, field_error
+
+INT4_MAX = 2_147_483_647
+JSON_MAX_DEPTH = 32
+# `metadata` of projects and positions: free-form, but copied into every budget version.
+METADATA_MAX_BYTES = 64 * 1024
+METADATA_MAX_KEYS = 1000
+# NUL can only reach a JSON document as this escape (a raw control character is invalid JSON), so a
+# body without it needs no string scan.
+_NUL_ESCAPE = b"\\u0000"
+
+# Integers that fit PostgreSQL's `integer`: version numbers, counts, positions in a list.
+PositiveInt4 = Annotated[int, msgspec.Meta(ge=1, le=INT4_MAX)]
+# A version number in a path or a query (`/versions/{number}`, `?version=`).
+VersionNumberParameter = Annotated[int, Parameter(ge=1, le=INT4_MAX, description="a budget version number (1, 2, …)")]
+OptionalVersionNumberParameter = Annotated[
+    int | None, Parameter(ge=1, le=INT4_MAX, description="a budget version number; the latest when absent")
+]
+
+
+Metadata = Annotated[
+    dict[str, Any],
+    msgspec.Meta(
+        max_length=METADATA_MAX_KEYS,
+        description=f"a free-form JSON object: at most {METADATA_MAX_KEYS} keys at its top level, "
+        f"{METADATA_MAX_BYTES // 1024} KiB encoded, {JSON_MAX_DEPTH} levels deep, no NUL character",
+    ),
+]
+
+
+def check_metadata(value: Any, field: str = "metadata") -> None:
+    """400 naming `field` when a metadata object is larger than METADATA_MAX_BYTES encoded (call it
+    from `__post_init__` of a request body; msgspec checks the key count and the edge the rest)."""
+    if isinstance(value, dict) and value and len(msgspec.json.encode(value)) > METADATA_MAX_BYTES:
+        message = f"must be at most {METADATA_MAX_BYTES} bytes as JSON"
+        raise InvalidInput(f"{field} {message}.", errors=[field_error(field, message)])
+
+
+def _place(path: tuple[str | int, ...]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text or "body"
+
+
+def json_problem(value: Any, *, look_for_nul: bool = True, max_depth: int = JSON_MAX_DEPTH) -> tuple[str, str] | None:
+    """(place, message) of the first thing in a decoded JSON value that we refuse, else None.
+
+    Iterative, so a deep document cannot exhaust the stack here.
+    """
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if look_for_nul and "\x00" in item:
+                return _place(path), "must not contain the NUL character (\\u0000)"
+            continue
+        if not isinstance(item, dict | list):
+            continue
+        if len(path) >= max_depth:
+            return _place(path), f"is nested deeper than {max_depth} levels"
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if look_for_nul and "\x00" in key:
+                    return _place(path), "must not have a key with the NUL character (\\u0000)"
+                stack.append((child, (*path, key)))
+        else:
+            stack.extend((child, (*path, index)) for index, child in enumerate(item))
+    return None
+
+
+def check_json_body(body: bytes, value: Any) -> None:
+    """Raise 400 for a decoded body we refuse (see `json_problem`)."""
+    problem = json_problem(value, look_for_nul=_NUL_ESCAPE in body)
+    if problem:
+        place, message = problem
+        raise InvalidInput(f"{place} {message}.", errors=[field_error(place, message)])
+
+
+class BoundedRequest(Request[Any, Any, Any]):
+    """Litestar's request with a JSON body bounded in size and depth and free of NUL."""
+
+    async def json(self) -> Any:
+        limit = int(self.app.state.settings.JSON_BODY_MAX_BYTES)
+        announced = self.headers.get("content-length", "")
+        if announced.isdigit() and int(announced) > limit:
+            raise _too_large(limit)
+        body = await self.body()
+        if len(body) > limit:
+            raise _too_large(limit)
+        try:
+            value = await super().json()
+        except RecursionError:
+            message = f"is nested deeper than {JSON_MAX_DEPTH} levels"
+            raise InvalidInput(f"The body {message}.", errors=[field_error("body", message)]) from None
+        check_json_body(body, value)
+        return value
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"A JSON body may have at most {limit} bytes.", errors=[field_error("body", f"must be at most {limit} bytes")]
+    )
+
+
+def refuse_unstorable_query(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """App-wide guard: a query parameter with a NUL character is a 400 naming it."""
+    raw = connection.scope.get("query_string", b"")
+    if b"%00" not in raw and b"\x00" not in raw:
+        return
+    for name, value in connection.query_params.multi_items():
+        if "\x00" in name or "\x00" in value:
+            place = name.replace("\x00", "\\u0000")
+            message = "must not contain the NUL character (\\u0000)"
+            raise InvalidInput(f"Query parameter {place} {message}.", errors=[field_error(place, message)])

@@ -1,0 +1,210 @@
+"""Hostile input found by schemathesis and by hand (issue 14 part 1): every case is a 4xx problem
+naming the field, never a 5xx, and changes nothing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from tests.support.api import ApiUser, add_position, project_body
+
+Client = AsyncTestClient[Litestar]
+
+
+def assert_problem(response: Any, status: int, field: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
+    body = dict(response.json())
+    assert body["status"] == status
+    if field is not None:
+        fields = [error["field"] for error in body.get("errors", [])]
+        assert field in fields, body
+    return body
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/versions/99999999999",
+        "/versions/2147483648",
+        "/positions?version=10180483016391",
+        "/positions?offset=123456789012345678901",
+        "/versions?offset=99999999999999999999999",
+        "/documents?offset=9223372036854775808",
+        "/chat?offset=99999999999",
+        "/jobs?offset=99999999999",
+        "/audit?offset=99999999999",
+    ],
+)
+async def test_integers_past_int4_are_a_400_naming_the_parameter(
+    client: Client, api_user: ApiUser, project: dict[str, Any], path: str
+) -> None:
+    response = await client.get(f"/api/projects/{project['id']}{path}", headers=api_user.headers)
+    body = assert_problem(response, 400)
+    assert body["errors"], body
+
+
+async def test_offsets_past_int4_on_top_level_lists(client: Client, api_user: ApiUser) -> None:
+    for path in ("/api/projects?offset=99999999999999999999", "/api/kb/search?q=beton&offset=99999999999"):
+        assert_problem(await client.get(path, headers=api_user.headers), 400, "offset")
+
+
+async def test_the_largest_int4_version_is_simply_not_found(
+    client: Client, api_user: ApiUser, project: dict[str, Any]
+) -> None:
+    response = await client.get(f"/api/projects/{project['id']}/versions/2147483647", headers=api_user.headers)
+    assert_problem(response, 404)
+
+
+async def test_export_version_past_int4(client: Client, api_user: ApiUser, project: dict[str, Any]) -> None:
+    response = await client.post(
+        f"/api/projects/{project['id']}/export", json={"version": 99999999999}, headers=api_user.headers
+    )
+    assert_problem(response, 400, "version")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "Most\u0000"}, "name"),
+        ({"metadata": {"note": "a\u0000b"}}, "metadata.note"),
+        ({"metadata": {"a\u0000": 1}}, "metadata"),
+        ({"metadata": {"list": [1, {"deep": "\u0000"}]}}, "metadata.list[1].deep"),
+        ({"description": "\u0000"}, "description"),
+    ],
+)
+async def test_nul_in_a_json_body_is_a_400_naming_the_field(
+    client: Client, api_user: ApiUser, body: dict[str, Any], field: str
+) -> None:
+    response = await client.post("/api/projects", json=project_body(**body), headers=api_user.headers)
+    assert_problem(response, 400, field)
+    listed = await client.get("/api/projects", headers=api_user.headers)
+    assert listed.json()["total"] == 0
+
+
+async def test_an_escaped_backslash_u0000_is_ordinary_text(client: Client, api_user: ApiUser) -> None:
+    """`\\\\u0000` in JSON is the six characters `\\u0000`, which PostgreSQL stores."""
+    raw = json.dumps(project_body(name="literally \\u0000"))
+    response = await client.post(
+        "/api/projects", content=raw, headers={**api_user.headers, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["name"] == "literally \\u0000"
+
+
+async def test_nul_in_a_position_edit(client: Client, api_user: ApiUser, project: dict[str, Any]) -> None:
+    added = await add_position(client, api_user, project["id"])
+    lineage = added["position"]["lineage_id"]
+    response = await client.patch(
+        f"/api/projects/{project['id']}/positions/{lineage}",
+        json={"notes": "x\u0000"},
+        headers=api_user.headers,
+    )
+    assert_problem(response, 400, "notes")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/kb/search?q=%00",
+        "/api/kb/search?q=beton%00&type=code",
+        "/api/projects?q=%00",
+        "/api/projects?status=%00",
+    ],
+)
+async def test_nul_in_a_query_string_is_a_400(client: Client, api_user: ApiUser, path: str) -> None:
+    body = assert_problem(await client.get(path, headers=api_user.headers), 400)
+    assert "NUL" in body["errors"][0]["message"]
+
+
+async def test_nul_in_list_filters_of_a_project(client: Client, api_user: ApiUser, project: dict[str, Any]) -> None:
+    for path in ("/positions?q=%00", "/positions?code=%00", "/jobs?status=%00"):
+        response = await client.get(f"/api/projects/{project['id']}{path}", headers=api_user.headers)
+        assert_problem(response, 400)
+
+
+async def test_metadata_nested_100000_deep_is_refused(client: Client, api_user: ApiUser) -> None:
+    deep = '{"metadata": ' + '{"a": ' * 100_000 + "1" + "}" * 100_000
+    raw = json.dumps(project_body())[:-1] + ", " + deep[1:]
+    response = await client.post(
+        "/api/projects", content=raw, headers={**api_user.headers, "Content-Type": "application/json"}
+    )
+    assert_problem(response, 400, "body")
+
+
+async def test_metadata_nested_past_the_depth_limit_names_the_place(client: Client, api_user: ApiUser) -> None:
+    nested: dict[str, Any] = {"x": 1}
+    for _ in range(40):
+        nested = {"a": nested}
+    response = await client.post("/api/projects", json=project_body(metadata=nested), headers=api_user.headers)
+    body = assert_problem(response, 400)
+    assert body["errors"][0]["field"].startswith("metadata.a.a")
+
+
+async def test_a_json_body_past_the_size_limit_is_a_413(client: Client, api_user: ApiUser) -> None:
+    metadata = {f"k{i}": i for i in range(200_000)}  # ~3 MB
+    response = await client.post("/api/projects", json=project_body(metadata=metadata), headers=api_user.headers)
+    assert_problem(response, 413, "body")
+    listed = await client.get("/api/projects", headers=api_user.headers)
+    assert listed.json()["total"] == 0
+
+
+@pytest.mark.parametrize("quantity", ["Infinity", "-Infinity", "NaN", "1e309", "sNaN", "1e-400"])
+async def test_non_finite_or_huge_quantity_in_a_position_edit(
+    client: Client, api_user: ApiUser, project: dict[str, Any], quantity: str
+) -> None:
+    added = await add_position(client, api_user, project["id"])
+    lineage = added["position"]["lineage_id"]
+    response = await client.patch(
+        f"/api/projects/{project['id']}/positions/{lineage}", json={"quantity": quantity}, headers=api_user.headers
+    )
+    assert_problem(response, 400, "quantity")
+    versions = await client.get(f"/api/projects/{project['id']}/versions", headers=api_user.headers)
+    assert versions.json()["total"] == 1
+
+
+@pytest.mark.parametrize("field", ["quantity", "unit_price", "total_price", "confidence"])
+async def test_non_finite_amounts_in_a_new_position(
+    client: Client, api_user: ApiUser, project: dict[str, Any], field: str
+) -> None:
+    body = {"description": "Beton", "quantity": "1", "unit_price": "1", field: "1e309"}
+    response = await client.post(f"/api/projects/{project['id']}/positions", json=body, headers=api_user.headers)
+    assert_problem(response, 400, field)
+
+
+async def test_largest_amounts_give_a_total_that_is_refused_by_name(
+    client: Client, api_user: ApiUser, project: dict[str, Any]
+) -> None:
+    body = {"description": "Beton", "quantity": "99999999999.9999", "unit_price": "9999999999999.99"}
+    response = await client.post(f"/api/projects/{project['id']}/positions", json=body, headers=api_user.headers)
+    assert_problem(response, 400, "total_price")
+
+
+@pytest.mark.parametrize("ratio", ["NaN", "Infinity", "1e309", "-1"])
+async def test_generation_ratios_must_be_finite(
+    client: Client, api_user: ApiUser, project: dict[str, Any], ratio: str
+) -> None:
+    response = await client.post(
+        f"/api/projects/{project['id']}/generate",
+        json={"formwork_m2_per_m3": {"wall": ratio}},
+        headers=api_user.headers,
+    )
+    assert_problem(response, 400)
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", "²", "1" * 11])
+async def test_if_match_that_is_no_version_number(
+    client: Client, api_user: ApiUser, project: dict[str, Any], value: str
+) -> None:
+    added = await add_position(client, api_user, project["id"])
+    lineage = added["position"]["lineage_id"]
+    response = await client.patch(
+        f"/api/projects/{project['id']}/positions/{lineage}",
+        json={"quantity": "2"},
+        headers={**api_user.headers, "If-Match": value.encode("latin-1")},  # type: ignore[dict-item]
+    )
+    assert_problem(response, 400, "If-Match")
