@@ -7,9 +7,18 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from advanced_alchemy.filters import BeforeAfter, CollectionFilter, LimitOffset, NullFilter, SearchFilter
+from advanced_alchemy.filters import (
+    BeforeAfter,
+    CollectionFilter,
+    LimitOffset,
+    NullFilter,
+    SearchFilter,
+    StatementFilter,
+)
 
 from app.domain.accounts.sessions import SessionUser
+from app.domain.budgets.reads import PositionQuery
+from app.domain.budgets.schemas import PositionRead
 from app.domain.filestore import stable_uuid
 from app.domain.filestore.api import FilePositionReads, FileProjectReads
 from app.lib.errors import InvalidInput
@@ -49,27 +58,28 @@ async def test_project_filters(reads: tuple[FileProjectReads, FilePositionReads]
 
 async def test_position_filters(reads: tuple[FileProjectReads, FilePositionReads]) -> None:
     _, positions = reads
-    everything, version = await positions.page(ADMIN, SPEC, [], ALL, None)
+
+    async def listed(*filters: StatementFilter, version: int | None = None) -> list[PositionRead]:
+        page, _ = await positions.page(ADMIN, PositionQuery(SPEC, list(filters), ALL, version))
+        assert page.total == len(page.items)
+        return page.items
+
+    everything, version = await positions.page(ADMIN, PositionQuery(SPEC, [], ALL))
     assert version == 1 and everything.total == 2
-    for status in {p.status for p in everything.items}:
-        page, _ = await positions.page(ADMIN, SPEC, [CollectionFilter("status", [status])], ALL, None)
-        assert page.total == sum(p.status == status for p in everything.items)
-    red, _ = await positions.page(ADMIN, SPEC, [CollectionFilter("status", ["RED"])], ALL, None)
-    assert red.total == sum(p.status == "RED" for p in everything.items)
-    coded, _ = await positions.page(ADMIN, SPEC, [CollectionFilter("code", ["272325"])], ALL, None)
-    assert [p.code for p in coded.items] == ["272325"]
-    found, _ = await positions.page(ADMIN, SPEC, [SearchFilter({"description", "code"}, "ZÁKLADY", True)], ALL, None)
-    assert [p.code for p in found.items] == ["272325"]
-    none, _ = await positions.page(ADMIN, SPEC, [CollectionFilter("category", ["HSV"])], ALL, None)
-    assert none.total == sum(p.category == "HSV" for p in everything.items)
-    same, _ = await positions.page(ADMIN, SPEC, [], ALL, 1)
-    assert same.total == 2
+    for status in {p.status for p in everything.items} | {"RED"}:
+        found = await listed(CollectionFilter("status", [status]))
+        assert len(found) == sum(p.status == status for p in everything.items)
+    assert [p.code for p in await listed(CollectionFilter("code", ["272325"]))] == ["272325"]
+    assert [p.code for p in await listed(SearchFilter({"description", "code"}, "ZÁKLADY", True))] == ["272325"]
+    hsv = await listed(CollectionFilter("category", ["HSV"]))
+    assert len(hsv) == sum(p.category == "HSV" for p in everything.items)
+    assert len(await listed(version=1)) == 2
 
 
 async def test_what_the_files_cannot_answer_is_refused(reads: tuple[FileProjectReads, FilePositionReads]) -> None:
     projects, positions = reads
     with pytest.raises(InvalidInput) as older:
-        await positions.page(ADMIN, SPEC, [], ALL, 2)  # the store keeps no history
+        await positions.page(ADMIN, PositionQuery(SPEC, [], ALL, 2))  # the store keeps no history
     assert older.value.status == 400 and "version" in str(older.value.errors)
     with pytest.raises(InvalidInput) as unknown:
         await projects.page(ADMIN, [NullFilter("description")], ALL)

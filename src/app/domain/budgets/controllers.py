@@ -23,7 +23,7 @@ from app.db.models import Position
 from app.domain.accounts.sessions import SessionUser
 from app.domain.budgets.changes import ChangeSet, NewPosition
 from app.domain.budgets.deps import budget_dependencies
-from app.domain.budgets.reads import PositionReads
+from app.domain.budgets.reads import PositionQuery, PositionReads
 from app.domain.budgets.schemas import (
     PositionChangeResult,
     PositionCreate,
@@ -110,7 +110,8 @@ class BudgetController(Controller):
         version: OptionalVersionNumberParameter = None,
     ) -> Response[Page[PositionRead]]:
         """Positions of the latest version (or `version=n`); filters `status`, `category`, `code`, `q`."""
-        page, number = await position_reads.page(current_user, project_id, list(filters), limit_offset, version)
+        query = PositionQuery(project_id, list(filters), limit_offset, version)
+        page, number = await position_reads.page(current_user, query)
         return Response(page, headers=_etag(number))
 
     @post("/positions", status_code=HTTP_201_CREATED)

@@ -23,17 +23,20 @@ from app.domain.projects.services import get_project_state
 from app.lib.pagination import Page
 
 
+@dataclass(frozen=True)
+class PositionQuery:
+    """Which positions: the project's latest version (or `version`), filtered and paged."""
+
+    project_id: uuid.UUID
+    filters: list[StatementFilter]
+    limit_offset: LimitOffset
+    version: int | None = None
+
+
 @runtime_checkable
 class PositionReads(Protocol):
-    async def page(
-        self,
-        actor: SessionUser,
-        project_id: uuid.UUID,
-        filters: list[StatementFilter],
-        limit_offset: LimitOffset,
-        version: int | None,
-    ) -> tuple[Page[PositionRead], int]:
-        """Positions of the latest version (or `version`), and that version's number (0: no budget yet)."""
+    async def page(self, actor: SessionUser, query: PositionQuery) -> tuple[Page[PositionRead], int]:
+        """The positions and the version's number (0: no budget yet)."""
         ...
 
 
@@ -43,23 +46,17 @@ class DatabasePositionReads:
     redis: Redis
     ttl_seconds: int
 
-    async def page(
-        self,
-        actor: SessionUser,
-        project_id: uuid.UUID,
-        filters: list[StatementFilter],
-        limit_offset: LimitOffset,
-        version: int | None,
-    ) -> tuple[Page[PositionRead], int]:
+    async def page(self, actor: SessionUser, query: PositionQuery) -> tuple[Page[PositionRead], int]:
+        project_id, limit_offset = query.project_id, query.limit_offset
         state = await get_project_state(self.session, self.redis, actor, project_id, ttl_seconds=self.ttl_seconds)
-        number = version if version is not None else state.current_version
+        number = query.version if query.version is not None else state.current_version
         if number == 0:
             return Page(items=[], total=0, limit=limit_offset.limit, offset=limit_offset.offset), 0
         budget_version = await BudgetService(session=self.session).version_by_number(project_id, number)
         if budget_version is None:
             raise version_not_found()
-        page = await PositionService(session=self.session).list_in_version(budget_version.id, filters, limit_offset)
-        return page, number
+        positions = PositionService(session=self.session)
+        return await positions.list_in_version(budget_version.id, query.filters, limit_offset), number
 
 
 def provide_position_reads(db_session: AsyncSession, redis: Redis, settings: Settings) -> PositionReads:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 
-import msgspec
 from advanced_alchemy.extensions.litestar.providers import create_service_dependencies
 from advanced_alchemy.filters import LimitOffset
 from litestar import Controller, get, post
@@ -26,7 +25,7 @@ from app.domain.chat.services import ChatService
 from app.domain.jobs.queues import JobQueues
 from app.domain.projects.guards import WRITES_PROJECT_DATA
 from app.domain.projects.services import get_project_state
-from app.lib.events import EventPublisher, project_channel
+from app.lib.events import EventPublisher
 from app.lib.pagination import Page, limit_offset_dependency
 
 
@@ -84,8 +83,4 @@ class ChatController(Controller):
         question, answer = await chat_service.converse(
             current_user, project_id, data, assistant, expected_version=parse_if_match(if_match)
         )
-        message = ChatMessageRead.from_model(question)
-        reply = ChatMessageRead.from_model(answer)
-        for stored in (message, reply):
-            await events.publish(project_channel(project_id), "chat_message", msgspec.to_builtins(stored))
-        return ChatExchange(message=message, assistant=reply)
+        return ChatExchange(message=ChatMessageRead.from_model(question), assistant=ChatMessageRead.from_model(answer))

@@ -18,7 +18,9 @@ from app.domain.accounts.sessions import SessionUser
 from app.domain.chat.assistant import BudgetAssistant
 from app.domain.chat.schemas import ChatMessageCreate, ChatMessageRead
 from app.lib.errors import InvalidInput, PreconditionFailed, field_error
+from app.lib.events import LiveEvent, project_channel
 from app.lib.pagination import Page
+from app.lib.unit_of_work import record
 
 
 class ChatService(SQLAlchemyAsyncRepositoryService[ChatMessage]):
@@ -90,8 +92,7 @@ class ChatService(SQLAlchemyAsyncRepositoryService[ChatMessage]):
             answer_source=reply.source,
             actions=msgspec.to_builtins(reply.actions),
         )
-        self.db_session.add(answer)
-        await self.db_session.commit()
+        await self._store(answer)
         return question, answer
 
     async def post_message(self, actor: SessionUser, project_id: uuid.UUID, data: ChatMessageCreate) -> ChatMessage:
@@ -122,9 +123,16 @@ class ChatService(SQLAlchemyAsyncRepositoryService[ChatMessage]):
             position_ids=position_ids,
             document_ids=document_ids,
         )
-        self.db_session.add(message)
-        await self.db_session.commit()
+        await self._store(message)
         return message
+
+    async def _store(self, message: ChatMessage) -> None:
+        """Commit a message; its `chat_message` event goes to the project's clients after the commit."""
+        self.db_session.add(message)
+        await self.db_session.flush()
+        event_data = msgspec.to_builtins(ChatMessageRead.from_model(message))
+        record(self.db_session, LiveEvent(project_channel(message.project_id), "chat_message", event_data))
+        await self.db_session.commit()
 
     async def _known_position_refs(self, project_id: uuid.UUID, refs: list[uuid.UUID]) -> set[uuid.UUID]:
         """Which of `refs` name a position of the project (a row id of any version, or a lineage id)."""

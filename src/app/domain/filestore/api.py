@@ -38,6 +38,7 @@ from litestar.handlers.base import BaseRouteHandler
 
 from app.config import Settings
 from app.domain.accounts.sessions import SessionUser
+from app.domain.budgets.reads import PositionQuery
 from app.domain.budgets.schemas import PositionRead
 from app.domain.filestore.blobs import storage_root
 from app.domain.filestore.file_reads import (
@@ -118,24 +119,18 @@ class FilePositionReads:
 
     settings: Settings
 
-    async def page(
-        self,
-        actor: SessionUser,
-        project_id: uuid.UUID,
-        filters: list[StatementFilter],
-        limit_offset: LimitOffset,
-        version: int | None,
-    ) -> tuple[Page[PositionRead], int]:
-        project = await project_from_files(self.settings, actor, project_id)
+    async def page(self, actor: SessionUser, query: PositionQuery) -> tuple[Page[PositionRead], int]:
+        project = await project_from_files(self.settings, actor, query.project_id)
         if project is None:
             raise project_not_found()
         current = 1 if project.positions else 0
-        if version is not None and version != current:
+        if query.version is not None and query.version != current:
             raise InvalidInput(
                 "The file store keeps only the current budget version.",
                 errors=[field_error("version", f"must be {current} (the current version) while reading from files")],
             )
-        return _page(apply_filters(position_reads(self.settings, project), filters), limit_offset), current
+        positions = apply_filters(position_reads(self.settings, project), query.filters)
+        return _page(positions, query.limit_offset), current
 
 
 def file_read_dependencies() -> dict[str, Provide]:
