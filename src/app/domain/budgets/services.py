@@ -31,11 +31,9 @@ from typing import Any, Literal
 import msgspec
 from advanced_alchemy.filters import LimitOffset, StatementFilter
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from sqlalchemy import Table, all_, bindparam, func, insert, literal, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import BudgetVersion, Position, Project, utc_now
 from app.db.models.budgets import TRIGGER_TYPES
@@ -61,6 +59,7 @@ from app.domain.projects.services import lock_project
 from app.lib.errors import InvalidInput, NotFound, PreconditionFailed, field_error
 from app.lib.events import LiveEvent, project_channel
 from app.lib.pagination import Page
+from app.lib.services import RepositoryService
 from app.lib.unit_of_work import record
 
 _positions: Table = Position.__table__  # type: ignore[assignment]
@@ -157,18 +156,13 @@ def position_not_found() -> NotFound:
     return NotFound("The position does not exist in the latest version.")
 
 
-class BudgetService(SQLAlchemyAsyncRepositoryService[BudgetVersion]):
+class BudgetService(RepositoryService[BudgetVersion]):
     """Budget versions of a project and the one way to make a new one."""
 
     class Repository(SQLAlchemyAsyncRepository[BudgetVersion]):
         model_type = BudgetVersion
 
     repository_type = Repository
-
-    @property
-    def db_session(self) -> AsyncSession:
-        session: AsyncSession = self.repository.session  # type: ignore[assignment]
-        return session
 
     async def version_by_number(self, project_id: uuid.UUID, number: int) -> BudgetVersion | None:
         statement = select(BudgetVersion).where(BudgetVersion.project_id == project_id, BudgetVersion.version == number)
@@ -481,7 +475,7 @@ class _Plan:
     lineages: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
 
 
-class PositionService(SQLAlchemyAsyncRepositoryService[Position]):
+class PositionService(RepositoryService[Position]):
     """Reading positions of a version (changes go through BudgetService.create_version)."""
 
     class Repository(SQLAlchemyAsyncRepository[Position]):

@@ -9,9 +9,7 @@ from decimal import Decimal
 import msgspec
 from advanced_alchemy.filters import LimitOffset
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import ChatMessage, Position, Project, ProjectDocument
 from app.domain.accounts.sessions import SessionUser
@@ -20,19 +18,15 @@ from app.domain.chat.schemas import ChatMessageCreate, ChatMessageRead
 from app.lib.errors import InvalidInput, PreconditionFailed, field_error
 from app.lib.events import LiveEvent, project_channel
 from app.lib.pagination import Page
+from app.lib.services import RepositoryService
 from app.lib.unit_of_work import record
 
 
-class ChatService(SQLAlchemyAsyncRepositoryService[ChatMessage]):
+class ChatService(RepositoryService[ChatMessage]):
     class Repository(SQLAlchemyAsyncRepository[ChatMessage]):
         model_type = ChatMessage
 
     repository_type = Repository
-
-    @property
-    def db_session(self) -> AsyncSession:
-        session: AsyncSession = self.repository.session  # type: ignore[assignment]
-        return session
 
     async def history(self, project_id: uuid.UUID, limit_offset: LimitOffset) -> Page[ChatMessageRead]:
         """A window of the history, newest last; `offset` counts back from the newest message, so

@@ -19,9 +19,7 @@ from pathlib import Path
 
 from advanced_alchemy.filters import LimitOffset
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db.models import BackgroundJob, Project, ProjectDocument
@@ -31,6 +29,7 @@ from app.domain.documents.schemas import DocumentRead
 from app.domain.projects.services import can_see, lock_project, project_storage_dir
 from app.lib.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType, field_error
 from app.lib.pagination import Page
+from app.lib.services import RepositoryService
 
 CHUNK_BYTES = 1024 * 1024
 MAX_FILENAME = 255
@@ -110,18 +109,13 @@ async def receive_upload(
     return ReceivedFile(path=path, size=size, sha256=digest.hexdigest(), file_type=file_type)
 
 
-class DocumentService(SQLAlchemyAsyncRepositoryService[ProjectDocument]):
+class DocumentService(RepositoryService[ProjectDocument]):
     """Documents of projects; only owners (and administrators) see them."""
 
     class Repository(SQLAlchemyAsyncRepository[ProjectDocument]):
         model_type = ProjectDocument
 
     repository_type = Repository
-
-    @property
-    def db_session(self) -> AsyncSession:
-        session: AsyncSession = self.repository.session  # type: ignore[assignment]
-        return session
 
     async def get_for(self, actor: SessionUser, document_id: uuid.UUID) -> ProjectDocument:
         """The document if its project is visible to the actor (one query with the owner)."""

@@ -23,7 +23,6 @@ import msgspec
 import structlog
 from advanced_alchemy.filters import LimitOffset, StatementFilter
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +36,7 @@ from app.domain.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdat
 from app.lib import cache
 from app.lib.errors import NotFound
 from app.lib.pagination import Page
+from app.lib.services import RepositoryService
 from app.lib.unit_of_work import record
 
 logger = structlog.get_logger(__name__)
@@ -145,18 +145,13 @@ def keep_migration_keys(current: dict[str, Any] | None, new: dict[str, Any]) -> 
     return {**new, **kept}
 
 
-class ProjectService(SQLAlchemyAsyncRepositoryService[Project]):
+class ProjectService(RepositoryService[Project]):
     """Projects of a user; writes commit (the unit of work drops the cached state and lists)."""
 
     class Repository(SQLAlchemyAsyncRepository[Project]):
         model_type = Project
 
     repository_type = Repository
-
-    @property
-    def db_session(self) -> AsyncSession:
-        session: AsyncSession = self.repository.session  # type: ignore[assignment]
-        return session
 
     async def list_for(
         self,
