@@ -11,18 +11,14 @@ Where to get a publisher:
 - in a job handler: `ctx.events` (see app.domain.jobs.context);
 - anywhere else: `RedisEventPublisher(redis, settings.REDIS_NAMESPACE)` from app.lib.redis_events.
 An event about data that a transaction writes is recorded with it instead, and goes out only once
-the data is committed: `record(session, LiveEvent(channel, type, data))` (app.lib.unit_of_work).
+the data is committed: `record(session, LiveEvent(channel, type, data))` (both in app.lib.unit_of_work).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
-
-if TYPE_CHECKING:
-    from app.lib.unit_of_work import CommitContext
+from typing import Any, Protocol, runtime_checkable
 
 EVENT_TYPES = (
     "progress",
@@ -75,16 +71,3 @@ async def publish_to(
     """Publish one event to several channels (each channel numbers it with its own `seq`)."""
     for channel in channels:
         await publisher.publish(channel, event_type, data)
-
-
-@dataclass(frozen=True)
-class LiveEvent:
-    """An event announcing what a transaction wrote: published after its commit, after the cache was dropped."""
-
-    channel: str
-    event_type: str
-    data: Mapping[str, Any]
-    announces: ClassVar[bool] = True
-
-    async def after_commit(self, context: CommitContext) -> None:
-        await context.events.publish(self.channel, self.event_type, self.data)

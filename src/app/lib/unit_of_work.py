@@ -4,7 +4,7 @@ Code that writes records *what* changed on the session it writes with; it never 
 cache, mirrors or publishes by hand:
 
     record(session, ProjectChanged(project.id, project.owner_id))      # app.domain.projects.changes
-    record(session, LiveEvent(project_channel(pid), "position_updated", {...}))   # app.lib.events
+    record(session, LiveEvent(project_channel(pid), "position_updated", {...}))
 
 SQLAlchemy's session events keep the records with the transaction: a commit makes them due, a
 rollback drops them (nothing runs for work that did not happen). The owner of the session then runs
@@ -19,7 +19,7 @@ A change or listener that fails is logged; it never fails the work that committe
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -70,6 +70,19 @@ def add_listener(name: str, listener: Listener) -> None:
 
 def remove_listener(name: str) -> None:
     _listeners.pop(name, None)
+
+
+@dataclass(frozen=True)
+class LiveEvent:
+    """An event announcing what a transaction wrote: published after its commit, after the cache was dropped."""
+
+    channel: str
+    event_type: str
+    data: Mapping[str, Any]
+    announces: ClassVar[bool] = True
+
+    async def after_commit(self, context: CommitContext) -> None:
+        await context.events.publish(self.channel, self.event_type, self.data)
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,11 @@ from typing import Any
 import msgspec
 
 from app.db.models import BackgroundJob
-from app.domain.audits.pipeline import ProjectStage, engine_of
 from app.domain.audits.services import AuditService
 from app.domain.jobs.context import JobContext, PermanentJobError
 from app.domain.jobs.progress import ProgressReporter
 from app.domain.kb.services import KnowledgeBase
+from app.domain.projects.stages import ProjectStage, engine_of
 from app.lib.errors import ApplicationError
 
 

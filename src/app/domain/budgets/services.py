@@ -57,16 +57,18 @@ from app.domain.budgets.records import PositionRecord
 from app.domain.budgets.schemas import PositionRead, VersionSummary
 from app.domain.projects.services import lock_project
 from app.lib.errors import InvalidInput, NotFound, PreconditionFailed, field_error
-from app.lib.events import LiveEvent, project_channel
+from app.lib.events import project_channel
 from app.lib.pagination import Page
 from app.lib.services import RepositoryService
-from app.lib.unit_of_work import record
+from app.lib.unit_of_work import LiveEvent, record
 
 _positions: Table = Position.__table__  # type: ignore[assignment]
 # Columns copied unchanged from the previous version (id, version_id and updated_at are new).
 _COPIED_COLUMNS = [c.name for c in _positions.columns if c.name not in ("id", "version_id", "updated_at")]
 
 
+# Budget order: as the positions stand in their file, then as they were added (one place for every query).
+BUDGET_ORDER = (Position.source_line.asc().nulls_last(), Position.created_at.asc(), Position.lineage_id.asc())
 PositionAction = Literal["added", "modified", "removed"]
 _ACTION_VERBS: dict[str, str] = {"added": "add", "modified": "update", "removed": "delete"}
 
@@ -490,11 +492,7 @@ class PositionService(RepositoryService[Position]):
             *filters,
             limit_offset,
             version_id=version_id,
-            order_by=[
-                Position.source_line.asc().nulls_last(),
-                Position.created_at.asc(),
-                Position.lineage_id.asc(),
-            ],
+            order_by=list(BUDGET_ORDER),
         )
         return Page(
             items=[PositionRead.from_model(row) for row in rows],

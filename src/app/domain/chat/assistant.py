@@ -26,7 +26,7 @@ from app.config import Settings
 from app.db.models import AuditResult, BudgetVersion, Position, Project, utc_now
 from app.domain.accounts.sessions import SessionUser
 from app.domain.budgets.changes import ChangeSet
-from app.domain.budgets.services import BudgetService, position_announcement
+from app.domain.budgets.services import BUDGET_ORDER, BudgetService, position_announcement
 from app.domain.chat.answers import (
     MentionedPosition,
     Reply,
@@ -117,11 +117,7 @@ async def version_rows(session: AsyncSession, version_id: uuid.UUID) -> list[Pos
     cached = version_row_cache.get(version_id, fingerprint)
     if cached is not None:
         return cached
-    statement = (
-        select(*_ROW_COLUMNS)
-        .where(Position.version_id == version_id)
-        .order_by(Position.source_line.asc().nulls_last(), Position.created_at.asc(), Position.lineage_id.asc())
-    )
+    statement = select(*_ROW_COLUMNS).where(Position.version_id == version_id).order_by(*BUDGET_ORDER)
     rows = [PositionRow(**row) for row in (await session.execute(statement)).mappings()]
     version_row_cache.put(version_id, fingerprint, rows)
     return rows

@@ -16,10 +16,10 @@ from app.domain.accounts.sessions import SessionUser
 from app.domain.chat.assistant import BudgetAssistant
 from app.domain.chat.schemas import ChatMessageCreate, ChatMessageRead
 from app.lib.errors import InvalidInput, PreconditionFailed, field_error
-from app.lib.events import LiveEvent, project_channel
+from app.lib.events import project_channel
 from app.lib.pagination import Page
 from app.lib.services import RepositoryService
-from app.lib.unit_of_work import record
+from app.lib.unit_of_work import LiveEvent, record
 
 
 class ChatService(RepositoryService[ChatMessage]):

@@ -18,8 +18,8 @@ from app.domain.jobs.context import JobContext, PermanentJobError
 from app.domain.jobs.progress import ProgressReporter
 from app.domain.projects.services import lock_project
 from app.lib.errors import NotFound
-from app.lib.events import LiveEvent, project_channel
-from app.lib.unit_of_work import record
+from app.lib.events import project_channel
+from app.lib.unit_of_work import LiveEvent, record
 
 ZERO = Decimal("0.00")
 

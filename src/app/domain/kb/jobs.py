@@ -13,13 +13,13 @@ from typing import Any
 import msgspec
 
 from app.db.models import BackgroundJob, utc_now
-from app.domain.audits.pipeline import ProjectStage, engine_of
 from app.domain.documents.pipeline import THEN_KEY, queue_follow_up
 from app.domain.jobs.context import JobContext, PermanentJobError
 from app.domain.jobs.progress import ProgressReporter
 from app.domain.kb.enrichment import EnrichmentService
 from app.domain.kb.services import KnowledgeBase
 from app.domain.projects.services import lock_project
+from app.domain.projects.stages import ProjectStage, engine_of
 from app.lib.errors import ApplicationError
 
 
