@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format bench loadtest clean
+.PHONY: install run test lint format bench loadtest deploy-check clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ format: install
 ## Benchmarks (parsers, audit, migration, WebSocket latency); JSON reports in loadtests/reports/.
 bench: install
 	@$(BIN)/python loadtests/run_benchmarks.py
+
+## Zero-downtime deploy under load (migration, API processes one at a time, workers); loadtests/reports/deploy.json.
+deploy-check: install
+	@$(BIN)/python loadtests/deploy_zero_downtime.py
 
 ## Load test of the API with locust (default 200 users for 60 s); report in loadtests/reports/load.json.
 loadtest: install

@@ -16,7 +16,6 @@ and dropped here; Redis from REDIS_URL. Prints JSON and writes loadtests/reports
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import platform
@@ -34,7 +33,7 @@ for path in (ROOT, ROOT / "loadtests"):  # run as a script: make `tests.*` and `
 from bench_audit import generate_positions  # noqa: E402
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine  # noqa: E402
 
-from app.config import Settings, load_settings  # noqa: E402
+from app.config import Settings  # noqa: E402
 from app.db.models import Project, User  # noqa: E402
 from app.domain.audits.experts import AuditPosition  # noqa: E402
 from app.domain.audits.services import AuditService  # noqa: E402
@@ -43,9 +42,8 @@ from app.domain.budgets.services import BudgetService  # noqa: E402
 from app.domain.kb.loader import load_shipped_data  # noqa: E402
 from app.domain.kb.reference import load_catalog_extract  # noqa: E402
 from app.domain.kb.services import KnowledgeBase  # noqa: E402
-from app.lib.infra import ensure_servers, migrate, stop_servers  # noqa: E402
 from app.lib.redis import create_redis  # noqa: E402
-from tests.support.servers import create_database, drop_database  # noqa: E402
+from tests.support.servers import run_in_scratch_database  # noqa: E402
 
 SIZES = (2_000, 10_000)
 TARGET_SECONDS = {2_000: 2.0, 10_000: 10.0}
@@ -116,17 +114,7 @@ async def run(settings: Settings) -> dict[str, Any]:
 
 
 def main() -> int:
-    outer = load_settings()
-    started = ensure_servers(outer)
-    database = f"ca_bench_{uuid.uuid4().hex[:10]}"
-    database_url = create_database(outer.database_url, database)
-    try:
-        migrate(database_url)
-        settings = load_settings({**os.environ, "DATABASE_URL": database_url}, dotenv=None)
-        results = asyncio.run(run(settings))
-    finally:
-        drop_database(outer.database_url, database)
-        stop_servers(outer, started)
+    results = run_in_scratch_database(run)
     report = {
         "benchmark": "audit end to end (PostgreSQL: load positions, audit, COPY verdicts, update, commit)",
         "python": platform.python_version(),

@@ -56,7 +56,7 @@ import msgspec  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine  # noqa: E402
 
-from app.config import Settings, load_settings  # noqa: E402
+from app.config import Settings  # noqa: E402
 from app.db.models import AuditResult, Position, Project, ProjectDocument, User  # noqa: E402
 from app.domain.audits.concrete_text import (  # noqa: E402
     STANDARD_CLASSES,
@@ -72,9 +72,8 @@ from app.domain.kb.loader import load_shipped_data  # noqa: E402
 from app.domain.kb.reference import load_exposure_table  # noqa: E402
 from app.domain.kb.services import KnowledgeBase  # noqa: E402
 from app.domain.kb.units import normalize_unit  # noqa: E402
-from app.lib.infra import ensure_servers, migrate, stop_servers  # noqa: E402
 from app.lib.redis import create_redis  # noqa: E402
-from tests.support.servers import create_database, drop_database  # noqa: E402
+from tests.support.servers import run_in_scratch_database  # noqa: E402
 
 REPORT = ROOT / "loadtests" / "reports" / "audit_quality.json"
 DEFAULT_FILES = ("unixml_kros_RD_Valcha_SO1_SO2_priced.xml", "kros_xlsx_RD_Valcha_SO1_SO2_priced.xlsx")
@@ -399,17 +398,7 @@ def main(argv: Sequence[str]) -> int:
         print(message)
         return 0
 
-    outer = load_settings()
-    started = ensure_servers(outer)
-    database = f"ca_quality_{uuid.uuid4().hex[:10]}"
-    database_url = create_database(outer.database_url, database)
-    try:
-        migrate(database_url)
-        settings = load_settings({**os.environ, "DATABASE_URL": database_url}, dotenv=None)
-        results = asyncio.run(run(settings, files))
-    finally:
-        drop_database(outer.database_url, database)
-        stop_servers(outer, started)
+    results = run_in_scratch_database(lambda settings: run(settings, files), prefix="ca_quality")
     met = all(r["untouched"]["met"] and all(k["met"] is not False for k in r["seeded"].values()) for r in results)
     report = {
         "benchmark": "audit quality: untouched shares and seeded-defect recall (parse → enrich → audit services)",

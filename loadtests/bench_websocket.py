@@ -116,29 +116,9 @@ async def run(settings: Any, logs: Path) -> dict[str, Any]:
 
 
 def main() -> None:
-    import tempfile
+    from tests.support.servers import run_on_isolated_servers, write_report
 
-    from app.config import load_settings
-    from app.lib.infra import ensure_servers, migrate, stop_servers
-    from tests.support.servers import isolated
-
-    outer = load_settings()
-    started = ensure_servers(outer)
-    try:
-        with isolated(outer.database_url, outer.redis_url) as servers, tempfile.TemporaryDirectory() as logs:
-            migrate(servers.database_url)
-            import msgspec
-
-            settings = msgspec.structs.replace(
-                outer, DATABASE_URL=servers.database_url, REDIS_URL=servers.redis_url, REDIS_NAMESPACE=servers.namespace
-            )
-            report = asyncio.run(run(settings, Path(logs)))
-    finally:
-        stop_servers(outer, started)
-    text = json.dumps(report, indent=2)
-    print(text)
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text(text + "\n", encoding="utf-8")
+    write_report(run_on_isolated_servers(run), REPORT)
 
 
 if __name__ == "__main__":

@@ -16,10 +16,13 @@ BENCHMARKS = [
     ("audit", "bench_audit.py", "audit.json"),
     ("audit_e2e", "bench_audit_e2e.py", "audit_e2e.json"),
     ("audit_quality", "bench_audit_quality.py", "audit_quality.json"),
+    ("patch", "bench_patch.py", "patch.json"),
     ("filestore_read", "bench_filestore_read.py", "filestore_read.json"),
     ("migrate_files", "bench_migrate_files.py", "migrate_files.json"),
     ("websocket", "bench_websocket.py", "websocket.json"),
+    ("assistant", "bench_assistant.py", "assistant.json"),
     ("recovery", "bench_recovery.py", "recovery.json"),
+    ("deploy", "deploy_zero_downtime.py", "deploy.json"),
 ]
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -17,6 +18,19 @@ from app.config import get_settings
 
 def _echo(message: str) -> None:
     click.echo(message, err=True)
+
+
+@contextlib.contextmanager
+def database_errors(database_url: str) -> Iterator[None]:
+    """Turn a failure to reach or change the database into one line with its cause and the remedy."""
+    from sqlalchemy.exc import DBAPIError
+
+    from app.lib.operator_errors import cause_of, with_remedy
+
+    try:
+        yield
+    except (OSError, DBAPIError) as exc:
+        raise click.ClickException(with_remedy(f"PostgreSQL at {_redact(database_url)}: {cause_of(exc)}")) from None
 
 
 @click.group(name="infra")
@@ -76,7 +90,9 @@ def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION (default: head)."""
     from app.lib.infra import migrate
 
-    migrate(get_settings().database_url, revision)
+    url = get_settings().database_url
+    with database_errors(url):
+        migrate(url, revision)
     _echo(f"database upgraded to {revision}")
 
 
@@ -86,7 +102,9 @@ def db_downgrade(revision: str) -> None:
     """Revert migrations down to REVISION (default: one step; 'base' for all)."""
     from app.lib.infra import downgrade
 
-    downgrade(get_settings().database_url, revision)
+    url = get_settings().database_url
+    with database_errors(url):
+        downgrade(url, revision)
     _echo(f"database downgraded to {revision}")
 
 
@@ -184,7 +202,8 @@ def run_command(with_worker: bool) -> None:
     started = ensure_servers(settings)
     children: list[subprocess.Popen[bytes]] = []
     try:
-        migrate(settings.database_url)
+        with database_errors(settings.database_url):
+            migrate(settings.database_url)
         children.append(subprocess.Popen(_granian_command(settings)))
         if with_worker:
             children.append(subprocess.Popen([sys.executable, "-m", "app", "worker"]))
@@ -232,7 +251,8 @@ def serve_command() -> None:
     if settings.uses_embedded_database or settings.uses_embedded_redis:
         raise click.ClickException("app serve needs DATABASE_URL and REDIS_URL (use `app run` for a local setup)")
     _check_port(settings)
-    migrate(settings.database_url)
+    with database_errors(settings.database_url):
+        migrate(settings.database_url)
     command = _granian_command(settings)
     os.execv(command[0], command)
 

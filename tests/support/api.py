@@ -56,7 +56,16 @@ async def register(client: AsyncTestClient[Litestar] | httpx.AsyncClient, **over
 async def login(
     client: AsyncTestClient[Litestar] | httpx.AsyncClient, email: str, password: str = DEFAULT_PASSWORD
 ) -> str:
+    """Sign in and return the session token, for `Authorization: Bearer` use.
+
+    The login also sets the session cookie; the client's cookie jar is restored afterwards, so a shared
+    client stays as it was (a request without headers stays anonymous, not silently the last user signed in).
+    """
+    cookies_before = list(client.cookies.jar)
     response = await client.post("/api/auth/login", json={"email": email, "password": password})
+    client.cookies.jar.clear()
+    for cookie in cookies_before:
+        client.cookies.jar.set_cookie(cookie)
     assert response.status_code == 200, response.text
     return str(response.json()["token"])
 

@@ -300,11 +300,19 @@ async def job_row(settings: Settings, job_id: uuid.UUID | str) -> dict[str, Any]
 async def wait_for_job_status(
     settings: Settings, job_id: uuid.UUID | str, statuses: tuple[str, ...], timeout: float = 30.0
 ) -> dict[str, Any]:
+    """Poll the job's row until its status is one of `statuses`; a timeout names where the job stood."""
+    seen: dict[str, Any] = {}
+
     async def probe() -> dict[str, Any] | None:
         row = await job_row(settings, job_id)
+        seen.update(row)
         return row if row["status"] in statuses else None
 
-    return await wait_for(probe, timeout=timeout, interval=0.1, what=f"job {job_id} to be {statuses}")
+    try:
+        return await wait_for(probe, timeout=timeout, interval=0.1, what=f"job {job_id} to be {statuses}")
+    except AssertionError as exc:
+        where = {key: seen.get(key) for key in ("status", "retry_count", "current_step", "error", "updated_at")}
+        raise AssertionError(f"{exc}; the row last stood at {where}") from None
 
 
 async def submit_test_job(

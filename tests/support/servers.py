@@ -9,16 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
+
+if TYPE_CHECKING:
+    from app.config import Settings
+
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -150,3 +158,52 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def run_in_scratch_database(work: Callable[[Settings], Awaitable[_T]], *, prefix: str = "ca_bench") -> _T:
+    """For benchmarks: run ``work`` against a fresh, migrated database of its own (dropped afterwards)
+    on the servers the environment names (embedded ones are started and stopped when none are)."""
+    from app.config import load_settings
+    from app.lib.infra import ensure_servers, migrate, stop_servers
+
+    outer = load_settings()
+    started = ensure_servers(outer)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    database_url = create_database(outer.database_url, name)
+    try:
+        migrate(database_url)
+        return asyncio.run(work(load_settings({**os.environ, "DATABASE_URL": database_url}, dotenv=None)))
+    finally:
+        drop_database(outer.database_url, name)
+        stop_servers(outer, started)
+
+
+def run_on_isolated_servers(run: Callable[[Settings, Path], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    """For benchmarks: `await run(settings, workdir)` on a database and Redis db number of its own
+    (created, migrated and dropped here) on the servers of DATABASE_URL / REDIS_URL or the embedded ones."""
+    import tempfile
+
+    import msgspec
+
+    from app.config import load_settings
+    from app.lib.infra import ensure_servers, migrate, stop_servers
+
+    outer = load_settings()
+    started = ensure_servers(outer)
+    try:
+        with isolated(outer.database_url, outer.redis_url) as servers, tempfile.TemporaryDirectory() as work:
+            migrate(servers.database_url)
+            settings = msgspec.structs.replace(
+                outer, DATABASE_URL=servers.database_url, REDIS_URL=servers.redis_url, REDIS_NAMESPACE=servers.namespace
+            )
+            return asyncio.run(run(settings, Path(work)))
+    finally:
+        stop_servers(outer, started)
+
+
+def write_report(report: dict[str, Any], path: Path) -> None:
+    """Print a benchmark's JSON report and keep it at `path`."""
+    text = json.dumps(report, indent=2, default=str)
+    print(text)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + "\n", encoding="utf-8")

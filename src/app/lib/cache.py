@@ -36,7 +36,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.lib.metrics import CACHE_EVENTS
-from app.lib.redis import registered_script
+from app.lib.redis import run_script
 
 logger = structlog.get_logger(__name__)
 
@@ -48,8 +48,8 @@ _GENERATION_TTL_SECONDS = 7 * 24 * 3600
 # A hash family with more fields than this is dropped at the next fill (stale query pages add up).
 _MAX_FIELDS = 256
 
-# Route opt: `{CACHE_PREFETCH_OPT: fn(scope) -> (key, field or None) | None}` lets the request gate
-# read the entry in the same Redis call as the session and the rate limit.
+# Route opt: `{CACHE_PREFETCH_OPT: Prefetch(...)}` lets the request gate read the entry in the same
+# Redis call as the session and the rate limit, and answer a visible hit itself.
 CACHE_PREFETCH_OPT = "cache_prefetch"
 _PREFETCHED_STATE = "cache_prefetched"
 
@@ -101,6 +101,20 @@ class CachedBytes(NamedTuple):
 
     tag: str
     body: bytes
+
+
+class Prefetch(NamedTuple):
+    """How a route's cached entry is read by the request gate (the value of `CACHE_PREFETCH_OPT`).
+
+    `entry(scope)` names the entry of this request, `(key, field or None)`, or None to read nothing.
+    With `visible(tag, user)`, a current entry the user may see is answered by the gate at once with
+    the stored JSON bytes — no handler, no decoding; anything else (a miss, another user's entry)
+    goes on to the handler, which gets what was read through `prefetched`.
+    """
+
+    entry: Callable[[Scope], tuple[str, str | None] | None]
+    family: str
+    visible: Callable[[str, Any], bool] | None = None
 
 
 # Keys whose invalidation failed (Redis down); replayed before the cache is trusted again.
@@ -201,9 +215,7 @@ async def get_or_load_entry(
         return await loader()
     if read is None:
         try:
-            read = cache_read_of(
-                await registered_script(redis, _READ_SCRIPT)(keys=[key, generation_key(key)], args=[field or ""])
-            )
+            read = cache_read_of(await run_script(redis, _READ_SCRIPT, [key, generation_key(key)], [field or ""]))
         except RedisError as exc:
             logger.warning("cache read skipped: redis unavailable", key=key, error=str(exc))
             return await loader()
@@ -216,9 +228,11 @@ async def get_or_load_entry(
     if entry is None:
         return entry
     try:
-        await registered_script(redis, _FILL_SCRIPT)(
-            keys=[key, generation_key(key)],
-            args=[
+        await run_script(
+            redis,
+            _FILL_SCRIPT,
+            [key, generation_key(key)],
+            [
                 read.generation,
                 ttl_seconds,
                 entry.tag.encode() + SEPARATOR + entry.body,

@@ -12,6 +12,7 @@ from advanced_alchemy.extensions.litestar import (
     EngineConfig,
     SQLAlchemyAsyncConfig,
 )
+from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings, get_settings
@@ -61,6 +62,16 @@ def alchemy_config() -> SQLAlchemyAsyncConfig:
 
     config = build_alchemy_config(get_settings())
     instrument_engine(config.get_engine().sync_engine)
+    return config
+
+
+def app_alchemy_config(app: Litestar) -> SQLAlchemyAsyncConfig:
+    """The database config an app was built with (its plugin's; tests build apps on other databases)."""
+    from advanced_alchemy.extensions.litestar import SQLAlchemyInitPlugin
+
+    plugin = next(plugin for plugin in app.plugins.init if isinstance(plugin, SQLAlchemyInitPlugin))
+    config = plugin.config[0]
+    assert isinstance(config, SQLAlchemyAsyncConfig)
     return config
 
 

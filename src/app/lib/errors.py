@@ -16,7 +16,7 @@ from asyncpg.exceptions import InterfaceError as AsyncpgInterfaceError
 from litestar import Request
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException
-from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, StatementError
 
 logger = structlog.get_logger(__name__)
 
@@ -113,11 +113,13 @@ def _validation_error(exc: ValidationException) -> ProblemDetailsException:
 
 def _http_exception(exc: HTTPException) -> ProblemDetailsException:
     title = {
+        400: "Invalid input",
         401: "Not authenticated",
         403: "Forbidden",
         404: "Not found",
         405: "Method not allowed",
         413: "Payload too large",
+        415: "Unsupported media type",
         429: "Too many requests",
     }.get(exc.status_code, "Error")
     extra = exc.extra if isinstance(exc.extra, dict) else {}
@@ -132,7 +134,13 @@ def refused_value(exc: BaseException) -> bool:
     seen: BaseException | None = exc
     while seen is not None:
         client_side = isinstance(seen, AsyncpgInterfaceError) and isinstance(seen, ValueError)
-        if isinstance(seen, DataError | PostgresDataError) or client_side:
+        # A bind parameter SQLAlchemy could not process (a naive or out-of-range datetime in a filter).
+        unbindable = (
+            isinstance(seen, StatementError)
+            and not isinstance(seen, DBAPIError)
+            and isinstance(seen.orig, TypeError | ValueError | OverflowError)
+        )
+        if isinstance(seen, DataError | PostgresDataError) or client_side or unbindable:
             return True
         seen = seen.__cause__
     return False
@@ -142,7 +150,10 @@ def _data_error(exc: Exception) -> ProblemDetailsException:
     """A value the database refused is the request's fault, never a conflict (and never a 500).
 
     The edge bounds (app.lib.input_bounds, the schemas) name the field; this is the backstop."""
-    logger.warning("database refused a value", error=str(exc).splitlines()[0][:300])
+    root: BaseException = exc
+    while root.__cause__ is not None:
+        root = root.__cause__
+    logger.warning("database refused a value", error=f"{type(root).__name__}: {str(root)[:300]}")
     return _problem(
         400,
         "Invalid input",
@@ -151,7 +162,7 @@ def _data_error(exc: Exception) -> ProblemDetailsException:
     )
 
 
-def _database_error(exc: DBAPIError) -> ProblemDetailsException:
+def _database_error(exc: StatementError) -> ProblemDetailsException:
     return _data_error(exc) if refused_value(exc) else _unexpected(exc)
 
 
@@ -179,7 +190,7 @@ def problem_details_config() -> ProblemDetailsConfig:
             ValidationException: _validation_error,
             HTTPException: _http_exception,
             RepositoryError: _repository_error,
-            DBAPIError: _database_error,
+            StatementError: _database_error,
             Exception: _unexpected,
         },
     )

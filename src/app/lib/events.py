@@ -28,6 +28,8 @@ EVENT_TYPES = (
     "document_uploaded",
     "budget_recalculated",
     "chat_message",
+    "finding_resolved",
+    "finding_reopened",
     "notification",
     "error",
     "pong",

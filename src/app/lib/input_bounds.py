@@ -1,8 +1,10 @@
 """Bounds on every request, enforced once at the edge instead of in each handler.
 
-- JSON bodies: at most `JSON_BODY_MAX_BYTES` (413), nested at most `JSON_MAX_DEPTH` levels, and no
-  string or key with a NUL character (PostgreSQL stores neither in text nor in jsonb) — 400 naming the
-  place, e.g. `metadata.a.b[3]`. `BoundedRequest` does this when Litestar decodes a body.
+- JSON bodies: at most `JSON_BODY_MAX_BYTES` (413, counted while the body is read), nested at most
+  `JSON_MAX_DEPTH` levels, and no string or key with a NUL character (PostgreSQL stores neither in text
+  nor in jsonb) — 400 naming the place, e.g. `metadata.a.b[3]`. `BoundedRequest` does this when
+  Litestar reads and decodes a body; multipart uploads keep the app's upload limit.
+- `metadata` objects: `Metadata` (key count) and `check_metadata` (encoded size).
 - Query strings: no NUL in any parameter (`refuse_unstorable_query`, an app-wide guard).
 - Integers read from a path, a query or a body are declared with the bounded aliases below, so a value
   PostgreSQL cannot bind (int4 past 2,147,483,647) is a 400 naming the parameter, never a 500.
@@ -10,11 +12,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.enums import RequestEncodingType
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Parameter
 
@@ -98,16 +102,30 @@ def check_json_body(body: bytes, value: Any) -> None:
 
 
 class BoundedRequest(Request[Any, Any, Any]):
-    """Litestar's request with a JSON body bounded in size and depth and free of NUL."""
+    """Litestar's request with a JSON body bounded in size (while it is read) and depth, free of NUL.
+
+    Multipart uploads keep the app's limit (`UPLOAD_MAX_BYTES` plus the form's overhead)."""
+
+    def _json_limit(self) -> int | None:
+        data = self.route_handler.parsed_fn_signature.parameters.get("data")
+        media_type = getattr(data.kwarg_definition, "media_type", None) if data is not None else None
+        if media_type in (RequestEncodingType.MULTI_PART, RequestEncodingType.URL_ENCODED):
+            return None
+        return int(self.app.state.settings.JSON_BODY_MAX_BYTES)
+
+    async def stream(self) -> AsyncGenerator[bytes, None]:
+        limit = self._json_limit()
+        if limit is not None and (self.content_length or 0) > limit:
+            raise _too_large(limit)
+        received = 0
+        async for chunk in super().stream():
+            received += len(chunk)
+            if limit is not None and received > limit:
+                raise _too_large(limit)
+            yield chunk
 
     async def json(self) -> Any:
-        limit = int(self.app.state.settings.JSON_BODY_MAX_BYTES)
-        announced = self.headers.get("content-length", "")
-        if announced.isdigit() and int(announced) > limit:
-            raise _too_large(limit)
         body = await self.body()
-        if len(body) > limit:
-            raise _too_large(limit)
         try:
             value = await super().json()
         except RecursionError:
@@ -123,7 +141,7 @@ def _too_large(limit: int) -> PayloadTooLarge:
     )
 
 
-def refuse_unstorable_query(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def refuse_unstorable_query(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """App-wide guard: a query parameter with a NUL character is a 400 naming it."""
     raw = connection.scope.get("query_string", b"")
     if b"%00" not in raw and b"\x00" not in raw:

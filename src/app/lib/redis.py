@@ -8,6 +8,8 @@ the first request after a Redis restart is answered instead of failing with 503.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
 from weakref import WeakKeyDictionary
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -15,7 +17,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import NoScriptError
 
 from app.config import Settings
 
@@ -31,8 +33,9 @@ def create_redis(settings: Settings, *, decode_responses: bool = False) -> Redis
         socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
         socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
         health_check_interval=15,
-        retry=Retry(NoBackoff(), RETRIES_ON_A_DEAD_CONNECTION),
-        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        # A broken connection only: a timed-out command may have run (INCR, a publish) and is not repeated.
+        retry=Retry(NoBackoff(), RETRIES_ON_A_DEAD_CONNECTION, supported_errors=(RedisConnectionError,)),
+        retry_on_error=[RedisConnectionError],
         decode_responses=decode_responses,
     )
     return Redis(connection_pool=pool)
@@ -47,3 +50,15 @@ def registered_script(redis: Redis, source: str) -> AsyncScript:
     if script is None:
         script = scripts[source] = redis.register_script(source)
     return script
+
+
+async def run_script(redis: Redis, source: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+    """EVALSHA of a registered script; on NOSCRIPT (a restarted Redis) redis-py loads it and retries.
+
+    The call goes to `execute_command` directly: redis-py's `evalsha` wrapper inspects its arguments
+    on every call (a deprecation helper), which cost 8 % of a cached read in the profile."""
+    script = registered_script(redis, source)
+    try:
+        return await redis.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+    except NoScriptError:
+        return await script(keys=keys, args=args)

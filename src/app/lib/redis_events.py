@@ -24,6 +24,8 @@ import msgspec
 import structlog
 from redis.asyncio import Redis
 
+from app.lib.events import user_channel
+
 logger = structlog.get_logger(__name__)
 
 SEQ_TTL_SECONDS = 7 * 24 * 3600
@@ -42,6 +44,19 @@ redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[4]) + 1))
 redis.call('EXPIRE', KEYS[2], ARGV[5])
 return seq
 """
+
+
+# Internal notice on a user's channel: sessions of that user ended (logout, suspension, role or
+# password change). Sockets of those sessions close; it is never forwarded to a client and carries
+# no `seq` (clients see no gap).
+SESSIONS_ENDED = "sessions_ended"
+SESSIONS_ENDED_PREFIX = b'{"type":"sessions_ended"'
+
+
+class SessionsEnded(msgspec.Struct, kw_only=True, tag="sessions_ended", tag_field="type"):
+    """`session_ids`: the ended sessions; None means every session of the user."""
+
+    session_ids: list[str] | None
 
 
 class EventEnvelope(msgspec.Struct):
@@ -79,6 +94,28 @@ def encode_envelope(channel: str, event_type: str, data: Mapping[str, Any]) -> b
         type=event_type, data=dict(data), timestamp=datetime.datetime.now(datetime.UTC), channel=channel
     )
     return _encoder.encode(envelope)
+
+
+async def announce_sessions_ended(redis: Redis, namespace: str, user_id: object, session_ids: list[str] | None) -> None:
+    """Tell every API process that sessions of `user_id` ended, so their open sockets close at once.
+
+    Never raises: sockets also re-check their session before joining a project and at every idle ping.
+    """
+    try:
+        async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
+            await redis.publish(
+                pubsub_channel(namespace, user_channel(str(user_id))),
+                _encoder.encode(SessionsEnded(session_ids=session_ids)),
+            )
+    except Exception as exc:
+        logger.warning(
+            "sessions-ended notice not published", user_id=str(user_id), error=f"{type(exc).__name__}: {exc}"
+        )
+
+
+def ended_sessions(message: bytes) -> list[str] | None:
+    """The session ids of a sessions-ended notice (None: all of the user's)."""
+    return msgspec.json.decode(message, type=SessionsEnded).session_ids
 
 
 class RedisEventPublisher:

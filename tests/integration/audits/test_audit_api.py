@@ -42,6 +42,8 @@ async def test_owner_reads_the_audit_grouped_by_position(
         "needs_review": 3,
         "priced": True,
         "findings": [],
+        "resolved_red": 0,
+        "resolved_amber": 0,
     }
     assert report["total"] == 5 and report["audited_at"] is not None
     first = report["items"][0]

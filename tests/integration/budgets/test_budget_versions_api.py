@@ -111,7 +111,7 @@ async def test_versions_are_immutable(
     assert missing.status_code == 404
 
 
-async def test_a_position_is_addressed_by_lineage_or_latest_id_only(
+async def test_a_position_is_addressed_by_lineage_or_the_id_of_any_version(
     client: AsyncTestClient[Litestar], api_user: ApiUser, project: dict[str, Any]
 ) -> None:
     first = await add_position(client, api_user, project["id"])
@@ -119,8 +119,10 @@ async def test_a_position_is_addressed_by_lineage_or_latest_id_only(
     by_id = await client.patch(positions_url(project, f"/{old_id}"), json={"unit": "m2"}, headers=api_user.headers)
     assert by_id.status_code == 200
     latest_id = by_id.json()["position"]["id"]
-    stale = await client.patch(positions_url(project, f"/{old_id}"), json={"unit": "m"}, headers=api_user.headers)
-    assert stale.status_code == 404  # an id of an older version
+    older = await client.patch(positions_url(project, f"/{old_id}"), json={"unit": "m"}, headers=api_user.headers)
+    assert older.status_code == 200  # an id of an older version addresses the same lineage
+    assert older.json()["position"]["lineage_id"] == first["position"]["lineage_id"]
+    assert older.json()["version"]["version"] == 3
     by_latest = await client.patch(
         positions_url(project, f"/{latest_id}"), json={"unit": "t"}, headers=api_user.headers
     )

@@ -126,3 +126,29 @@ async def _same_if_match(world: World, settings: Settings) -> None:
 
     statuses = await asyncio.gather(*(patch(i) for i in range(10)))
     assert sorted(statuses) == [200] + [412] * 9
+
+
+async def test_parallel_patches_by_ids_from_one_list_all_succeed(settings: Settings, tmp_path: Path) -> None:
+    """The issue's case: twenty clients hold the same list (ids of version 1) and edit twenty positions."""
+    async with served_world(settings, tmp_path) as world:
+        client, api_user, project = world.client, world.user, world.project
+        await _seed(settings, project["id"], PARALLEL)
+        listed = (await client.get(f"/api/projects/{project['id']}/positions", headers=api_user.headers)).json()
+        ids = [p["id"] for p in listed["items"]]
+        lineage_of = {p["id"]: p["lineage_id"] for p in listed["items"]}
+
+        async def patch(index: int, position_id: str) -> Any:
+            return await client.patch(
+                f"/api/projects/{project['id']}/positions/{position_id}",
+                json={"quantity": str(index + 2)},
+                headers=api_user.headers,
+            )
+
+        responses = await asyncio.gather(*(patch(i, position_id) for i, position_id in enumerate(ids)))
+        assert [r.status_code for r in responses] == [200] * PARALLEL, [r.text for r in responses]
+        assert world.in_flight.peak > PARALLEL // 2
+        assert sorted(r.json()["version"]["version"] for r in responses) == list(range(2, PARALLEL + 2))
+        assert {r.json()["position"]["lineage_id"] for r in responses} == set(lineage_of.values())
+        latest = (await client.get(f"/api/projects/{project['id']}/positions", headers=api_user.headers)).json()
+        quantities = {p["lineage_id"]: Decimal(p["quantity"]) for p in latest["items"]}
+        assert quantities == {lineage_of[position_id]: Decimal(i + 2) for i, position_id in enumerate(ids)}

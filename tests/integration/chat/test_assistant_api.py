@@ -3,6 +3,7 @@ through the REST edit path, ambiguity asked about, jobs started, and the answer 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy import select
 from app.config import Settings
 from app.db.models import Project
 from app.domain.audits.jobs import audit_project
-from tests.support.api import ApiUser, add_position, create_project
+from tests.support.api import ApiUser, add_position, concurrent_client, create_project, signed_in_user
 from tests.support.audit_budgets import PRICED_BUDGET, build_budget
 from tests.support.channel_events import project_events
 from tests.support.job_runs import Harness
@@ -88,13 +89,14 @@ async def test_questions_are_answered_from_the_data_with_their_source(
     assert concrete["role"] == "assistant"
     assert "75\u00a0000,00\u00a0Kč" in concrete["message"]  # 20 × 3000 + 5 × 3000; reinforcement steel is not concrete
     assert concrete["answer_source"] == "positions of version 4: 2 rows matching 'beton'"
-    assert concrete["context"]["version"] == 4 and concrete["context"]["filters"] == {"terms": ["beton"]}
+    assert concrete["context"]["version"] == 4
+    assert concrete["context"]["filters"] == {"terms": ["beton"], "words": "beton"}
     assert float(concrete["answer_confidence"]) >= 90
     assert {p["code"] for p in concrete["positions"]} == {"273321311"}
     assert set(concrete["position_ids"]) == {p["id"] for p in concrete["positions"]}
 
     so1 = await ask(client, api_user, pid, "What does SO 1 cost?")
-    assert "CZK 156,000.00 over 3 positions" in so1["message"]
+    assert "CZK 156,000.00 (3 positions)" in so1["message"]
     ratio = await ask(client, api_user, pid, "kolik výztuže na m3 betonu v SO 1")
     assert "120 kg/m3" in ratio["message"]
     unpriced = await ask(client, api_user, pid, "Najdi položky bez ceny")
@@ -248,3 +250,54 @@ async def test_another_users_project_is_not_found(
     assert len(await versions(client, api_user, project["id"])) == 4
     jobs = await client.get(f"/api/projects/{project['id']}/jobs", headers=api_user.headers)
     assert jobs.json()["total"] == 0
+
+
+async def test_odd_messages_never_give_a_5xx_and_change_nothing(
+    client: AsyncTestClient[Litestar], api_user: ApiUser
+) -> None:
+    project = await small_budget(client, api_user)
+    pid = project["id"]
+    odd = [
+        "x" * 20_000,
+        "Co se změnilo ve verzi 999999?",
+        "Co se změnilo od 31. 2.?",
+        "changes since 2026-13-45",
+        "Změň množství 273321311 v SO 1 na 99999999999999999999",
+        "Změň množství 273321311 v SO 1 na 1,23456789",
+        "Smaž položku „“",
+        "Smaž položku 'Neexistující popis'",
+        "Vyexportuj verzi 0 do xlsx",
+        "Top 999 nejdražších položek",
+        "Kolik stojí 🧱 beton 🏗️?",
+        "kolik stoji SO 99999",
+        "'; DROP TABLE positions; --",
+        "Kolik výztuže na m3 betonu v SO 7?",
+    ]
+    for message in odd:
+        response = await client.post(f"/api/projects/{pid}/chat", json={"message": message}, headers=api_user.headers)
+        assert response.status_code == 201, (message, response.text)
+    assert len(await versions(client, api_user, pid)) == 4
+
+
+async def test_parallel_commands_on_different_positions_all_apply(app: Litestar) -> None:
+    async with concurrent_client(app) as http:
+        user = await signed_in_user(http)
+        project = await small_budget(http, user)  # type: ignore[arg-type]
+        pid = project["id"]
+        messages = [
+            "Změň množství 273321311 v SO 1 na 21",
+            "Změň množství 273321311 v SO 2 na 6",
+            "Nastav cenu 273351121 na 450",
+            "Změň množství 273361821 na 2,5",
+        ]
+        responses = await asyncio.gather(
+            *(http.post(f"/api/projects/{pid}/chat", json={"message": m}, headers=user.headers) for m in messages)
+        )
+        assert [r.status_code for r in responses] == [201] * 4, [r.text for r in responses]
+        results = [r.json()["assistant"]["actions"][0]["result"] for r in responses]
+        assert {r["status"] for r in results} == {"applied"}
+        assert sorted(r["version"] for r in results) == [5, 6, 7, 8]
+        latest = (await http.get(f"/api/projects/{pid}/positions", headers=user.headers)).json()["items"]
+    assert sorted(p["quantity"] for p in latest if p["code"] == "273321311") == ["21.0000", "6.0000"]
+    assert next(p for p in latest if p["code"] == "273351121")["unit_price"] == "450.00"
+    assert next(p for p in latest if p["code"] == "273361821")["quantity"] == "2.5000"

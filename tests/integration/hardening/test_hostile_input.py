@@ -10,7 +10,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.support.api import ApiUser, add_position, project_body
+from tests.support.api import ApiUser, add_position, concurrent_client, project_body, signed_in_user
 
 Client = AsyncTestClient[Litestar]
 
@@ -51,6 +51,18 @@ async def test_integers_past_int4_are_a_400_naming_the_parameter(
 async def test_offsets_past_int4_on_top_level_lists(client: Client, api_user: ApiUser) -> None:
     for path in ("/api/projects?offset=99999999999999999999", "/api/kb/search?q=beton&offset=99999999999"):
         assert_problem(await client.get(path, headers=api_user.headers), 400, "offset")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "created_after=0001-01-01T00:00:00",
+        "created_before=9999-12-31T23:59:59",
+        "created_after=0001-01-01T00:00:00%2B14:00",
+    ],
+)
+async def test_dates_the_database_cannot_take_are_a_400(client: Client, api_user: ApiUser, query: str) -> None:
+    assert_problem(await client.get(f"/api/projects?{query}", headers=api_user.headers), 400)
 
 
 async def test_the_largest_int4_version_is_simply_not_found(
@@ -151,6 +163,41 @@ async def test_a_json_body_past_the_size_limit_is_a_413(client: Client, api_user
     assert_problem(response, 413, "body")
     listed = await client.get("/api/projects", headers=api_user.headers)
     assert listed.json()["total"] == 0
+
+
+async def test_a_chunked_json_body_is_cut_at_the_limit(app: Litestar) -> None:
+    """No Content-Length to refuse early: reading stops at the limit instead of at the upload limit."""
+    sent = 0
+
+    async def chunks() -> Any:
+        nonlocal sent
+        yield b'{"name": "Most", "workflow": "workflow_a", "metadata": {"x": "'
+        for _ in range(4096):  # 64 MiB if it were all read
+            sent += 16 * 1024
+            yield b"a" * 16 * 1024
+        yield b'"}}'
+
+    async with concurrent_client(app) as http:  # streams the request body (the test client reads it first)
+        user = await signed_in_user(http)
+        response = await http.post(
+            "/api/projects", content=chunks(), headers={**user.headers, "Content-Type": "application/json"}
+        )
+    assert_problem(response, 413, "body")
+    assert sent < 4 * 1024 * 1024
+
+
+async def test_an_upload_may_be_larger_than_a_json_body(
+    client: Client, api_user: ApiUser, project: dict[str, Any]
+) -> None:
+    rows = "\n".join(f"27232{i};Beton základů {i};m3;1,5;3450,00" for i in range(60_000))
+    content = ("kod;popis;mj;mnozstvi;cena\n" + rows + "\n").encode()
+    assert len(content) > 2 * 1024 * 1024
+    response = await client.post(
+        f"/api/projects/{project['id']}/documents",
+        files={"file": ("velky.csv", content, "text/csv")},
+        headers=api_user.headers,
+    )
+    assert response.status_code == 201, response.text
 
 
 @pytest.mark.parametrize("quantity", ["Infinity", "-Infinity", "NaN", "1e309", "sNaN", "1e-400"])

@@ -68,6 +68,7 @@ async def test_request_bodies_are_described_as_validated(client: Client, api_use
     schemas = document["components"]["schemas"]
     assert schemas["ProjectCreate"]["additionalProperties"] is False
     assert schemas["PositionUpdate"]["additionalProperties"] is False
+    assert schemas["ProjectCreate"]["properties"]["metadata"]["maxProperties"] == 1000
     refused = await client.post("/api/projects", json=project_body(colour="red"), headers=api_user.headers)
     assert refused.status_code == 400, refused.text
     assert schemas["LoginRequest"].get("additionalProperties", True) is not False
@@ -93,6 +94,9 @@ async def test_headers_and_files_are_typed_as_sent(client: Client, api_user: Api
     last_modified = content["headers"]["last-modified"]["schema"]
     assert "format" not in last_modified
     assert "" not in content["content"]
+    positions = document["paths"]["/api/projects/{project_id}/positions"]["get"]["responses"]
+    assert "ETag" in positions["200"]["headers"]
+    assert "Retry-After" in positions["429"]["headers"]
     logout = document["paths"]["/api/auth/logout"]["post"]["responses"]["204"]
     assert "content" not in logout
     uploaded = await client.post(

@@ -36,9 +36,9 @@ async def test_the_cron_jobs_do_their_work(settings: Settings, tmp_path: Path) -
         async with resources.sessions() as session:
             await session.execute(
                 text(
-                    "INSERT INTO kb_cache (query_hash, query_type, result, expires_at) VALUES "
-                    "('expired-cron', 'code', '{}'::jsonb, now() - interval '1 day'), "
-                    "('fresh-cron', 'code', '{}'::jsonb, now() + interval '1 day')"
+                    "INSERT INTO kb_cache (query_hash, query_type, query_text, result, expires_at) VALUES "
+                    "('expired-cron', 'code', '801', '{}'::jsonb, now() - interval '1 day'), "
+                    "('fresh-cron', 'code', '801', '{}'::jsonb, now() + interval '1 day')"
                 )
             )
             await session.commit()

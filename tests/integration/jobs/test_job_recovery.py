@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import signal
+import uuid
 from pathlib import Path
 
 import msgspec
@@ -42,6 +43,21 @@ async def retire_leftover_jobs(live_settings: Settings) -> None:
     )
 
 
+async def start_slow_job(settings: Settings, owner: LiveUser, *, seconds: float) -> tuple[uuid.UUID, uuid.UUID]:
+    """A project and a `test_sleep` job on it that a worker of `settings` has started and reports progress on."""
+    project_id = await create_project_with_budget(settings, owner, versions=1, positions_per_version=1)
+    job_id = await submit_test_job(
+        settings, "test_sleep", user=owner, project_id=project_id, payload={"seconds": seconds, "steps": 20}
+    )
+
+    async def running() -> bool:
+        row = await job_row(settings, job_id)
+        return row["status"] == "running" and row["progress"] > 0
+
+    await wait_for(running, timeout=15, what="the job to start")
+    return project_id, job_id
+
+
 def own_namespace(settings: Settings, name: str) -> Settings:
     """Settings whose queues only this test's workers listen to."""
     return msgspec.structs.replace(settings, REDIS_NAMESPACE=f"{settings.REDIS_NAMESPACE}-{name}")
@@ -56,16 +72,7 @@ async def test_a_job_of_a_killed_worker_is_picked_up_again_and_takes_effect_once
     second = None
     try:
         await wait_for_worker(settings, first)
-        project_id = await create_project_with_budget(settings, owner, versions=1, positions_per_version=1)
-        job_id = await submit_test_job(
-            settings, "test_sleep", user=owner, project_id=project_id, payload={"seconds": 2, "steps": 20}
-        )
-
-        async def running() -> bool:
-            row = await job_row(settings, job_id)
-            return row["status"] == "running" and row["progress"] > 0
-
-        await wait_for(running, timeout=15, what="the job to start")
+        project_id, job_id = await start_slow_job(settings, owner, seconds=2)
         first.kill()
         second = start_worker(env, live_logs, name="worker-taking-over")
 
@@ -157,16 +164,7 @@ async def test_a_worker_stopped_with_sigterm_hands_its_job_back_at_once(
     taking_over = None
     try:
         await wait_for_worker(settings, stopping)
-        project_id = await create_project_with_budget(settings, owner, versions=1, positions_per_version=1)
-        job_id = await submit_test_job(
-            settings, "test_sleep", user=owner, project_id=project_id, payload={"seconds": 60, "steps": 60}
-        )
-
-        async def running() -> bool:
-            row = await job_row(settings, job_id)
-            return row["status"] == "running" and row["progress"] > 0
-
-        await wait_for(running, timeout=15, what="the job to start")
+        project_id, job_id = await start_slow_job(settings, owner, seconds=60)
         stopping.process.send_signal(signal.SIGTERM)
         await asyncio.to_thread(stopping.process.wait, 15)  # grace 1 s + hand-back, far below a heartbeat sweep
         assert (await job_row(settings, job_id))["status"] == "queued", stopping.log_tail()

@@ -76,6 +76,7 @@ async def test_standard_and_price_searches(client: AsyncTestClient[Litestar], ap
 
 
 async def test_search_needs_a_session_and_a_known_type(client: AsyncTestClient[Litestar], api_user: ApiUser) -> None:
+    client.cookies.clear()  # the login of `api_user` left its session cookie in the client
     anonymous = await client.get("/api/kb/search", params={"q": "beton"})
     wrong_type = await client.get("/api/kb/search", params={"q": "beton", "type": "x"}, headers=api_user.headers)
     empty = await client.get("/api/kb/search", params={"q": ""}, headers=api_user.headers)

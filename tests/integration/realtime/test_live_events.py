@@ -66,6 +66,43 @@ async def test_job_events_reach_a_socket_on_another_api_process(
     assert any(e["type"] == "budget_recalculated" for e in published)
 
 
+async def test_the_assistants_answer_reaches_a_socket_on_another_api_process(
+    live_cluster: Cluster, owner: LiveUser
+) -> None:
+    """Chat is sent over REST; the question, the answer and the version a command made arrive on the socket."""
+    api_a, api_b, _ = live_cluster
+    async with httpx.AsyncClient(base_url=api_a.url, headers=owner.headers) as client:
+        project = (await client.post("/api/projects", json={"name": "Chat", "workflow": "workflow_a"})).json()
+        added = await client.post(
+            f"/api/projects/{project['id']}/positions",
+            json={"code": "273321311", "description": "Základy z betonu C30/37", "unit": "m3", "quantity": "20"},
+        )
+        assert added.status_code == 201, added.text
+    socket = await EventSocket.open(api_b.ws_url, owner.token)
+    try:
+        await socket.subscribed(user_channel(owner.id))
+        assert (await socket.join(project["id"]))["type"] == "subscribed"
+        async with httpx.AsyncClient(base_url=api_a.url, headers=owner.headers) as client:
+            posted = await client.post(
+                f"/api/projects/{project['id']}/chat", json={"message": "Změň množství 273321311 na 25"}
+            )
+        assert posted.status_code == 201, posted.text
+        answer = posted.json()["assistant"]
+        event = await socket.wait_for(
+            lambda e: e["type"] == "chat_message" and e["data"]["role"] == "assistant", what="the answer"
+        )
+    finally:
+        await socket.close()
+    assert event["data"]["id"] == answer["id"] and event["data"]["question_id"] == posted.json()["message"]["id"]
+    assert event["data"]["actions"][0]["result"] == answer["actions"][0]["result"]
+    assert answer["actions"][0]["result"]["version"] == 2
+    assert event["data"]["positions"][0]["code"] == "273321311"
+    questions = [e for e in socket.events if e["type"] == "chat_message" and e["data"]["role"] == "user"]
+    assert [q["data"]["message"] for q in questions] == ["Změň množství 273321311 na 25"]
+    # the command's version was announced before the answer
+    assert any(e["type"] == "budget_recalculated" and e["data"]["version"] == 2 for e in socket.events)
+
+
 @pytest.mark.parametrize("token", [None, "not-a-session"])
 async def test_a_socket_without_a_valid_session_is_closed_with_1008(live_cluster: Cluster, token: str | None) -> None:
     _, api_b, _ = live_cluster

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import msgspec
+import pytest
 import redis
 from litestar.testing import AsyncTestClient
 
@@ -113,3 +114,18 @@ async def test_the_first_request_after_a_redis_restart_is_answered(settings: Set
             assert (await client.get("/ready")).status_code == 200
     finally:
         embedded.stop_redis(tmp_path)
+
+
+def test_a_failed_migration_names_its_cause_and_the_remedy(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+    from sqlalchemy.engine import make_url
+
+    from app import cli
+
+    missing = make_url(settings.database_url).set(database="ca_no_such_database").render_as_string(False)
+    monkeypatch.setattr(cli, "get_settings", lambda: msgspec.structs.replace(settings, DATABASE_URL=missing))
+    result = CliRunner().invoke(cli.db_upgrade, [])
+    assert result.exit_code == 1
+    assert 'database "ca_no_such_database" does not exist' in result.output
+    assert "What to do: check the database name in DATABASE_URL" in result.output
+    assert "Traceback" not in result.output

@@ -81,6 +81,12 @@ def test_standards_expert_wins_on_codes() -> None:
     assert audit.final.needs_review  # code match 0.41 < 0.5
 
 
+def test_a_private_item_without_any_match_is_not_a_doubt() -> None:
+    private = position(code="Pol31", description="Atypický prvek", unit="kus", match_score=0.0)
+    [audit] = audit_budget([private], context([private]))
+    assert audit.status is Status.GREEN and not audit.needs_review
+
+
 def test_price_outside_its_band_needs_review() -> None:
     fair, dear = position(unit_price="340.00"), position(unit_price="600.00", object_code="SO 02")
     audits = audit_budget([fair, dear], context([fair, dear]))

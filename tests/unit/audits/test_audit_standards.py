@@ -82,7 +82,7 @@ def test_description_of_other_work_than_the_class_is_amber() -> None:
 
 
 def test_code_whose_class_does_not_exist_is_amber() -> None:
-    positions = [position(code="471321414", unit="m3", description="Beton C25/30")]  # TSKP has no group 47
+    positions = [position(code="471321414", unit="m3", description="Beton C25/30", item_type="K")]  # no group 47
     [verdict] = check(positions, context(positions))
     assert verdict.status is Status.AMBER
     assert "unknown_class" in issue_types(verdict)

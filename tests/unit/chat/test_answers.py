@@ -60,7 +60,7 @@ def test_total_of_a_material_adds_the_rows_it_names() -> None:
     assert reply.data == {"count": 3, "total_cost": "125500"}
     assert "125\u00a0500,00\u00a0Kč" in reply.text
     assert reply.source == "positions of version 7: 3 rows matching 'beton'"
-    assert reply.context["version"] == 7 and reply.context["filters"] == {"terms": ["beton"]}
+    assert reply.context["version"] == 7 and reply.context["filters"] == {"terms": ["beton"], "words": "beton"}
     assert [p.code for p in reply.positions] == ["273321311", "311321411", "273321311"]
 
 
@@ -68,10 +68,10 @@ def test_total_of_an_object_and_of_a_section_named_by_words() -> None:
     rows = budget()
     reply = answer_total(VERSION, rows, parse_message("What does SO 1 cost?"))
     assert reply.data["total_cost"] == "176000.0" and reply.data["count"] == 3
-    assert reply.text.startswith("Positions in SO 1 (version 7): CZK 176,000.00 over 3 positions.")
+    assert reply.text.startswith("Positions in SO 1 (version 7): CZK 176,000.00 (3 positions).")
     section = answer_total(VERSION, rows, parse_message("Kolik stojí zemní práce?"))
     assert section.context["filters"] == {"category": "1 - Zemní práce"}
-    assert "1 z nich nemá cenu celkem" in section.text
+    assert "Bez ceny celkem: 1 položka" in section.text
 
 
 def test_unknown_object_lists_the_objects_there_are() -> None:
@@ -159,3 +159,14 @@ def test_object_codes_ignore_spaces_and_leading_zeros() -> None:
     assert object_key("SO 01") == object_key("so1") == "so1"
     assert object_key("SO 201") != object_key("SO 20")
     assert object_key("SO 01.1") == "so1.1"
+
+
+def test_the_rows_query_selects_the_row_fields_in_order() -> None:
+    from sqlalchemy import select as sql_select
+
+    from app.domain.chat.assistant import ROW_COLUMNS, VERSION_ROWS_SQL
+
+    assert list(sql_select(*ROW_COLUMNS).selected_columns.keys()) == list(PositionRow.__dataclass_fields__)
+    listed = VERSION_ROWS_SQL.split("SELECT ", 1)[1].split(" FROM ", 1)[0]
+    names = [column.strip().replace("metadata->>'object_code'", "object_code") for column in listed.split(",")]
+    assert names == list(PositionRow.__dataclass_fields__)

@@ -50,6 +50,7 @@ def test_numbers_are_read_as_people_write_them(text: str, language: str, expecte
 def test_numbers_in_text_skip_codes_units_and_classes() -> None:
     found = [number for number, _, _ in find_numbers("beton c30/37 m3 na 4 900 kc")]
     assert found == [Decimal(4900)]
+    assert parse_message("Změň množství 273321311 na 1,23456789").value == Decimal("1.23456789")
 
 
 def test_folding_and_stems_ignore_case_diacritics_and_endings() -> None:

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app.domain.budgets.records import DocumentParseError
-from app.domain.documents.parsers import assembly, csv_budget, parse_document, workbook_bounds, xml_reader
+from app.domain.documents.file_types import UnknownFileType, sniff_file
+from app.domain.documents.parsers import (
+    assembly,
+    csv_budget,
+    parse_document,
+    text_documents,
+    workbook_bounds,
+    xml_reader,
+)
 from app.domain.documents.parsers.kros_excel import parse_kros_excel
 from app.domain.documents.parsers.workbook import Workbook
-from app.domain.documents.parsers.workbook_bounds import SheetExtent, check_archive
-from tests.fixtures.budget_files import csv_bytes, kros_xlsx_bytes, unixml_bytes
+from app.domain.documents.parsers.workbook_bounds import check_archive
+from tests.fixtures.budget_files import csv_bytes, kros_xlsx_bytes, pdf_bytes, unixml_bytes, zip_bytes
 from tests.fixtures.hostile_files import (
     ODS_CELL,
     dense_range_bomb,
@@ -19,6 +28,7 @@ from tests.fixtures.hostile_files import (
     lying_zip_bomb,
     ods_bytes,
     ods_repeat_bomb,
+    shared_string_bomb,
     sheet_xml,
     xlsx_bytes,
     zip_bomb,
@@ -50,11 +60,12 @@ def test_a_member_that_lies_about_its_size_is_refused_when_its_stream_runs_past_
         parse_document(lying_zip_bomb(4), "bomb.xlsx")
 
 
-def _extent(sheet: bytes) -> SheetExtent:
+def _extent(sheet: bytes) -> tuple[int, int]:
     scanner = workbook_bounds._ExtentScanner()
     for start in range(0, len(sheet), 7):  # tiny chunks: rows and tags cut anywhere
         scanner.feed(sheet[start : start + 7])
-    return scanner.finish()
+    extent = scanner.finish()
+    return extent.rows, extent.columns
 
 
 def test_the_used_range_is_measured_from_references_and_cells_without_them() -> None:
@@ -69,11 +80,11 @@ def test_the_used_range_is_measured_from_references_and_cells_without_them() -> 
         b'<x:row r="7"><x:c r="C7" t="inlineStr"><x:is><x:t>a</x:t></x:is></x:c></x:row></x:sheetData></x:worksheet>'
     )
 
-    assert _extent(referenced) == SheetExtent(rows=3, columns=28)
-    assert _extent(unreferenced) == SheetExtent(rows=5, columns=40)
-    assert _extent(r_not_first) == SheetExtent(rows=2, columns=702)
-    assert _extent(formatting_only) == SheetExtent(rows=1, columns=1)
-    assert _extent(prefixed) == SheetExtent(rows=7, columns=3)
+    assert _extent(referenced) == (3, 28)
+    assert _extent(unreferenced) == (5, 40)
+    assert _extent(r_not_first) == (2, 702)
+    assert _extent(formatting_only) == (1, 1)
+    assert _extent(prefixed) == (7, 3)
 
 
 def test_cells_without_references_cannot_hide_a_wide_range(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,6 +93,28 @@ def test_cells_without_references_cannot_hide_a_wide_range(monkeypatch: pytest.M
 
     with pytest.raises(DocumentParseError, match="spans 10 rows × 200 columns"):
         check_archive(xlsx_bytes(sheet_xml(rows)))
+
+
+def test_a_shared_string_copied_into_many_cells_is_refused() -> None:
+    data = shared_string_bomb(length=30_000, cells=3_000)  # 90 M characters once expanded
+    assert len(data) < 10_000
+
+    with pytest.raises(DocumentParseError, match=r"text of the workbook's cells .* is too large: 85.\d MB"):
+        parse_document(data, "rozpocet.xlsx")
+
+
+def test_an_xls_shared_string_copied_into_many_cells_is_refused() -> None:
+    import xlwt
+
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("Rozpočet")
+    for row in range(3_000):
+        sheet.write(row, 0, "x" * 30_000)
+    buffer = __import__("io").BytesIO()
+    book.save(buffer)
+
+    with pytest.raises(DocumentParseError, match=r"text of the workbook's cells .* is too large"):
+        parse_document(buffer.getvalue(), "kalkulace.xls")
 
 
 def test_an_xls_reaching_its_last_cell_is_refused() -> None:
@@ -106,6 +139,11 @@ def test_ods_repeats_count_as_the_reader_expands_them() -> None:
         "<table:table-row table:number-rows-repeated='1048575'><table:table-cell/></table:table-row>"
     )
     check_archive(ods_bytes(empty_rest))  # an empty rest of the sheet expands to nothing
+    long_text = ODS_CELL.replace(">x<", f">{'x' * 30_000}<").replace(
+        "<table:table-cell ", '<table:table-cell table:number-columns-repeated="100" '
+    )
+    with pytest.raises(DocumentParseError, match=r"text of the workbook's cells .* is too large"):
+        check_archive(ods_bytes(f'<table:table-row table:number-rows-repeated="100">{long_text}</table:table-row>'))
 
 
 def test_xml_with_too_many_tags_or_too_deep_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -151,3 +189,25 @@ def test_each_sheet_is_loaded_once_and_released_after_the_parse() -> None:
     assert set(counting.loads) == set(workbook.sheet_names)
     assert set(counting.loads.values()) == {1}
     assert workbook._rows == {}
+
+
+def test_pdf_text_is_read_up_to_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(text_documents, "MAX_PDF_TEXT", 20)
+    data = pdf_bytes(["Technicka zprava - zakladove konstrukce", "Beton C 30/37 XC2"])
+
+    document = parse_document(data, "zprava.pdf")
+
+    assert len(document.text) <= 20
+    assert [w.message for w in document.warnings] == ["text was read up to page 1 only (more than 20 characters)"]
+
+
+def test_an_archive_of_too_many_members_is_refused_before_its_directory_is_read(tmp_path: Path) -> None:
+    members = {"xl/workbook.xml": b"<workbook/>", **{f"x/{index}": b"" for index in range(2_500)}}
+    data = zip_bytes(members)
+
+    with pytest.raises(DocumentParseError, match=r"number of files is too large: 2,501 \(the limit is 2,000\)"):
+        parse_document(data, "rozpocet.xlsx")
+    upload = tmp_path / "upload"
+    upload.write_bytes(data)
+    with pytest.raises(UnknownFileType, match="number of files is too large"):
+        sniff_file(upload, "rozpocet.xlsx")

@@ -7,6 +7,7 @@ are not budgets (recapitulation, list of figures, cover) are recognised by struc
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,9 +19,12 @@ from tests.fixtures.budget_files import (
     SAMPLE_BUDGET,
     SAMPLE_BUDGET_POSITIONS,
     SAMPLE_BUDGET_TOTAL,
+    esticon_xlsx_bytes,
     kros_xlsx_bytes,
+    rts_xlsx_bytes,
     sheets_xlsx_bytes,
     unixml_bytes,
+    xc4_bytes,
 )
 
 HEADER = (None, "PČ", "Typ", "Kód", "Popis", "MJ", "Množství", "J.cena [CZK]", "Cena celkem [CZK]")
@@ -151,3 +155,27 @@ def test_rd_valcha_unixml_and_kros_excel_give_identical_positions() -> None:
     assert [_money_fields(p) for p in excel.positions] == [_money_fields(p) for p in xml.positions]
     assert sum(p.total_price or Decimal(0) for p in excel.positions) == Decimal("8205797.76")
     assert {s.kind for s in excel.skipped_sheets} == {"recapitulation", "figure_list"}
+
+
+@pytest.mark.parametrize(
+    ("build", "skipped", "sheets"),
+    [
+        (xc4_bytes, {"section": 3}, []),
+        (esticon_xlsx_bytes, {"section": 3, "heading": 1}, []),
+        (
+            rts_xlsx_bytes,
+            {"sheet_rows:cover": 2, "sheet_rows:no_budget_header": 1, "section": 3, "summary": 4, "empty_detail": 1},
+            [("Stavba", "cover"), ("VzorPolozky", "no_budget_header")],
+        ),
+    ],
+    ids=["xc4", "esticon", "rts"],
+)
+def test_every_format_accounts_for_what_is_not_a_position(
+    build: Callable[[], bytes], skipped: dict[str, int], sheets: list[tuple[str, str]]
+) -> None:
+    document = parse_document(build())
+
+    assert document.skipped == skipped
+    assert [(sheet.sheet, sheet.kind) for sheet in document.skipped_sheets] == sheets
+    assert document.attached["measurement"] > 0
+    assert all(row.line and row.reason and row.text for row in document.skipped_rows)

@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 import pytest
 from advanced_alchemy.exceptions import IntegrityError
-from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, StatementError
 
 from app.lib.errors import problem_details_config, refused_value
 from app.lib.input_bounds import json_problem
@@ -57,6 +57,7 @@ def test_refused_values_are_told_apart_from_other_database_errors() -> None:
     wrapped = IntegrityError(detail="x")
     wrapped.__cause__ = DataError("SELECT 1", {}, Exception("22021"))
     assert refused_value(wrapped)
+    assert refused_value(StatementError("tzinfo is required", "SELECT 1", {}, TypeError("tzinfo is required")))
     assert not refused_value(_wrapped(ConnectionResetError("gone")))
     assert not refused_value(IntegrityError(detail="duplicate key"))
 
@@ -70,5 +71,5 @@ def test_refused_values_are_told_apart_from_other_database_errors() -> None:
 )
 def test_the_problem_mapping_answers_400_for_a_refused_value(error: Exception, status: int) -> None:
     mapping = problem_details_config().exception_to_problem_detail_map
-    handler = next(handler for kind, handler in mapping.items() if kind is DBAPIError)
+    handler = next(handler for kind, handler in mapping.items() if kind is StatementError)
     assert handler(error).status_code == status

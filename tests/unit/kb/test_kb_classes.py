@@ -38,7 +38,8 @@ def test_what_tskp_does_not_classify() -> None:
 
 def test_a_missing_group_is_a_typo_unless_it_is_a_general_class() -> None:
     table = load_class_table()
-    assert not table.place("471321414").exists  # type: ignore[union-attr]
+    assert not table.place("471321414", item_type="K").exists  # type: ignore[union-attr]
+    assert table.place("553431230").exists  # type: ignore[union-attr]  # unknown type: maybe a material
     assert table.place("330321510").exists  # type: ignore[union-attr]  # 330: columns in general
     assert table.place("84914", catalog="OTSKP").exists  # type: ignore[union-attr]  # OTSKP's own group
 

@@ -2,7 +2,7 @@
 
 from app.db.models._base import Base, utc_now
 from app.db.models.accounts import OutboxMessage, User
-from app.db.models.audits import AuditResult
+from app.db.models.audits import AuditResult, FindingResolution
 from app.db.models.budgets import BudgetVersion, Position
 from app.db.models.chat import ChatMessage
 from app.db.models.jobs import BackgroundJob
@@ -16,6 +16,7 @@ __all__ = [
     "BudgetVersion",
     "CatalogItem",
     "ChatMessage",
+    "FindingResolution",
     "KBCache",
     "OutboxMessage",
     "Position",

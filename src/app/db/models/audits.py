@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from decimal import Decimal
 from typing import Any
 
+from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Numeric, String, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.models._base import Base, CreatedAt
+from app.db.models._base import Base, CreatedAt, utc_now
 
 EXPERT_ROLES = ("validator", "standards", "concrete", "cost", "structural", "orchestrator")
 VERDICTS = ("GREEN", "AMBER", "RED")
@@ -55,4 +57,36 @@ class AuditResult(CreatedAt, Base):
     resolved: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=text("false"))
     metadata_: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONB, nullable=False, default=dict, server_default=text("'{}'::jsonb")
+    )
+
+
+RESOLUTIONS = ("accepted_as_is", "fixed", "disputed")
+
+
+class FindingResolution(Base):
+    """An estimator's decision on a finding: one per position lineage and expert.
+
+    It applies to every audit row of that lineage and expert whose position still has the content
+    `position_id` had when it was resolved (so it survives a re-audit of an unchanged position and
+    lapses when the position changes); `audit_results.resolved` mirrors it on the rows it applies to.
+    Reopening deletes it.
+    """
+
+    __tablename__ = "finding_resolutions"
+    __table_args__ = (
+        Index("uq_finding_resolutions_lineage_expert", "project_id", "lineage_id", "expert_role", unique=True),
+        CheckConstraint(f"resolution IN {RESOLUTIONS}", name="ck_finding_resolutions_resolution"),
+    )
+
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
+    lineage_id: Mapped[uuid.UUID] = mapped_column(PG_UUID(as_uuid=True), nullable=False)
+    expert_role: Mapped[str] = mapped_column(String(50), nullable=False)
+    # The position as it was judged and resolved: its content is what must stay unchanged.
+    position_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("positions.id", ondelete="CASCADE"), nullable=False)
+    audit_result_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("audit_results.id", ondelete="SET NULL"))
+    resolution: Mapped[str] = mapped_column(String(20), nullable=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    resolved_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    resolved_at: Mapped[datetime.datetime] = mapped_column(
+        DateTimeUTC(timezone=True), nullable=False, default=utc_now, server_default=text("now()")
     )

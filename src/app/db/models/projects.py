@@ -50,6 +50,9 @@ class Project(Timestamps, Base):
     issues_count_red: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
     issues_count_amber: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
     issues_count_green: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
+    # Beside the counts above (open findings): positions whose RED / AMBER verdict an estimator resolved.
+    issues_resolved_red: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
+    issues_resolved_amber: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
     completed_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True))
     metadata_: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONB, nullable=False, default=dict, server_default=text("'{}'::jsonb")

@@ -18,13 +18,14 @@ from app.domain.accounts.guards import requires_admin
 from app.domain.accounts.schemas import (
     LoginRequest,
     LoginResponse,
+    PasswordChange,
     RegisterRequest,
     UserAdminUpdate,
     UserRead,
     VerifyEmailRequest,
 )
 from app.domain.accounts.services import UserService
-from app.domain.accounts.sessions import SESSION_COOKIE, SessionUser, delete_session
+from app.domain.accounts.sessions import SESSION_COOKIE, SessionUser
 from app.lib.errors import NotFound
 
 AUTH_GROUP = {"rate_limit_group": "auth"}
@@ -89,9 +90,16 @@ class AuthController(Controller):
         return Response(body, cookies=[cookie])
 
     @post("/logout", status_code=HTTP_204_NO_CONTENT)
-    async def logout(self, current_user: NamedDependency[SessionUser], redis: NamedDependency[Redis]) -> Response[None]:
-        """End this session at once (the token stops working on the next request)."""
-        await delete_session(redis, current_user.session_id, current_user.id)
+    async def logout(
+        self,
+        current_user: NamedDependency[SessionUser],
+        users_service: NamedDependency[UserService],
+        redis: NamedDependency[Redis],
+        settings: NamedDependency[Settings],
+    ) -> Response[None]:
+        """End this session at once: the token stops working on the next request, in every API
+        process, and the session's open WebSockets close."""
+        await users_service.logout(current_user, redis=redis, namespace=settings.REDIS_NAMESPACE)
         return Response(
             None, status_code=HTTP_204_NO_CONTENT, cookies=[Cookie(key=SESSION_COOKIE, value="", max_age=0)]
         )
@@ -112,6 +120,25 @@ class MeController(Controller):
             raise NotFound("The user does not exist.")
         return UserRead.from_model(user)
 
+    @post("/password", status_code=HTTP_204_NO_CONTENT, opt=AUTH_GROUP)
+    async def change_password(
+        self,
+        data: JSONBody[PasswordChange],
+        current_user: NamedDependency[SessionUser],
+        users_service: NamedDependency[UserService],
+        redis: NamedDependency[Redis],
+        settings: NamedDependency[Settings],
+    ) -> None:
+        """Change the password (the current one is required). Every other session of the account ends
+        and its open WebSockets close; this session stays signed in."""
+        await users_service.change_password(
+            current_user,
+            current_password=data.current_password,
+            new_password=data.new_password,
+            redis=redis,
+            settings=settings,
+        )
+
 
 class UserAdminController(Controller):
     """Operators: suspend or re-activate an account, change its role (sessions follow at once)."""
@@ -128,10 +155,12 @@ class UserAdminController(Controller):
         data: JSONBody[UserAdminUpdate],
         users_service: NamedDependency[UserService],
         redis: NamedDependency[Redis],
+        settings: NamedDependency[Settings],
     ) -> UserRead:
         user = await users_service.update_account(
             user_id,
             redis=redis,
+            namespace=settings.REDIS_NAMESPACE,
             status=None if isinstance(data.status, msgspec.UnsetType) else data.status,
             role=None if isinstance(data.role, msgspec.UnsetType) else data.role,
         )

@@ -1,4 +1,8 @@
-"""Litestar guards: plain `(connection, handler)` functions that refuse a request early."""
+"""Litestar guards: `(connection, handler)` functions that refuse a request early.
+
+Guards are `async def` although they do not await: Litestar runs a sync guard in a worker thread,
+which costs a thread hop on every request (see the hot-path profile in README "Benchmarks").
+"""
 
 from __future__ import annotations
 
@@ -19,14 +23,14 @@ def current_session_user(connection: ASGIConnection[Any, Any, Any, Any]) -> Sess
     return user
 
 
-def requires_active_user(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def requires_active_user(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Any signed-in, not suspended user (pending users may work, see API.md)."""
     user = current_session_user(connection)
     if user.status == "suspended":
         raise Forbidden("This account is suspended.")
 
 
-def requires_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def requires_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Operators only (SAQ monitor, user administration)."""
     user = current_session_user(connection)
     if user.role != "admin":

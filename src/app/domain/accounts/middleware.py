@@ -5,7 +5,8 @@ Lua script (by SHA) that
   1. reads `session:{id}` — absent means 401, and nothing is counted;
   2. counts the request in its rate-limit window (`ratelimit:{user_id}:{group}`), see app.lib.rate_limit;
   3. reads the route's cached entry when the route declares `CACHE_PREFETCH_OPT` (app.lib.cache),
-     so a cached read such as `GET /api/projects/{id}` needs no further Redis call.
+     so a cached read such as `GET /api/projects/{id}` needs no further Redis call; a current entry
+     the user may see is answered right here with its stored bytes (the handler is not entered).
 The session is read from Redis on every request, so a logout, a suspension or a role change in any
 API process takes effect on the very next request everywhere. The only thing remembered in the
 process is which user a session id belongs to (it never changes), needed to name the rate-limit key
@@ -50,7 +51,7 @@ from app.lib.rate_limit import (
     rate_limit_key,
     rate_limit_unavailable,
 )
-from app.lib.redis import registered_script
+from app.lib.redis import run_script
 
 # Reachable without a session. Handlers may also opt out with `exclude_from_auth=True`.
 PUBLIC_PATHS = [
@@ -135,20 +136,24 @@ class RequestGateMiddleware(ASGIMiddleware):
         if opt.get("exclude_from_auth") or _PUBLIC.match(scope["path"]):
             await self._count_anonymous(redis, scope, group, limit)
         else:
-            await self._authenticate(redis, scope, opt, group, limit)
+            answer = await self._authenticate(redis, scope, opt, group, limit)
+            if answer is not None:
+                await _send_json(send, answer)
+                return
         await next_app(scope, receive, send)
 
     async def _count_anonymous(self, redis: Redis, scope: Scope, group: str, limit: Limit) -> None:
         key = rate_limit_key(address_identity(scope), group)
         try:
-            _, count, ttl = await registered_script(redis, _GATE_SCRIPT)(
-                keys=[key], args=[limit.window_seconds, "0", "0", ""]
-            )
+            _, count, ttl = await run_script(redis, _GATE_SCRIPT, [key], [limit.window_seconds, "0", "0", ""])
         except RedisError as exc:
             raise rate_limit_unavailable(exc) from exc
         check_limit(group, limit, int(count), int(ttl))
 
-    async def _authenticate(self, redis: Redis, scope: Scope, opt: dict[str, Any], group: str, limit: Limit) -> None:
+    async def _authenticate(
+        self, redis: Redis, scope: Scope, opt: dict[str, Any], group: str, limit: Limit
+    ) -> bytes | None:
+        """Authenticate and count the request; returns the body of a cached answer the gate may send."""
         session_id = session_id_of_token(_token_from_scope(scope))
         if session_id is None:
             raise not_authenticated("Sign in first: send Authorization: Bearer <token> or the session cookie.")
@@ -157,14 +162,14 @@ class RequestGateMiddleware(ASGIMiddleware):
             user_id = await self._session_owner(redis, session_id)
         keys = [session_key(session_id), rate_limit_key(user_id, group)]
         args: list[Any] = [limit.window_seconds, "1", "0", ""]
-        prefetch = opt.get(cache.CACHE_PREFETCH_OPT)
-        wanted = prefetch(scope) if prefetch is not None else None
+        prefetch: cache.Prefetch | None = opt.get(cache.CACHE_PREFETCH_OPT)
+        wanted = prefetch.entry(scope) if prefetch is not None else None
         if wanted is not None:
             key, field = wanted
             keys += [key, cache.generation_key(key)]
             args[2:] = ["1", field or ""]
         try:
-            reply = await registered_script(redis, _GATE_SCRIPT)(keys=keys, args=args)
+            reply = await run_script(redis, _GATE_SCRIPT, keys, args)
         except RedisError as exc:
             raise store_unavailable(exc) from exc
         user = session_user(reply[0], session_id)
@@ -174,8 +179,16 @@ class RequestGateMiddleware(ASGIMiddleware):
         check_limit(group, limit, int(reply[1]), int(reply[2]))
         scope["user"] = user
         scope["auth"] = session_id
-        if wanted is not None:
-            cache.remember_prefetch(scope, wanted[0], wanted[1], cache.cache_read_of(reply[3:5]))
+        if prefetch is None or wanted is None:
+            return None
+        read = cache.cache_read_of(reply[3:5])
+        if prefetch.visible is not None:
+            entry = cache.current_entry(read)
+            if entry is not None and prefetch.visible(entry.tag, user):
+                cache.count(prefetch.family, hit=True)
+                return entry.body
+        cache.remember_prefetch(scope, wanted[0], wanted[1], read)
+        return None
 
     async def _session_owner(self, redis: Redis, session_id: str) -> str:
         """The user id of a session this process has not seen yet (one GET); 401 when there is none."""
@@ -190,6 +203,17 @@ class RequestGateMiddleware(ASGIMiddleware):
             self.session_owners.clear()
         user_id = self.session_owners[session_id] = str(user.id)
         return user_id
+
+
+async def _send_json(send: Send, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def request_gate_middleware(settings: Settings) -> RequestGateMiddleware:

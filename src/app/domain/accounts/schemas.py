@@ -29,6 +29,11 @@ class LoginRequest(msgspec.Struct, kw_only=True):
     password: PasswordText
 
 
+class PasswordChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    current_password: PasswordText
+    new_password: PasswordText
+
+
 class UserAdminUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """PATCH by an administrator: suspend / re-activate, or change the plan role."""
 

@@ -19,6 +19,7 @@ from app.db.models import OutboxMessage, User, utc_now
 from app.domain.accounts import sessions
 from app.domain.accounts.passwords import hash_password, password_problems, verify_password
 from app.lib.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, field_error
+from app.lib.redis_events import announce_sessions_ended
 
 logger = structlog.get_logger(__name__)
 
@@ -141,10 +142,17 @@ class UserService(SQLAlchemyAsyncRepositoryService[User]):
         return user, token, expires_at
 
     async def update_account(
-        self, user_id: uuid.UUID, *, redis: Redis, status: str | None = None, role: str | None = None
+        self,
+        user_id: uuid.UUID,
+        *,
+        redis: Redis,
+        namespace: str,
+        status: str | None = None,
+        role: str | None = None,
     ) -> User:
         """Suspend, re-activate or change the role of an account; its live sessions follow at once
-        (suspension ends them, other changes rewrite what they carry)."""
+        (suspension ends them, other changes rewrite what they carry) and its open sockets close, in
+        every API process (a socket re-opened with a live session carries the new role)."""
         user = await self.get_one_or_none(id=user_id)
         if user is None:
             raise NotFound("The user does not exist.")
@@ -161,4 +169,40 @@ class UserService(SQLAlchemyAsyncRepositoryService[User]):
             await sessions.delete_user_sessions(redis, user.id)
         else:
             await sessions.update_user_sessions(redis, user.id, role=user.role, status=user.status)
+        await announce_sessions_ended(redis, namespace, user.id, None)
         return user
+
+    async def change_password(
+        self,
+        actor: sessions.SessionUser,
+        *,
+        current_password: str,
+        new_password: str,
+        redis: Redis,
+        settings: Settings,
+    ) -> int:
+        """Set a new password; every other session of the user ends (and its sockets close). Returns
+        how many sessions ended. The session that asked stays signed in."""
+        user = await self.get_one_or_none(id=actor.id)
+        if user is None:
+            raise NotFound("The user does not exist.")
+        if not await verify_password(user.password_hash, current_password):
+            raise InvalidInput(
+                "The current password is wrong.", errors=[field_error("current_password", "does not match")]
+            )
+        problems = password_problems(new_password, min_length=settings.PASSWORD_MIN_LENGTH, email=user.email)
+        if problems:
+            raise InvalidInput(
+                "The new password is not valid.", errors=[field_error("new_password", p) for p in problems]
+            )
+        user.password_hash = await hash_password(new_password)
+        await self.repository.session.commit()
+        ended = await sessions.delete_user_sessions(redis, user.id, keep=actor.session_id)
+        if ended:
+            await announce_sessions_ended(redis, settings.REDIS_NAMESPACE, user.id, ended)
+        return len(ended)
+
+    async def logout(self, actor: sessions.SessionUser, *, redis: Redis, namespace: str) -> None:
+        """End this session at once; its open sockets close in every API process."""
+        await sessions.delete_session(redis, actor.session_id, actor.id)
+        await announce_sessions_ended(redis, namespace, actor.id, [actor.session_id])

@@ -142,19 +142,20 @@ async def delete_session(redis: Redis, session_id: str, user_id: uuid.UUID | str
         raise store_unavailable(exc) from exc
 
 
-async def delete_user_sessions(redis: Redis, user_id: uuid.UUID | str) -> int:
-    """End every session of a user (suspension, role change); returns how many were ended."""
+async def delete_user_sessions(redis: Redis, user_id: uuid.UUID | str, *, keep: str | None = None) -> list[str]:
+    """End every session of a user (suspension, password change) except `keep`; returns the ended ids."""
     try:
         ids = await redis.smembers(user_sessions_key(user_id))
-        keys = [session_key(i.decode() if isinstance(i, bytes) else i) for i in ids]
+        ended = [i.decode() if isinstance(i, bytes) else i for i in ids]
+        ended = [sid for sid in ended if sid != keep]
         async with redis.pipeline(transaction=True) as pipe:
-            if keys:
-                pipe.delete(*keys)
-            pipe.delete(user_sessions_key(user_id))
+            if ended:
+                pipe.delete(*[session_key(sid) for sid in ended])
+                pipe.srem(user_sessions_key(user_id), *ended)
             await pipe.execute()
     except RedisError as exc:
         raise store_unavailable(exc) from exc
-    return len(keys)
+    return ended
 
 
 async def update_user_sessions(redis: Redis, user_id: uuid.UUID | str, *, role: str, status: str) -> None:

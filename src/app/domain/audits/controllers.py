@@ -6,15 +6,16 @@ import uuid
 from typing import Annotated, Literal
 
 from advanced_alchemy.filters import LimitOffset
-from litestar import Controller, get, post
+from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
-from litestar.status_codes import HTTP_202_ACCEPTED
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.domain.accounts.sessions import SessionUser
+from app.domain.audits.resolutions import FindingRead, FindingResolve, reopen_finding, resolve_finding
 from app.domain.audits.schemas import AuditReport, AuditRequest
 from app.domain.audits.services import audit_report
 from app.domain.jobs.queues import JobQueues
@@ -79,3 +80,37 @@ class AuditController(Controller):
             queues=job_queues,
         )
         return JobAccepted(job_id=row.id, status=row.status)
+
+    @post(
+        "/findings/{finding_id:uuid}/resolution",
+        status_code=HTTP_200_OK,
+        opt={WRITES_PROJECT_DATA: True},
+        summary="Resolve a finding (accepted_as_is | fixed | disputed, with a note)",
+    )
+    async def resolve_finding(
+        self,
+        project_id: FromPath[uuid.UUID],
+        finding_id: FromPath[uuid.UUID],
+        data: FindingResolve,
+        current_user: NamedDependency[SessionUser],
+        db_session: NamedDependency[AsyncSession],
+    ) -> FindingRead:
+        """Resolve a verdict (`finding_id`: a verdict's id from `GET …/audit`). It stays resolved through
+        re-audits while the position is unchanged; the project counts it beside the open ones."""
+        return await resolve_finding(db_session, current_user, project_id, finding_id, data.resolution, data.note)
+
+    @delete(
+        "/findings/{finding_id:uuid}/resolution",
+        status_code=HTTP_200_OK,
+        opt={WRITES_PROJECT_DATA: True},
+        summary="Reopen a resolved finding",
+    )
+    async def reopen_finding(
+        self,
+        project_id: FromPath[uuid.UUID],
+        finding_id: FromPath[uuid.UUID],
+        current_user: NamedDependency[SessionUser],
+        db_session: NamedDependency[AsyncSession],
+    ) -> FindingRead:
+        """Reopen a finding: it counts as open again."""
+        return await reopen_finding(db_session, current_user, project_id, finding_id)

@@ -39,6 +39,7 @@ class VerdictRead(msgspec.Struct, kw_only=True):
     resolution: str | None
     needs_review: bool
     claims: dict[str, str]
+    resolved: bool = False  # an estimator resolved this finding (POST …/audit/findings/{id}/resolution)
 
     @classmethod
     def from_model(cls, row: AuditResult) -> VerdictRead:
@@ -57,6 +58,7 @@ class VerdictRead(msgspec.Struct, kw_only=True):
             resolution=row.resolution,
             needs_review=bool(metadata.get("needs_review", False)),
             claims=dict(metadata.get("claims", {})),
+            resolved=row.resolved,
         )
 
 
@@ -87,12 +89,14 @@ class AuditSummary(msgspec.Struct, kw_only=True):
     """
 
     positions: int
-    red: int
+    red: int  # open: RED verdicts nobody resolved
     amber: int
     green: int
     needs_review: int
     priced: bool | None = None
     findings: list[IssueRead] = msgspec.field(default_factory=list)
+    resolved_red: int = 0  # beside them: the RED / AMBER verdicts an estimator resolved
+    resolved_amber: int = 0
 
 
 class AuditReport(msgspec.Struct, kw_only=True):

@@ -41,9 +41,11 @@ from app.domain.audits.experts import (
     audit_budget,
     budget_pricing,
 )
+from app.domain.audits.resolutions import sync_resolved_flags
 from app.domain.audits.results import AUDIT_RESULT_COLUMNS, AuditRecord, position_records
 from app.domain.audits.schemas import AuditReport, AuditSummary, IssueRead, PositionAuditRead, VerdictRead
 from app.domain.budgets.services import BUDGET_ORDER
+from app.domain.budgets.summary import VersionTotals, summarise_version
 from app.domain.kb.enrichment import latest_version, version_positions
 from app.domain.kb.matching import MatchCandidate
 from app.domain.kb.services import KnowledgeBase
@@ -233,11 +235,13 @@ class AuditService:
                     "confidences": [audit.final.confidence for audit in audits],
                 },
             )
-        if version is None or project.current_version == version.version:
-            statuses = Counter(audit.status.value for audit in audits)
-            project.issues_count_red = statuses.get("RED", 0)
-            project.issues_count_amber = statuses.get("AMBER", 0)
-            project.issues_count_green = statuses.get("GREEN", 0)
+            # Resolutions of unchanged positions carry over to the new verdicts; changed ones are open.
+            await sync_resolved_flags(session, project_id, version.id)
+            totals = await summarise_version(session, version)
+            if project.current_version == version.version:
+                totals.apply_to(project)
+        else:
+            VersionTotals().apply_to(project)  # no budget yet: nothing to count
         project.status = "completed"
         project.progress = Decimal(100)
         project.completed_at = utc_now()
@@ -307,19 +311,23 @@ async def audit_report(
                 func.count(),
                 func.count().filter(AuditResult.metadata_["needs_review"].as_boolean()),
                 func.max(AuditResult.created_at),
+                func.count().filter(AuditResult.resolved),
             )
             .where(in_version, final)
             .group_by(AuditResult.status)
         )
     ).all()
     counts = {row[0]: row[1] for row in summary_rows}
+    resolved = {row[0]: row[4] for row in summary_rows}
     pricing = await _version_pricing(session, version.id)
     finding = pricing.finding
     summary = AuditSummary(
         positions=sum(counts.values()),
-        red=counts.get("RED", 0),
-        amber=counts.get("AMBER", 0),
+        red=counts.get("RED", 0) - resolved.get("RED", 0),
+        amber=counts.get("AMBER", 0) - resolved.get("AMBER", 0),
         green=counts.get("GREEN", 0),
+        resolved_red=resolved.get("RED", 0),
+        resolved_amber=resolved.get("AMBER", 0),
         needs_review=sum(row[2] for row in summary_rows),
         priced=pricing.priced,
         findings=[msgspec.convert(msgspec.to_builtins(finding), IssueRead)] if finding is not None else [],

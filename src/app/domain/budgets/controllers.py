@@ -1,8 +1,9 @@
 """HTTP face of versioned budgets: versions, positions and position edits (each edit = a new version).
 
-`{position_id}` in PATCH/DELETE is the position's id in the LATEST version or its `lineage_id`
-(stable across versions — clients should prefer it). Send `If-Match: <version>` (e.g. `"7"`) to
-refuse the edit with 412 when the budget has moved on; list responses carry `ETag: "<version>"`.
+`{position_id}` in PATCH/DELETE is a position's `lineage_id` or its id in ANY version of the project:
+either addresses that lineage's position in the latest version (removed since: 404; replaced: 409).
+Send `If-Match: <version>` (e.g. `"7"`) to refuse the edit with 412 when the budget has moved on; list
+responses carry `ETag: "<version>"`.
 """
 
 from __future__ import annotations

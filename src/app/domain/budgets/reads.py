@@ -1,17 +1,18 @@
-"""Where the API reads a budget's positions from: a source that dependency injection provides.
+"""Where the API reads a budget's positions from: a source the app is assembled with, PostgreSQL by default.
 
-``position_reads: PositionReads`` in a handler. The default answers from PostgreSQL; a plug-in may
-provide another source under the same name (the old file store during a rollback). A source honours
-every list filter (`status`, `category`, `code`, `q`, `version`) or refuses it with 400.
+``position_reads: PositionReads`` in a handler. A plug-in may provide another source (under
+``position_reads`` in ``READ_SOURCES``, see app.domain.projects.reads: the old file store during a
+rollback). A source honours every list filter (`status`, `category`, `code`, `q`, `version`) or refuses it with 400.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from advanced_alchemy.filters import LimitOffset, StatementFilter
+from litestar import Request
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +20,7 @@ from app.config import Settings
 from app.domain.accounts.sessions import SessionUser
 from app.domain.budgets.schemas import PositionRead
 from app.domain.budgets.services import BudgetService, PositionService, version_not_found
+from app.domain.projects.reads import read_source
 from app.domain.projects.services import get_project_state
 from app.lib.pagination import Page
 
@@ -59,5 +61,8 @@ class DatabasePositionReads:
         return await positions.list_in_version(budget_version.id, query.filters, limit_offset), number
 
 
-def provide_position_reads(db_session: AsyncSession, redis: Redis, settings: Settings) -> PositionReads:
-    return DatabasePositionReads(db_session, redis, settings.CACHE_TTL_SECONDS)
+def provide_position_reads(
+    request: Request[Any, Any, Any], db_session: AsyncSession, redis: Redis, settings: Settings
+) -> PositionReads:
+    found: PositionReads | None = read_source(request, "position_reads")
+    return found if found is not None else DatabasePositionReads(db_session, redis, settings.CACHE_TTL_SECONDS)

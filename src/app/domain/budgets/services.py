@@ -31,7 +31,7 @@ from typing import Any, Literal
 import msgspec
 from advanced_alchemy.filters import LimitOffset, StatementFilter
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import Table, all_, bindparam, func, insert, literal, or_, select
+from sqlalchemy import Table, all_, bindparam, func, insert, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 
@@ -55,8 +55,9 @@ from app.domain.budgets.changes import (
 )
 from app.domain.budgets.records import PositionRecord
 from app.domain.budgets.schemas import PositionRead, VersionSummary
+from app.domain.budgets.summary import summarise_version
 from app.domain.projects.services import lock_project
-from app.lib.errors import InvalidInput, NotFound, PreconditionFailed, field_error
+from app.lib.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, field_error
 from app.lib.events import project_channel
 from app.lib.pagination import Page
 from app.lib.services import RepositoryService
@@ -218,7 +219,7 @@ class BudgetService(RepositoryService[BudgetVersion]):
             )
         previous = await self.version_by_number(project.id, project.current_version)
         if changes is not None:
-            plan = await self._plan_change_set(previous, changes)
+            plan = await self._plan_change_set(project.id, previous, changes)
         else:
             assert positions is not None
             new_positions = [
@@ -266,28 +267,13 @@ class BudgetService(RepositoryService[BudgetVersion]):
         for entry in plan.changes["modified"]:
             entry["position_id"] = str(plan.position_ids[uuid.UUID(entry["lineage_id"])])
 
-        count, total, red, amber, green = (
-            await session.execute(
-                select(
-                    func.count(),
-                    func.coalesce(func.sum(Position.total_price), 0),
-                    func.count().filter(Position.status == "RED"),
-                    func.count().filter(Position.status == "AMBER"),
-                    func.count().filter(Position.status == "GREEN"),
-                ).where(Position.version_id == new_version.id)
-            )
-        ).one()
-        total_cost = Decimal(total or 0)
-        new_version.total_positions = count
-        new_version.total_cost = total_cost
-        new_version.delta_cost = total_cost - (previous.total_cost if previous is not None else Decimal("0"))
+        totals = await summarise_version(session, new_version)
+        new_version.total_positions = totals.positions
+        new_version.total_cost = totals.total_cost
+        new_version.delta_cost = totals.total_cost - (previous.total_cost if previous is not None else Decimal("0"))
         new_version.changes = plan.changes
         project.current_version = new_version.version
-        project.total_positions = count
-        project.total_cost = total_cost
-        project.issues_count_red = red
-        project.issues_count_amber = amber
-        project.issues_count_green = green
+        totals.apply_to(project)
         record(session, version_announcement(new_version))
         return NewVersion(version=new_version, project=project, position_ids=plan.position_ids, lineages=plan.lineages)
 
@@ -352,23 +338,16 @@ class BudgetService(RepositoryService[BudgetVersion]):
         )
         await self.db_session.execute(statement)
 
-    async def _plan_change_set(self, previous: BudgetVersion | None, changes: ChangeSet) -> _Plan:
+    async def _plan_change_set(
+        self, project_id: uuid.UUID, previous: BudgetVersion | None, changes: ChangeSet
+    ) -> _Plan:
         plan = _Plan()
         referenced = changes.referenced_ids()
         by_reference: dict[uuid.UUID, Position] = {}
         if referenced:
             if previous is None:
                 raise position_not_found()
-            ids = list(referenced)
-            statement = select(Position).where(
-                Position.version_id == previous.id, or_(Position.id.in_(ids), Position.lineage_id.in_(ids))
-            )
-            for position in (await self.db_session.execute(statement)).scalars():
-                by_reference[position.id] = position
-                by_reference[position.lineage_id] = position
-            missing = referenced - set(by_reference)
-            if missing:
-                raise NotFound(f"Position {sorted(map(str, missing))[0]} does not exist in the latest version.")
+            by_reference = await self._latest_by_reference(project_id, previous, referenced)
             plan.lineages = {reference: by_reference[reference].lineage_id for reference in referenced}
         removed_lineages: set[uuid.UUID] = set()
         for reference in changes.removed:
@@ -416,6 +395,67 @@ class BudgetService(RepositoryService[BudgetVersion]):
             plan.rows.append((lineage_id, values, None))
             plan.changes["added"].append(summary(values, lineage_id=lineage_id, position_id=lineage_id))
         return plan
+
+    async def _latest_by_reference(
+        self, project_id: uuid.UUID, latest: BudgetVersion, references: set[uuid.UUID]
+    ) -> dict[uuid.UUID, Position]:
+        """Each reference → its lineage's position in the latest version.
+
+        A reference is a lineage id or the id of a position in ANY version of the project, so a list a
+        client read before other edits stays usable. A lineage the latest version no longer has was
+        removed (404) or replaced by a re-import (409, naming the position that replaced it).
+        """
+        session = self.db_session
+        lineage_of = {reference: reference for reference in references}
+        known = select(Position.id, Position.lineage_id).where(
+            Position.project_id == project_id, Position.id.in_(list(references))
+        )
+        for position_id, lineage_id in (await session.execute(known)).all():
+            lineage_of[position_id] = lineage_id
+        current = select(Position).where(
+            Position.version_id == latest.id, Position.lineage_id.in_(set(lineage_of.values()))
+        )
+        by_lineage = {position.lineage_id: position for position in (await session.execute(current)).scalars()}
+        for reference in sorted(references):
+            if lineage_of[reference] not in by_lineage:
+                raise await self._position_gone(project_id, reference, lineage_of[reference])
+        return {reference: by_lineage[lineage_of[reference]] for reference in references}
+
+    async def _position_gone(
+        self, project_id: uuid.UUID, reference: uuid.UUID, lineage_id: uuid.UUID
+    ) -> NotFound | Conflict:
+        """Why a lineage is not in the latest version: never there (404), removed (404) or replaced (409)."""
+        session = self.db_session
+        last_seen = (
+            await session.execute(
+                select(BudgetVersion.version, Position.code)
+                .join(BudgetVersion, BudgetVersion.id == Position.version_id)
+                .where(Position.project_id == project_id, Position.lineage_id == lineage_id)
+                .order_by(BudgetVersion.version.desc())
+                .limit(1)
+            )
+        ).one_or_none()
+        if last_seen is None:
+            return NotFound(f"Position {reference} does not exist in this project.")
+        last_version, code = last_seen
+        removed_in = await self.version_by_number(project_id, last_version + 1)
+        number = last_version + 1
+        successor = None
+        if removed_in is not None and code:
+            # A re-import that could not match the row kept its code on the new position.
+            successor = next(
+                (added for added in removed_in.changes.get("added", []) if added.get("code") == code), None
+            )
+        if removed_in is not None and successor is not None:
+            return Conflict(
+                f"Position {reference} was replaced in version {number} (trigger {removed_in.trigger_type}); "
+                f"edit its successor {successor['lineage_id']} instead.",
+                extra={"removed_in_version": number, "replaced_by": successor["lineage_id"]},
+            )
+        return NotFound(
+            f"Position {reference} was removed in version {number}; it is not in the latest version.",
+            extra={"removed_in_version": number},
+        )
 
     async def _plan_replacement(
         self,

@@ -27,7 +27,7 @@ from app.domain.chat.budget_view import (
     total_of,
 )
 from app.domain.chat.intents import Intent
-from app.domain.chat.language import format_money, format_number
+from app.domain.chat.language import count_of, format_money, format_number
 
 TOP_LINES = 5
 LIST_LINES = 10
@@ -79,7 +79,7 @@ class Reply(msgspec.Struct, kw_only=True):
 @dataclass(frozen=True)
 class VersionInfo:
     number: int
-    id: uuid.UUID | None
+    id: uuid.UUID
     total_cost: Decimal
     total_positions: int
 
@@ -106,7 +106,7 @@ def scope_phrase(filters: Mapping[str, object], language: str) -> str:
     if "text" in filters:
         parts.append(say(language, f"s popisem '{filters['text']}'", f"described '{filters['text']}'"))
     if "terms" in filters:
-        terms = " ".join(str(t) for t in filters["terms"])  # type: ignore[attr-defined]
+        terms = str(filters.get("words") or " ".join(str(t) for t in filters["terms"]))  # type: ignore[attr-defined]
         parts.append(say(language, f"odpovídající '{terms}'", f"matching '{terms}'"))
     return ", ".join(parts)
 
@@ -231,16 +231,18 @@ def answer_total(version: VersionInfo, rows: Sequence[PositionRow], intent: Inte
     top = by_cost(scoped)[:TOP_LINES]
     data: dict[str, Any] = {"count": len(scoped), "total_cost": str(total)}
     if intent.measure == "count":
-        text = say(language, f"{subject}: {len(scoped)} položek.", f"{subject}: {len(scoped)} positions.")
+        text = say(
+            language, f"{subject}: {count_of(len(scoped), language)}.", f"{subject}: {count_of(len(scoped), language)}."
+        )
     elif intent.measure == "quantity":
         if intent.unit:
             amount, counted, unit = quantity_in(scoped, intent.unit)
             data.update(quantity=str(amount), unit=unit, counted=counted)
             text = say(
                 language,
-                f"{subject}: {format_number(amount, language, 4)} {unit} ({counted} položek v {unit}"
+                f"{subject}: {format_number(amount, language, 4)} {unit} ({count_of(counted, language)} v {unit}"
                 f"{'' if counted == len(scoped) else f', {len(scoped) - counted} v jiných jednotkách'}).",
-                f"{subject}: {format_number(amount, language, 4)} {unit} ({counted} positions in {unit}"
+                f"{subject}: {format_number(amount, language, 4)} {unit} ({count_of(counted, language)} in {unit}"
                 f"{'' if counted == len(scoped) else f', {len(scoped) - counted} in other units'}).",
             )
         else:
@@ -254,13 +256,15 @@ def answer_total(version: VersionInfo, rows: Sequence[PositionRow], intent: Inte
     else:
         text = say(
             language,
-            f"{subject}: {format_money(total, language)} za {len(scoped)} položek.",
-            f"{subject}: {format_money(total, language)} over {len(scoped)} positions.",
+            f"{subject}: {format_money(total, language)} ({count_of(len(scoped), language)}).",
+            f"{subject}: {format_money(total, language)} ({count_of(len(scoped), language)}).",
         )
         unpriced = sum(1 for row in scoped if row.total_price is None)
         if unpriced:
             text += " " + say(
-                language, f"{unpriced} z nich nemá cenu celkem.", f"{unpriced} of them have no total price."
+                language,
+                f"Bez ceny celkem: {count_of(unpriced, language)}.",
+                f"Without a total price: {count_of(unpriced, language)}.",
             )
         if whole and total != version.total_cost:
             text += " " + say(
@@ -332,9 +336,9 @@ def answer_find(version: VersionInfo, rows: Sequence[PositionRow], intent: Inten
     shown = ordered[:limit]
     heading = say(
         language,
-        f"Verze {version.number}: {len(ordered)} položek {described}, "
+        f"Verze {version.number}: {count_of(len(ordered), language)} {described}, "
         f"celkem {format_money(total_of(ordered), language)}.",
-        f"Version {version.number}: {len(ordered)} positions {described}, "
+        f"Version {version.number}: {count_of(len(ordered), language)} {described}, "
         f"total {format_money(total_of(ordered), language)}.",
     )
     if len(ordered) > len(shown):
@@ -375,8 +379,8 @@ def answer_ratio(version: VersionInfo, rows: Sequence[PositionRow], intent: Inte
         numerator_unit = "kg"  # reinforcement is judged in kg per m3
     context = answer_context(version.number, intent, filters)
     source = source_text(
-        f"positions of version {version.number}: {len(numerator.rows)} rows '{' '.join(numerator_terms)}', "
-        f"{len(denominator.rows)} rows '{' '.join(denominator_terms)}'"
+        f"positions of version {version.number}: {len(numerator.rows)} rows '{intent.shown(numerator_terms)}', "
+        f"{len(denominator.rows)} rows '{intent.shown(denominator_terms)}'"
         + (f" in {intent.object_code}" if intent.object_code else "")
     )
     scope = scope_phrase(base.filters, language)
@@ -386,9 +390,9 @@ def answer_ratio(version: VersionInfo, rows: Sequence[PositionRow], intent: Inte
             text=say(
                 language,
                 f"Poměr nelze spočítat: ve verzi {version.number} {scope} nejsou položky odpovídající "
-                f"'{' '.join(missing)}' s množstvím.",
+                f"'{intent.shown(missing)}' s množstvím.",
                 f"The ratio cannot be computed: version {version.number} {scope} has no positions matching "
-                f"'{' '.join(missing)}' with a quantity.",
+                f"'{intent.shown(missing)}' with a quantity.",
             ).replace("  ", " "),
             intent=intent.name,
             confidence=intent.confidence,
@@ -405,22 +409,18 @@ def answer_ratio(version: VersionInfo, rows: Sequence[PositionRow], intent: Inte
         "ratio": str(ratio.quantize(Decimal("0.001"))) if ratio is not None else None,
         "ratio_unit": f"{top_unit}/{bottom_unit}",
     }
-    figures = say(
-        language,
-        f"'{' '.join(numerator_terms)}' {format_number(top_amount, language)} {top_unit} ({top_count} položek), "
-        f"'{' '.join(denominator_terms)}' {format_number(bottom_amount, language)} {bottom_unit} "
-        f"({bottom_count} položek)",
-        f"'{' '.join(numerator_terms)}' {format_number(top_amount, language)} {top_unit} ({top_count} positions), "
-        f"'{' '.join(denominator_terms)}' {format_number(bottom_amount, language)} {bottom_unit} "
-        f"({bottom_count} positions)",
+    figures = (
+        f"'{intent.shown(numerator_terms)}' {format_number(top_amount, language)} {top_unit} "
+        f"({count_of(top_count, language)}), '{intent.shown(denominator_terms)}' "
+        f"{format_number(bottom_amount, language)} {bottom_unit} ({count_of(bottom_count, language)})"
     )
     where = f" {scope}" if scope else ""
     if ratio is None:
         text = say(
             language,
-            f"Verze {version.number}{where}: {figures}; množství '{' '.join(denominator_terms)}' v {bottom_unit} "
+            f"Verze {version.number}{where}: {figures}; množství '{intent.shown(denominator_terms)}' v {bottom_unit} "
             "je nulové, poměr nelze spočítat.",
-            f"Version {version.number}{where}: {figures}; the quantity of '{' '.join(denominator_terms)}' in "
+            f"Version {version.number}{where}: {figures}; the quantity of '{intent.shown(denominator_terms)}' in "
             f"{bottom_unit} is zero, so there is no ratio.",
         )
     else:

@@ -26,7 +26,7 @@ from app.config import Settings
 from app.db.models import AuditResult, BudgetVersion, Position, Project, utc_now
 from app.domain.accounts.sessions import SessionUser
 from app.domain.budgets.changes import ChangeSet
-from app.domain.budgets.services import BUDGET_ORDER, BudgetService, position_announcement
+from app.domain.budgets.services import BudgetService, position_announcement
 from app.domain.chat.answers import (
     MentionedPosition,
     Reply,
@@ -42,7 +42,7 @@ from app.domain.chat.answers import (
     say,
     source_text,
 )
-from app.domain.chat.audit_answers import VerdictRow, answer_explain, answer_findings, ask_which
+from app.domain.chat.audit_answers import VerdictRow, answer_explain, answer_findings, ask_which, shown_findings
 from app.domain.chat.budget_view import PositionRow, Selection
 from app.domain.chat.budget_view import select as select_rows
 from app.domain.chat.change_answers import answer_changes, since_moment
@@ -51,11 +51,11 @@ from app.domain.chat.language import format_money, format_number
 from app.domain.exports.schemas import ExportRequest
 from app.domain.jobs.queues import JobQueues
 from app.domain.jobs.services import start_project_job
-from app.lib.errors import InvalidInput, NotFound, PreconditionFailed
+from app.lib.errors import InvalidInput, PreconditionFailed
 from app.lib.events import EventPublisher
 from app.lib.unit_of_work import record
 
-_ROW_COLUMNS = (
+ROW_COLUMNS = (
     Position.id,
     Position.lineage_id,
     Position.position_number,
@@ -69,7 +69,22 @@ _ROW_COLUMNS = (
     Position.total_price,
     Position.status,
 )
+# The same columns as ROW_COLUMNS (a test holds them equal), in budget order, for asyncpg.
+VERSION_ROWS_SQL = (
+    "SELECT id, lineage_id, position_number, code, description, category, metadata->>'object_code', unit,"
+    " quantity, unit_price, total_price, status FROM positions WHERE version_id = $1"
+    " ORDER BY source_line ASC NULLS LAST, created_at ASC, lineage_id ASC"
+)
 _EDITED_FIELD = {"set_quantity": "quantity", "set_price": "unit_price"}
+EDIT_ATTEMPTS = 6  # a command retried on a moved-on budget: one per competing edit, bounded
+
+
+def _conflicted(reply: Reply) -> bool:
+    return bool(reply.actions) and reply.actions[0].get("result", {}).get("status") == "conflict"
+
+
+# (row count, newest updated_at) of a version's positions: changes whenever any of them is written.
+Fingerprint = tuple[int, Any]
 
 
 class _VersionRowCache:
@@ -83,16 +98,16 @@ class _VersionRowCache:
 
     def __init__(self, size: int = 8) -> None:
         self.size = size
-        self.entries: OrderedDict[uuid.UUID, tuple[tuple[int, Any], list[PositionRow]]] = OrderedDict()
+        self.entries: OrderedDict[uuid.UUID, tuple[Fingerprint, list[PositionRow]]] = OrderedDict()
 
-    def get(self, version_id: uuid.UUID, fingerprint: tuple[int, Any]) -> list[PositionRow] | None:
+    def get(self, version_id: uuid.UUID, fingerprint: Fingerprint) -> list[PositionRow] | None:
         entry = self.entries.get(version_id)
         if entry is None or entry[0] != fingerprint:
             return None
         self.entries.move_to_end(version_id)
         return entry[1]
 
-    def put(self, version_id: uuid.UUID, fingerprint: tuple[int, Any], rows: list[PositionRow]) -> None:
+    def put(self, version_id: uuid.UUID, fingerprint: Fingerprint, rows: list[PositionRow]) -> None:
         self.entries[version_id] = (fingerprint, rows)
         self.entries.move_to_end(version_id)
         while len(self.entries) > self.size:
@@ -105,20 +120,26 @@ class _VersionRowCache:
 version_row_cache = _VersionRowCache()
 
 
-async def version_rows(session: AsyncSession, version_id: uuid.UUID) -> list[PositionRow]:
+async def version_rows(
+    session: AsyncSession, version_id: uuid.UUID, *, fingerprint: Fingerprint | None = None
+) -> list[PositionRow]:
     """A version's positions as the assistant reads them, in budget order (one query, or the cache
-    when the version's rows have not been written since)."""
-    count, newest = (
-        await session.execute(
-            select(func.count(), func.max(Position.updated_at)).where(Position.version_id == version_id)
-        )
-    ).one()
-    fingerprint = (count, newest)
+    when the version's rows have not been written since; `fingerprint` when the caller read it)."""
+    if fingerprint is None:
+        count, newest = (
+            await session.execute(
+                select(func.count(), func.max(Position.updated_at)).where(Position.version_id == version_id)
+            )
+        ).one()
+        fingerprint = (count, newest)
     cached = version_row_cache.get(version_id, fingerprint)
     if cached is not None:
         return cached
-    statement = select(*_ROW_COLUMNS).where(Position.version_id == version_id).order_by(*BUDGET_ORDER)
-    rows = [PositionRow(**row) for row in (await session.execute(statement)).mappings()]
+    # asyncpg straight on the session's connection: 2,000 rows decode in C and build positionally
+    # (through SQLAlchemy's result processing the same read costs several times the CPU).
+    connection = await session.connection()
+    driver: Any = (await connection.get_raw_connection()).driver_connection
+    rows = [PositionRow(*record) for record in await driver.fetch(VERSION_ROWS_SQL, version_id)]
     version_row_cache.put(version_id, fingerprint, rows)
     return rows
 
@@ -161,18 +182,13 @@ class BudgetAssistant:
             return answer_help(intent, understood=False)
         if intent.name in ("run_audit", "export"):
             return await self._start_job(project_id, intent)
-        version = await self._latest_version(project_id)
-        if version is None:
+        latest = await self._latest_version(project_id)
+        if latest is None:
             return no_budget(intent)
-        info = VersionInfo(
-            number=version.version,
-            id=version.id,
-            total_cost=version.total_cost,
-            total_positions=version.total_positions,
-        )
+        info, fingerprint = latest
         if intent.name == "changes":
-            return await self._changes(project_id, version, intent)
-        rows = await version_rows(self.session, version.id)
+            return await self._changes(project_id, info, intent)
+        rows = await version_rows(self.session, info.id, fingerprint=fingerprint)
         if intent.name == "total":
             return answer_total(info, rows, intent)
         if intent.name == "find":
@@ -183,20 +199,51 @@ class BudgetAssistant:
             return await self._findings(project_id, info, rows, intent)
         if intent.name == "explain":
             return await self._explain(project_id, info, rows, intent, referenced_ids)
-        return await self._edit(project_id, info, rows, intent, question_id, referenced_ids, expected_version)
+        reply = await self._edit(project_id, info, rows, intent, question_id, referenced_ids, expected_version)
+        for _ in range(EDIT_ATTEMPTS - 1):
+            # Someone made a version between our read and our write. Without the user's If-Match the
+            # command is read again against the new version (the position named again by its code,
+            # number or words — an edit of another position does not block this one); with it, no.
+            if expected_version is not None or not _conflicted(reply):
+                break
+            latest = await self._latest_version(project_id)
+            if latest is None:
+                break
+            info, fingerprint = latest
+            rows = await version_rows(self.session, info.id, fingerprint=fingerprint)
+            reply = await self._edit(project_id, info, rows, intent, question_id, referenced_ids, None)
+        return reply
 
     # ------------------------------------------------------------------------------------ reading
 
-    async def _latest_version(self, project_id: uuid.UUID) -> BudgetVersion | None:
-        current = await self.session.scalar(select(Project.current_version).where(Project.id == project_id))
-        if current is None:
-            raise NotFound("The project does not exist.")
-        return await self._version(project_id, current)
+    async def _latest_version(self, project_id: uuid.UUID) -> tuple[VersionInfo, Fingerprint] | None:
+        """The project's latest version and its rows' fingerprint, in one round trip (None: no budget yet)."""
+        in_version = Position.version_id == BudgetVersion.id
+        found = (
+            await self.session.execute(
+                select(
+                    BudgetVersion.id,
+                    BudgetVersion.version,
+                    BudgetVersion.total_cost,
+                    BudgetVersion.total_positions,
+                    select(func.count()).where(in_version).scalar_subquery(),
+                    select(func.max(Position.updated_at)).where(in_version).scalar_subquery(),
+                )
+                .join(Project, Project.id == BudgetVersion.project_id)
+                .where(Project.id == project_id, BudgetVersion.version == Project.current_version)
+            )
+        ).one_or_none()
+        if found is None:
+            return None
+        version_id, number, total_cost, total_positions, count, newest = found
+        info = VersionInfo(number=number, id=version_id, total_cost=total_cost, total_positions=total_positions)
+        return info, (count, newest)
 
-    async def _version(self, project_id: uuid.UUID, number: int) -> BudgetVersion | None:
-        return await self.session.scalar(
-            select(BudgetVersion).where(BudgetVersion.project_id == project_id, BudgetVersion.version == number)
+    async def _version_id(self, project_id: uuid.UUID, number: int) -> uuid.UUID | None:
+        found: uuid.UUID | None = await self.session.scalar(
+            select(BudgetVersion.id).where(BudgetVersion.project_id == project_id, BudgetVersion.version == number)
         )
+        return found
 
     async def _verdicts(
         self, project_id: uuid.UUID, lineages: Sequence[uuid.UUID], *, roles: Sequence[str] = ("orchestrator",)
@@ -204,33 +251,33 @@ class BudgetAssistant:
         """Verdicts on these lineages from the latest audit of each (newest audited version first)."""
         if not lineages:
             return []
-        statement = (
-            select(
-                Position.lineage_id,
-                AuditResult.position_id,
-                AuditResult.expert_role,
-                AuditResult.status,
-                AuditResult.confidence,
-                AuditResult.reasoning,
-                AuditResult.issues,
-                AuditResult.suggestions,
-                BudgetVersion.version,
+        # Two steps with plans that stay index lookups: the lineages' positions in every version of the
+        # project ((version_id, lineage_id) is indexed), then the verdicts on those positions.
+        positions = (
+            await self.session.execute(
+                select(Position.id, Position.lineage_id, BudgetVersion.version)
+                .join(BudgetVersion, BudgetVersion.id == Position.version_id)
+                .where(BudgetVersion.project_id == project_id, Position.lineage_id.in_(list(lineages)))
             )
-            .join(Position, Position.id == AuditResult.position_id)
-            .join(BudgetVersion, BudgetVersion.id == AuditResult.version_id)
-            .where(
-                AuditResult.project_id == project_id,
-                # (version_id, lineage_id) is indexed: look the lineages up in each version of the project.
-                Position.version_id.in_(select(BudgetVersion.id).where(BudgetVersion.project_id == project_id)),
-                Position.lineage_id.in_(list(lineages)),
-                AuditResult.expert_role.in_(list(roles)),
-            )
-            .order_by(BudgetVersion.version.desc())
-        )
-        rows = (await self.session.execute(statement)).all()
+        ).all()
+        if not positions:
+            return []
+        position_lineage = {position_id: (lineage_id, number) for position_id, lineage_id, number in positions}
+        statement = select(
+            AuditResult.position_id,
+            AuditResult.expert_role,
+            AuditResult.status,
+            AuditResult.confidence,
+            AuditResult.reasoning,
+            AuditResult.issues,
+            AuditResult.suggestions,
+            AuditResult.resolved,
+        ).where(AuditResult.position_id.in_(list(position_lineage)), AuditResult.expert_role.in_(list(roles)))
+        rows = sorted((await self.session.execute(statement)).all(), key=lambda row: -position_lineage[row[0]][1])
         latest: dict[uuid.UUID, int] = {}
         verdicts = []
-        for lineage_id, position_id, role, status, confidence, reasoning, issues, suggestions, number in rows:
+        for position_id, role, status, confidence, reasoning, issues, suggestions, resolved in rows:
+            lineage_id, number = position_lineage[position_id]
             if latest.setdefault(lineage_id, number) != number:
                 continue  # an older audit of the same lineage
             verdicts.append(
@@ -244,6 +291,7 @@ class BudgetAssistant:
                     issues=list(issues or []),
                     suggestions=[str(s) for s in suggestions or []],
                     audited_version=number,
+                    resolved=bool(resolved),
                 )
             )
         return verdicts
@@ -251,9 +299,7 @@ class BudgetAssistant:
     async def _findings(
         self, project_id: uuid.UUID, info: VersionInfo, rows: list[PositionRow], intent: Intent
     ) -> Reply:
-        selection = select_rows(rows, intent)
-        wanted = set(intent.statuses)
-        shown = [row.lineage_id for row in selection.rows if row.status in wanted][:50]
+        shown = [row.lineage_id for row in shown_findings(rows, intent)]
         verdicts = {v.lineage_id: v for v in await self._verdicts(project_id, shown)}
         return answer_findings(info, rows, intent, verdicts)
 
@@ -290,13 +336,13 @@ class BudgetAssistant:
         verdicts.sort(key=lambda v: order.get(v.expert_role, len(order)))
         return answer_explain(info, intent, row, verdicts, selection.filters)
 
-    async def _changes(self, project_id: uuid.UUID, latest: BudgetVersion, intent: Intent) -> Reply:
+    async def _changes(self, project_id: uuid.UUID, latest: VersionInfo, intent: Intent) -> Reply:
         language = intent.language
-        to_number = intent.version if intent.version is not None else latest.version
+        to_number = intent.version if intent.version is not None else latest.number
         if intent.since:
             moment = since_moment(intent.since, self.now())
             if moment is None:
-                return self._no_such(intent, latest.version, intent.since)
+                return self._no_such(intent, latest.number, intent.since)
             base = await self.session.scalar(
                 select(BudgetVersion.version)
                 .where(BudgetVersion.project_id == project_id, BudgetVersion.created_at < moment)
@@ -315,15 +361,15 @@ class BudgetAssistant:
             from_number = to_number - 1
             heading_cs = f"Verze {to_number} (oproti verzi {from_number})"
             heading_en = f"Version {to_number} (against version {from_number})"
-        if not 1 <= to_number <= latest.version or not 0 <= from_number <= latest.version:
-            wrong = to_number if not 1 <= to_number <= latest.version else from_number
-            return self._no_such(intent, latest.version, str(wrong))
-        target = latest if to_number == latest.version else await self._version(project_id, to_number)
-        base_version = await self._version(project_id, from_number) if from_number >= 1 else None
-        if target is None:
-            return self._no_such(intent, latest.version, str(to_number))
-        new = await version_rows(self.session, target.id)
-        old = await version_rows(self.session, base_version.id) if base_version is not None else []
+        if not 1 <= to_number <= latest.number or not 0 <= from_number <= latest.number:
+            wrong = to_number if not 1 <= to_number <= latest.number else from_number
+            return self._no_such(intent, latest.number, str(wrong))
+        target_id = latest.id if to_number == latest.number else await self._version_id(project_id, to_number)
+        base_id = await self._version_id(project_id, from_number) if from_number >= 1 else None
+        if target_id is None:
+            return self._no_such(intent, latest.number, str(to_number))
+        new = await version_rows(self.session, target_id)
+        old = await version_rows(self.session, base_id) if base_id is not None else []
         between = (
             await self.session.execute(
                 select(BudgetVersion.version, BudgetVersion.trigger_type, BudgetVersion.created_at)
@@ -423,16 +469,17 @@ class BudgetAssistant:
         new_number = result.version.version
         after_row = None
         if field is not None:
-            new_rows = await version_rows(self.session, result.version.id)
-            after_row = next((r for r in new_rows if r.lineage_id == row.lineage_id), None)
-        announced = position_announcement(
-            project_id,
-            new_number,
-            "modified" if field else "removed",
-            row.lineage_id,
-            after_row.id if after_row else None,
-        )
-        record(self.session, announced)
+            found = (
+                await self.session.execute(
+                    select(*ROW_COLUMNS).where(
+                        Position.version_id == result.version.id, Position.lineage_id == row.lineage_id
+                    )
+                )
+            ).one_or_none()
+            after_row = PositionRow(*found) if found is not None else None
+        done = "modified" if field else "removed"
+        after_id = after_row.id if after_row is not None else None
+        record(self.session, position_announcement(project_id, new_number, done, row.lineage_id, after_id))
         await self.session.commit()  # the version, then (after the commit) its events and the cache
         after = (
             {field: _json(getattr(after_row, field)), "total_price": _json(after_row.total_price)}

@@ -30,6 +30,7 @@ from app.domain.chat.answers import (
 )
 from app.domain.chat.budget_view import PositionRow, select
 from app.domain.chat.intents import Intent
+from app.domain.chat.language import count_of
 
 _STATUS_NAMES = {
     "RED": ("červená", "red"),
@@ -58,6 +59,7 @@ class VerdictRow:
     issues: list[dict[str, Any]] = field(default_factory=list)
     suggestions: list[str] = field(default_factory=list)
     audited_version: int = 0
+    resolved: bool = False  # a person marked the finding resolved (accepted, fixed or disputed)
 
     def first_issue(self) -> dict[str, Any] | None:
         ranked = sorted(
@@ -88,6 +90,14 @@ def not_audited(version: VersionInfo, intent: Intent) -> Reply:
     )
 
 
+def shown_findings(rows: Sequence[PositionRow], intent: Intent) -> list[PositionRow]:
+    """The positions a findings answer lists (worst and costliest first): the ones whose verdicts it reads."""
+    selection = select(rows, intent)
+    scoped = scope_rows(rows, intent, selection)
+    ordered = sorted(scoped, key=lambda row: (_STATUS_ORDER.get(row.status or "", 3), -(row.total_price or Decimal(0))))
+    return ordered[: min(intent.limit or LIST_LINES, 50)]
+
+
 def answer_findings(
     version: VersionInfo, rows: Sequence[PositionRow], intent: Intent, verdicts: Mapping[uuid.UUID, VerdictRow]
 ) -> Reply:
@@ -100,8 +110,7 @@ def answer_findings(
         return nothing_matches(version, intent, selection, rows)
     scoped = scope_rows(rows, intent, selection)
     counts = Counter(row.status or "none" for row in selection.rows)  # "none": not audited
-    ordered = sorted(scoped, key=lambda row: (_STATUS_ORDER.get(row.status or "", 3), -(row.total_price or Decimal(0))))
-    shown = ordered[: min(intent.limit or LIST_LINES, 50)]
+    shown = shown_findings(rows, intent)
     scope = scope_phrase({k: v for k, v in selection.filters.items() if k not in ("statuses",)}, language)
     wanted = ", ".join(status_name(status, language) for status in intent.statuses)
     audited = sorted({verdicts[row.lineage_id].audited_version for row in shown if row.lineage_id in verdicts})
@@ -110,8 +119,9 @@ def answer_findings(
     )
     heading = say(
         language,
-        f"Verze {version.number}{' ' + scope if scope else ''}: {len(scoped)} položek ({wanted}). Stav: {summary}.",
-        f"Version {version.number}{' ' + scope if scope else ''}: {len(scoped)} positions ({wanted}). "
+        f"Verze {version.number}{' ' + scope if scope else ''}: {count_of(len(scoped), language)} ({wanted}). "
+        f"Stav: {summary}.",
+        f"Version {version.number}{' ' + scope if scope else ''}: {count_of(len(scoped), language)} ({wanted}). "
         f"Statuses: {summary}.",
     )
     if len(scoped) > len(shown):
@@ -120,6 +130,8 @@ def answer_findings(
     for row in shown:
         line = f"- [{status_name(row.status, language)}] {position_line(row, language)}"
         verdict = verdicts.get(row.lineage_id)
+        if verdict is not None and verdict.resolved:
+            line += " " + say(language, "(vyřešeno)", "(resolved)")
         if verdict is not None:
             if verdict.reasoning:
                 line += f"\n  {say(language, 'Důvod', 'Reason')}: {verdict.reasoning}"
@@ -164,9 +176,9 @@ def ask_which(
     shown = list(candidates[:LIST_LINES])
     text = say(
         language,
-        f"Odpovídá {len(candidates)} položek, nevím, kterou myslíte — nic jsem neměnil. "
+        f"Odpovídají {count_of(len(candidates), language)}, nevím, kterou myslíte — nic jsem neměnil. "
         "Upřesněte objekt (např. „v SO 2“), číslo položky nebo popis v uvozovkách:",
-        f"{len(candidates)} positions match and I do not know which one you mean — nothing was changed. "
+        f"{count_of(len(candidates), language)} match and I do not know which one you mean — nothing was changed. "
         'Name the object (e.g. "in SO 2"), the position number or the description in quotes:',
     )
     if action is None:

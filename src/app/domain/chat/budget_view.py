@@ -26,6 +26,12 @@ def description_words(description: str) -> tuple[str, ...]:
     return tuple(words(search_text(description)))
 
 
+@functools.lru_cache(maxsize=131_072)
+def description_has(term: str, description: str) -> bool:
+    """Whether a form of the search stem is a word of the description (cached: asked of every row)."""
+    return any(word_matches(term, word) for word in description_words(description))
+
+
 def search_text(text: str | None) -> str:
     """Folded text as searched: "C 30/37" and "C30/37" read alike."""
     return _CLASS_SPACE.sub(r"c\1", fold(text or ""))
@@ -75,7 +81,7 @@ class PositionRow:
 
     def matches_terms(self, terms: Sequence[str]) -> bool:
         """Every term is a form of some word of the description."""
-        return all(any(word_matches(term, word) for word in self.words) for term in terms)
+        return all(description_has(term, self.description) for term in terms)
 
     @property
     def label(self) -> str:
@@ -157,6 +163,7 @@ def select(rows: Iterable[PositionRow], intent: Intent, *, terms: Sequence[str] 
         else:
             selected = [row for row in selected if row.matches_terms(search_terms)]
             filters["terms"] = search_terms
+            filters["words"] = intent.shown(search_terms)
     return Selection(rows=selected, filters=filters)
 
 

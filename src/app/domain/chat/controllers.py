@@ -80,7 +80,7 @@ class ChatController(Controller):
             settings=settings,
             queues=job_queues,
         )
-        question, answer = await chat_service.converse(
+        message, reply = await chat_service.converse(
             current_user, project_id, data, assistant, expected_version=parse_if_match(if_match)
         )
-        return ChatExchange(message=ChatMessageRead.from_model(question), assistant=ChatMessageRead.from_model(answer))
+        return ChatExchange(message=message, assistant=reply)

@@ -65,12 +65,14 @@ class Intent(msgspec.Struct, frozen=True, kw_only=True):
     per_unit: str | None = None  # ratio: the denominator's unit
     per_terms: tuple[str, ...] = ()  # ratio: the denominator's search stems
     missing: tuple[str, ...] = ()  # what a command still needs
+    # (search stem, the word as the message wrote it), for answers that quote the asker's words
+    wording: tuple[tuple[str, str], ...] = ()
 
     def params(self) -> dict[str, Any]:
         """The parameters that were found, JSON-ready (decimals as strings, tuples as lists)."""
         found: dict[str, Any] = {}
         for name in self.__struct_fields__:
-            if name in ("name", "confidence", "language"):
+            if name in ("name", "confidence", "language", "wording"):
                 continue
             value = getattr(self, name)
             if value is None or value == ():
@@ -79,6 +81,11 @@ class Intent(msgspec.Struct, frozen=True, kw_only=True):
                 list(value) if isinstance(value, tuple) else str(value) if isinstance(value, Decimal) else value
             )
         return found
+
+    def shown(self, terms: tuple[str, ...] | list[str]) -> str:
+        """Search stems as the message wrote them ("vyztuz" → "výztuže")."""
+        written = dict(self.wording)
+        return " ".join(written.get(term, term) for term in terms)
 
     @property
     def is_command(self) -> bool:
@@ -180,7 +187,8 @@ _STOPWORD_TEXT = """
     tuto tato toto tohle tuhle tenhle techto tomto teto tyhle
     jde jdou jit go goes going money penez penize zaplatime zaplatit platime utratime utratit cela cely cele
     celou objekt objektu objektech objekty objektem object objects probehl probehly probehlo probehla
-    happened happen pripada pripadaji falls
+    happened happen pripada pripadaji falls dohromady dohromad projekt projektu projektem project davame
+    dame davat jako oznacil oznacila oznacilo oznacene oznacen marked
 """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
@@ -226,6 +234,9 @@ _VERSION_WORD = r"(?:verz\w*|version|ver\.?|v\.?)"
 _VERSION_RANGE = re.compile(
     rf"\b(?:mezi|between|od|from)\s+{_VERSION_WORD}\s*(\d{{1,6}})\s*(?:a|and|do|to|az|k|-)\s*{_VERSION_WORD}?\s*(\d{{1,6}})\b"
 )
+_VERSION_PAIR = re.compile(
+    rf"\b(?:verz\w*|versions?)\s*(\d{{1,6}})\s*(?:a|and|s|se|with|vs\.?|versus|az|to|-)\s*{_VERSION_WORD}?\s*(\d{{1,6}})\b"
+)
 _VERSION_SINCE = re.compile(rf"\b(?:od|since|from|po|after)\s+{_VERSION_WORD}\s*(?:c\.|cislo|no\.?|#)?\s*(\d{{1,6}})\b")
 _VERSION = re.compile(r"\b(?:verz\w*|version|ver\.?)\s*(?:c\.|cislo|no\.?|number|#)?\s*(\d{1,6})\b|\bv(\d{1,6})\b")
 _SINCE = (
@@ -247,7 +258,7 @@ _COMMAND_VALUE = re.compile(
     rf"(?:\bna\s+hodnotu\b|\bna\b|\bto\b|=|:|\bbyt\b|\bbe\b|\bmit\b|\bbudou\b)\s*({_NUM})\s*(?:kc|czk|,-|{_UNIT}\b)?"
 )
 _TOP = re.compile(
-    r"\b(?:top|prvnich|first|nejvic)\s*(\d{1,3})\b|\b(\d{1,3})\s+(?=nej|most|largest|biggest|highest|top)"
+    r"\b(?:top|prvnich|first|nejvic)\s*(\d{1,3})\b|\b(\d{1,3})\s+(?=nej|most|largest|biggest|highest|top|cheapest|lowest|smallest|least)"
 )
 _POSITION_NUMBER = re.compile(
     r"(?:\b(?:polozk\w*|position|item|radek|radku|row)\s+(?:c\.|cislo|no\.?|number|#|pc\.?)?\s*|\bpc\.?\s*|#)"
@@ -262,13 +273,16 @@ _STATUS_WORDS = (
 )
 _PROBLEM = re.compile(
     r"\b(?:problem\w*|chyb\w*|nalez\w*|findings?|issues?|vad\w*|spatn\w*|wrong|errors?|warnings?|varovan\w*"
-    r"|podezrel\w*|suspicious|flagged|nedostatk\w*|kriticke|critical)\b"
+    r"|podezrel\w*|suspicious|flagged|nedostatk\w*|kriticke|critical|attention|pozornost\w*|reviz\w*"
+    r"|needs?\s+review|ke\s+kontrole)\b"
 )
 _FILTERS = (
     (
         re.compile(
             r"\b(?:bez|chybejic\w*|nulov\w*|zero|no|missing|without|nevyplnen\w*|prazdn\w*|empty)\s+"
             r"(?:a\s+|an\s+|any\s+|the\s+|zadne\s+|zadnou\s+)?(?:jednotkov\w*\s+|unit\s+)?(?:cen\w*|prices?)\b|\b(?:neocenen\w*|unpriced|nenacenen\w*)\b"
+            r"|\b(?:nemaj\w*|nema|have\s+no|has\s+no|(?:don'?t|do\s+not|does\s+not|doesn'?t)\s+have)\s+"
+            r"(?:a\s+|any\s+|zadnou\s+)?(?:jednotkov\w*\s+|unit\s+)?(?:cen\w*|prices?)\b"
             r"|\bcen\w*\s+(?:je\s+)?(?:nula|nulova|0)\b"
         ),
         "unpriced",
@@ -276,7 +290,9 @@ _FILTERS = (
     (
         re.compile(
             r"\b(?:bez|chybejic\w*|nulov\w*|zero|no|missing|without|nevyplnen\w*|prazdn\w*|empty)\s+"
-            r"(?:a\s+|any\s+|the\s+)?(?:mnozstvi|vymer\w*|quantit\w*|qty)\b"
+            r"(?:a\s+|any\s+|the\s+)?(?:mnozstv\w*|vymer\w*|quantit\w*|qty)\b"
+            r"|\b(?:nemaj\w*|nema|have\s+no|has\s+no|(?:don'?t|do\s+not|does\s+not|doesn'?t)\s+have)\s+"
+            r"(?:a\s+|any\s+|zadne\s+)?(?:mnozstv\w*|vymer\w*|quantit\w*|qty)\b"
         ),
         "no_quantity",
     ),
@@ -313,6 +329,7 @@ _CATEGORY = re.compile(
 _HELP = re.compile(
     r"^(?:help|napoveda|pomoc|\?+|menu|info)\W*$|\b(?:co\s+umis|co\s+dokazes|co\s+vsechno|what\s+can\s+you"
     r"|how\s+(?:do|can|should)\s+i\s+ask|jak\s+se\s+(?:te\s+)?(?:mam\s+)?ptat|co\s+se\s+(?:te\s+)?muzu\s+zeptat"
+    r"|what\s+(?:can|should|may)\s+i\s+ask|what\s+do\s+you\s+(?:know|understand)|co\s+se\s+(?:te\s+)?(?:muzu|mohu|da)\s+ptat"
     r"|napoveda|ukaz\s+prikazy|commands)\b"
 )
 _DELETE = re.compile(
@@ -411,8 +428,9 @@ def _unit(text: str | None) -> str | None:
     return _UNIT_WORDS.get(text) if text else None
 
 
-def _terms(text: str) -> tuple[str, ...]:
-    """Search stems from what is left of a message (English materials translated)."""
+def _terms(text: str, written: dict[str, str], wording: list[tuple[str, str]]) -> tuple[str, ...]:
+    """Search stems from what is left of a message (English materials translated); `wording` collects
+    each stem with the word as written."""
     found: list[str] = []
     for word in words(text):
         if word in STOPWORDS or len(word) < 3 or (any(ch.isdigit() for ch in word) and "/" not in word):
@@ -420,6 +438,7 @@ def _terms(text: str) -> tuple[str, ...]:
         term = ENGLISH_STEMS.get(word) or (word if "/" in word else stem(word))
         if term not in found:
             found.append(term)
+            wording.append((term, written.get(word, word)))
     return tuple(found)
 
 
@@ -451,7 +470,7 @@ def parse_message(message: str) -> Intent:
         found["export_format"] = "csv" if match.group(1) == "csv" else "xlsx"
     if match := slots.take(_OBJECT):
         found["object_code"] = _object_code(match)
-    if match := slots.take(_VERSION_RANGE):
+    if match := slots.take(_VERSION_RANGE) or slots.take(_VERSION_PAIR):
         found["version_from"], found["version"] = int(match.group(1)), int(match.group(2))
     elif match := slots.take(_VERSION_SINCE):
         found["version_from"] = int(match.group(1))
@@ -518,12 +537,15 @@ def parse_message(message: str) -> Intent:
         for match in list(pattern.finditer(slots.rest)):
             slots.blank(match.start(), match.end())
 
+    written = {fold(word): word for word in re.findall(r"[\w/]+", message)}
+    wording: list[tuple[str, str]] = []
     if per is not None:
         found["per_unit"] = _unit(per.group(1))
-        found["terms"] = _terms(slots.rest[: per.start()])
-        found["per_terms"] = _terms(slots.rest[per.end() :])
+        found["terms"] = _terms(slots.rest[: per.start()], written, wording)
+        found["per_terms"] = _terms(slots.rest[per.end() :], written, wording)
     else:
-        found["terms"] = _terms(slots.rest)
+        found["terms"] = _terms(slots.rest, written, wording)
+    found["wording"] = tuple(wording)
 
     name, confidence = _decide(
         folded,
@@ -557,7 +579,11 @@ def parse_message(message: str) -> Intent:
     if name == "export" and "export_format" not in found:
         found["export_format"] = "xlsx"
     kept = _KEPT.get(name, _KEPT_DEFAULT)
-    return Intent(name=name, confidence=confidence, **{k: v for k, v in found.items() if k in kept or k == "language"})
+    return Intent(
+        name=name,
+        confidence=confidence,
+        **{k: v for k, v in found.items() if k in kept or k in ("language", "wording")},
+    )
 
 
 # Which parameters each intent carries (the rest were read but mean nothing for it).
@@ -618,13 +644,16 @@ def _decide(
     if _EXPLAIN.search(folded) and (has_ref or found.get("terms") or statuses):
         return ("explain", 0.9) if has_ref or found.get("terms") else ("findings", 0.85)
     if (found.get("version") is not None or found.get("version_from") is not None or found.get("since")) and (
-        _CHANGES.search(folded) or not (_TOTAL_WEAK.search(folded) or _FIND.search(folded))
+        _CHANGES.search(folded)
+        or not (_TOTAL_WEAK.search(folded) or _FIND.search(folded) or found.get("terms") or statuses or problem)
     ):
         return "changes", 0.95 if _CHANGES.search(folded) else 0.75
     if _CHANGES.search(folded) and not found.get("filter"):
         return "changes", 0.9
     if per and (ratio_words or re.search(r"\b(?:kolik|how\s+much|how\s+many|what)\b|^(?:kg|t|m2|m3|m|ks)\b", folded)):
         return "ratio", 0.9
+    if per and found.get("terms") and found.get("per_terms"):
+        return "ratio", 0.8
     if ratio_words and found.get("terms") and len(found["terms"]) >= 2:
         return "ratio", 0.7
     if found.get("filter"):

@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 
 # Spaces people put between thousands: plain, no-break and narrow no-break.
 _THOUSANDS_SPACE = "[ \u00a0\u202f]"
-NUMBER_PATTERN = rf"-?(?:\d{{1,3}}(?:(?:{_THOUSANDS_SPACE}|[.,])\d{{3}})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?)"
+NUMBER_PATTERN = rf"-?(?:\d{{1,3}}(?:(?:{_THOUSANDS_SPACE}|[.,])\d{{3}})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?)(?!\d)"
 _NUMBER = re.compile(rf"(?<![\w.,/]){NUMBER_PATTERN}(?![\w/])")
 
 
@@ -143,3 +143,11 @@ def format_number(value: Decimal, language: str, places: int = 2) -> str:
     if language == "cs":
         return text.replace(",", "\u00a0").replace(".", ",")
     return text
+
+
+def count_of(count: int, language: str) -> str:
+    """ "1 položka", "3 položky", "5 položek" / "1 position", "5 positions"."""
+    if language == "cs":
+        word = "položka" if count == 1 else "položky" if 2 <= count <= 4 else "položek"
+        return f"{count} {word}"
+    return f"{count} position{'' if count == 1 else 's'}"

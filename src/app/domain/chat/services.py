@@ -47,7 +47,7 @@ class ChatService(RepositoryService[ChatMessage]):
         assistant: BudgetAssistant,
         *,
         expected_version: int | None = None,
-    ) -> tuple[ChatMessage, ChatMessage]:
+    ) -> tuple[ChatMessageRead, ChatMessageRead]:
         """Store the user's message, let the assistant answer it (a command may make a version or start a
         job), store the answer. `expected_version` (If-Match) is checked first: a stale one is refused
         with 412 before anything is stored, like the REST edits."""
@@ -60,7 +60,8 @@ class ChatService(RepositoryService[ChatMessage]):
                     headers={"ETag": f'"{current}"'},
                     extra={"current_version": current},
                 )
-        question = await self.post_message(actor, project_id, data)
+        question = ChatMessageRead.from_model(await self.post_message(actor, project_id, data))
+        # Read before the assistant runs: a refused command rolls the session back, which expires objects.
         reply = await assistant.reply(
             project_id,
             data.message,
@@ -87,7 +88,7 @@ class ChatService(RepositoryService[ChatMessage]):
             actions=msgspec.to_builtins(reply.actions),
         )
         await self._store(answer)
-        return question, answer
+        return question, ChatMessageRead.from_model(answer)
 
     async def post_message(self, actor: SessionUser, project_id: uuid.UUID, data: ChatMessageCreate) -> ChatMessage:
         """Store a user's message; referenced positions and documents must belong to the project."""

@@ -14,6 +14,9 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.domain.budgets.records import DocumentParseError
+from app.domain.documents.parsers.workbook_bounds import TAIL_BYTES, check_zip_directory
+
 HEAD_BYTES = 64 * 1024
 _PDF = b"%PDF-"
 _ZIP = b"PK\x03\x04"
@@ -72,6 +75,13 @@ def sniff_file(path: Path, filename: str | None = None) -> FileType:
 
 
 def _zip_type(path: Path) -> FileType:
+    with path.open("rb") as handle:  # the directory's size first: zipfile would read every entry
+        handle.seek(max(0, path.stat().st_size - TAIL_BYTES))
+        tail = handle.read()
+    try:
+        check_zip_directory(tail)
+    except DocumentParseError as exc:
+        raise UnknownFileType(str(exc)) from exc
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())

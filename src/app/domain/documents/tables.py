@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import csv
 import datetime
-import io
 import re
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
+from app.domain.documents.parsers.csv_budget import stream_rows
 from app.domain.documents.parsers.decoding import decode_text
+from app.domain.documents.parsers.limits import MAX_SEARCH_TEXT
 from app.domain.documents.parsers.workbook import Workbook
 
 _ZIP = b"PK\x03\x04"
@@ -39,13 +40,16 @@ def looks_like_table_file(data: bytes) -> bool:
 def table_text(data: bytes) -> str | None:
     """The rows of every sheet (or of the CSV) as text lines; None when the bytes are no table."""
     if data.startswith((_ZIP, _OLE2)):
-        workbook = Workbook(data)  # raises DocumentParseError for a damaged workbook
+        workbook = Workbook(data)  # bounded like any parse; raises DocumentParseError for a damaged one
         parts = []
-        for name in workbook.sheet_names:
-            lines = _rows_as_lines(workbook.rows(name))
-            if lines:
-                parts.append("\n".join([f"# {name}", *lines]))
-        return "\n\n".join(parts) or None
+        try:
+            for name in workbook.sheet_names:
+                lines = _rows_as_lines(workbook.rows(name))
+                if lines:
+                    parts.append("\n".join([f"# {name}", *lines]))
+        finally:
+            workbook.close()
+        return "\n\n".join(parts)[:MAX_SEARCH_TEXT] or None
     decoded = decode_text(data)
     if decoded is None:
         return None
@@ -55,8 +59,8 @@ def table_text(data: bytes) -> str | None:
         delimiter = dialect.delimiter
     except csv.Error:
         delimiter = ";"
-    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
-    return "\n".join(_rows_as_lines(rows)) or None
+    rows = (row for _line, row in stream_rows(text, delimiter))  # lazily, at most MAX_TABLE_ROWS
+    return "\n".join(_rows_as_lines(rows))[:MAX_SEARCH_TEXT] or None
 
 
 def _cell_text(value: object) -> str:

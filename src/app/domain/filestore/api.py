@@ -15,6 +15,7 @@ when there are none), and another `version` is refused with 400.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -33,7 +34,6 @@ from advanced_alchemy.filters import (
 )
 from litestar import Response
 from litestar.connection import ASGIConnection
-from litestar.di import Provide
 from litestar.handlers.base import BaseRouteHandler
 
 from app.config import Settings
@@ -74,7 +74,9 @@ def reads_files(settings: Settings) -> bool:
     return settings.MIGRATION_READ_FROM == "files"
 
 
-def refuse_writes_in_files_only(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+async def refuse_writes_in_files_only(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
     """Guard (app-wide): 503 problem+json for writes to project data while the file store is the writer."""
     settings: Settings = connection.app.state.settings
     if (
@@ -133,19 +135,10 @@ class FilePositionReads:
         return _page(positions, query.limit_offset), current
 
 
-def file_read_dependencies() -> dict[str, Provide]:
-    """The read sources for MIGRATION_READ_FROM=files (they replace the PostgreSQL ones)."""
-
-    def provide_project_reads(settings: Settings) -> FileProjectReads:
-        return FileProjectReads(settings)
-
-    def provide_position_reads(settings: Settings) -> FilePositionReads:
-        return FilePositionReads(settings)
-
-    return {
-        "project_reads": Provide(provide_project_reads, sync_to_thread=False),
-        "position_reads": Provide(provide_position_reads, sync_to_thread=False),
-    }
+def file_read_sources(settings: Settings) -> dict[str, Callable[[Any], Any]]:
+    """The read sources for MIGRATION_READ_FROM=files (they replace the PostgreSQL ones, see READ_SOURCES)."""
+    projects, positions = FileProjectReads(settings), FilePositionReads(settings)
+    return {"project_reads": lambda _request: projects, "position_reads": lambda _request: positions}
 
 
 def _page(items: list[T], limit_offset: LimitOffset) -> Page[T]:

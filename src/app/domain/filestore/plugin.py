@@ -3,8 +3,8 @@
 What it adds to a process (``FileStorePlugin(settings)`` in app.server's ``extension_plugins``):
 - the dual-write mirror, as a listener of committed changes (app.lib.unit_of_work): every project
   a transaction changed is re-exported after the commit, a deleted one moves to ``.deleted/``;
-- during a rollback (``MIGRATION_READ_FROM=files``) the read sources the API's handlers are given
-  (``project_reads``, ``position_reads``) answer from the store (``filestore.api``);
+- during a rollback (``MIGRATION_READ_FROM=files``) the read sources the API reads through
+  (``project_reads``, ``position_reads`` in the app state's READ_SOURCES) answer from the store;
 - in ``MIGRATION_MODE=files_only`` the write guard on every route that changes project data;
 - the ``app migrate-files`` and ``app export-files`` commands.
 Removing the file store after the cut-over: delete this folder and its line in app.server.
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.config import Settings
 from app.domain.projects.changes import ProjectChanged, ProjectDeleted, ProjectProgressed
+from app.domain.projects.reads import READ_SOURCES
 from app.lib.unit_of_work import Change, CommitContext, add_listener
 
 
@@ -55,12 +56,12 @@ class FileStorePlugin(InitPluginProtocol):
         add_listener("filestore.mirror", mirror_committed)
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        from app.domain.filestore.api import file_read_dependencies, refuse_writes_in_files_only
+        from app.domain.filestore.api import file_read_sources, refuse_writes_in_files_only
 
         self.install()
         app_config.guards.append(refuse_writes_in_files_only)
         if self.settings.MIGRATION_READ_FROM == "files":
-            app_config.dependencies.update(file_read_dependencies())
+            app_config.state[READ_SOURCES] = file_read_sources(self.settings)
         return app_config
 
     def cli_commands(self) -> list[click.Command]:

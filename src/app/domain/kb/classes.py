@@ -7,8 +7,8 @@ with: ``411321414`` lies in ``4`` → ``41`` → ``411`` → ``4113`` → ``4113
 
 Class digits ending in ``0`` are the "general" class of their parent (``330…`` columns in general,
 ``70…`` cables in OTSKP), which the tree does not list; a code is therefore said to have no class
-only when it is a ÚRS code whose two-digit group neither exists nor is such a general class (OTSKP
-numbers a few groups its own way). What a five-digit class
+only when it is a ÚRS work item (type K) whose two-digit group neither exists nor is such a general
+class (OTSKP numbers a few groups its own way; a code of unknown type may be a material). What a five-digit class
 measures is read from its name: monolithic concrete (a volume), its reinforcement (a mass) or its
 formwork (an area); other classes say nothing about units.
 """
@@ -106,8 +106,9 @@ class ClassTable:
                 return None
             key = digits.group(0)
         path = self._path(key)
-        # Only ÚRS codes are held to the tree's groups: OTSKP numbers some groups its own way (84 pipes).
-        held = shape in (CodeShape.URS, CodeShape.URS_VARIANT)
+        # Only ÚRS work items (type K) are held to the tree's groups: OTSKP numbers some groups its own
+        # way (84 pipes), and a 9-digit code of unknown type may be a material (55…, 35…).
+        held = shape in (CodeShape.URS, CodeShape.URS_VARIANT) and (item_type or "").strip().upper() == "K"
         exists = bool(path) and (len(path) >= 2 or key[1:2] == "0" or not held)
         return ClassPlacement(code=key, path=path, exists=exists, kind=class_kind(path[-1].name) if path else None)
 

@@ -12,6 +12,7 @@ import uuid
 from litestar.types import Scope
 from redis.asyncio import Redis
 
+from app.domain.accounts.sessions import SessionUser
 from app.lib import cache
 
 
@@ -19,9 +20,20 @@ def project_state_key(project_id: uuid.UUID | str) -> str:
     return f"project:{project_id}:state"
 
 
-def prefetch_project_state(scope: Scope) -> tuple[str, None]:
-    """For the request gate (`cache.CACHE_PREFETCH_OPT`): the state entry of the path's project."""
+def _state_entry_of(scope: Scope) -> tuple[str, None] | None:
+    settings = scope["litestar_app"].state.settings
+    if settings.MIGRATION_READ_FROM == "files":  # the file store answers, not the cache
+        return None
     return project_state_key(scope["path_params"]["project_id"]), None
+
+
+def may_see(owner_tag: str, actor: SessionUser) -> bool:
+    """Owners see their projects, administrators see all (others get 404, never 403)."""
+    return actor.is_admin or owner_tag == str(actor.id)
+
+
+# For the request gate (`cache.CACHE_PREFETCH_OPT` of GET /api/projects/{id}).
+PREFETCH_PROJECT_STATE = cache.Prefetch(entry=_state_entry_of, family="project_state", visible=may_see)
 
 
 def user_projects_key(owner_id: uuid.UUID | str) -> str:

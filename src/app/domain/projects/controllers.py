@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from advanced_alchemy.filters import LimitOffset
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from app.config import Settings
+from app.domain.accounts.guards import current_session_user
 from app.domain.accounts.sessions import SessionUser
-from app.domain.projects.cache import prefetch_project_state
+from app.domain.projects.cache import PREFETCH_PROJECT_STATE
 from app.domain.projects.deps import project_dependencies
 from app.domain.projects.guards import WRITES_PROJECT_DATA
-from app.domain.projects.reads import ProjectReads
+from app.domain.projects.reads import ProjectReads, project_reads_for
 from app.domain.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate
 from app.domain.projects.services import ProjectPage, ProjectService
 from app.lib.cache import CACHE_PREFETCH_OPT
@@ -50,15 +52,14 @@ class ProjectController(Controller):
         project = await projects_service.create_for(current_user, data)
         return ProjectRead.from_model(project)
 
-    @get("/{project_id:uuid}", opt={CACHE_PREFETCH_OPT: prefetch_project_state})
+    @get("/{project_id:uuid}", opt={CACHE_PREFETCH_OPT: PREFETCH_PROJECT_STATE})
     async def get_project(
-        self,
-        project_id: FromPath[uuid.UUID],
-        current_user: NamedDependency[SessionUser],
-        project_reads: NamedDependency[ProjectReads],
+        self, project_id: FromPath[uuid.UUID], request: Request[Any, Any, Any]
     ) -> Response[ProjectRead]:
         """The project with the aggregates of its latest budget version (served from the cache)."""
-        return await project_reads.one(current_user, project_id)
+        # The hot path: no dependencies to resolve (each costs a task), no database session unless
+        # the cache misses; the request gate already read the entry with the session.
+        return await project_reads_for(request).one(current_session_user(request), project_id)
 
     @patch("/{project_id:uuid}")
     async def update_project(

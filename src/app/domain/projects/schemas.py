@@ -61,6 +61,9 @@ class ProjectRead(msgspec.Struct, kw_only=True):
     completed_at: datetime.datetime | None
     created_at: datetime.datetime
     updated_at: datetime.datetime
+    # Beside the open counts above: RED / AMBER verdicts an estimator resolved.
+    issues_resolved_red: int = 0
+    issues_resolved_amber: int = 0
 
     @classmethod
     def from_model(cls, project: Project) -> ProjectRead:
@@ -82,4 +85,6 @@ class ProjectRead(msgspec.Struct, kw_only=True):
             completed_at=project.completed_at,
             created_at=project.created_at,
             updated_at=project.updated_at,
+            issues_resolved_red=project.issues_resolved_red,
+            issues_resolved_amber=project.issues_resolved_amber,
         )

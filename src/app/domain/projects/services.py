@@ -16,6 +16,8 @@ import hashlib
 import json
 import shutil
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.db.models import Project, utc_now
 from app.domain.accounts.sessions import SessionUser
-from app.domain.projects.cache import project_state_key, user_projects_key
+from app.domain.projects.cache import may_see, project_state_key, user_projects_key
 from app.domain.projects.changes import ProjectChanged, ProjectDeleted
 from app.domain.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate
 from app.lib import cache
@@ -53,7 +55,7 @@ def project_not_found() -> NotFound:
 
 def can_see(actor: SessionUser, owner_id: uuid.UUID) -> bool:
     """Owners see their projects, administrators see all; others get 404, never 403."""
-    return actor.is_admin or owner_id == actor.id
+    return may_see(str(owner_id), actor)
 
 
 def project_storage_dir(settings: Settings, project_id: uuid.UUID) -> Path:
@@ -89,25 +91,35 @@ def project_state_entry(project: Project) -> cache.CachedBytes:
 
 
 async def project_state_bytes(
-    db_session: AsyncSession,
     redis: Redis,
     actor: SessionUser,
     project_id: uuid.UUID,
     *,
     ttl_seconds: int,
     read: cache.CacheRead | None = None,
+    db_session: AsyncSession | None = None,
+    new_session: Callable[[], AbstractAsyncContextManager[AsyncSession]] | None = None,
 ) -> bytes:
     """The project as the API shows it, as JSON bytes straight from the cache when possible; 404 if
-    not visible. `read` is what the request gate prefetched (see `prefetch_project_state`)."""
+    not visible. `read` is what the request gate prefetched (see `PREFETCH_PROJECT_STATE`). A miss
+    reads PostgreSQL in `db_session`, or in a session of its own from `new_session` (a cached read
+    then never opens one)."""
+
+    async def load_with(session: AsyncSession) -> cache.CachedBytes | None:
+        project = await session.get(Project, project_id, populate_existing=True)
+        return project_state_entry(project) if project is not None else None
 
     async def load() -> cache.CachedBytes | None:
-        project = await db_session.get(Project, project_id, populate_existing=True)
-        return project_state_entry(project) if project is not None else None
+        if db_session is not None:
+            return await load_with(db_session)
+        assert new_session is not None, "pass db_session or new_session"
+        async with new_session() as session:
+            return await load_with(session)
 
     entry = await cache.get_or_load_entry(
         redis, project_state_key(project_id), load, ttl_seconds=ttl_seconds, family="project_state", read=read
     )
-    if entry is None or not (actor.is_admin or entry.tag == str(actor.id)):
+    if entry is None or not may_see(entry.tag, actor):
         raise project_not_found()
     return entry.body
 
@@ -116,7 +128,7 @@ async def get_project_state(
     db_session: AsyncSession, redis: Redis, actor: SessionUser, project_id: uuid.UUID, *, ttl_seconds: int
 ) -> ProjectRead:
     """The project as the API shows it, from the cache when possible; 404 if not visible."""
-    body = await project_state_bytes(db_session, redis, actor, project_id, ttl_seconds=ttl_seconds)
+    body = await project_state_bytes(redis, actor, project_id, ttl_seconds=ttl_seconds, db_session=db_session)
     return msgspec.json.decode(body, type=ProjectRead)
 
 

@@ -33,6 +33,8 @@ from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from litestar.channels.subscriber import BacklogStrategy, Subscriber
 from redis.asyncio import Redis
 
+from app.lib.redis_events import SESSIONS_ENDED_PREFIX, ended_sessions
+
 logger = structlog.get_logger(__name__)
 
 _PROGRESS_PREFIX = b'{"type":"progress"'
@@ -60,6 +62,7 @@ class SocketOutbox:
         self._ready = asyncio.Event()
         self.closed = False
         self.overflowed = False
+        self.revoked = False
         self.dropped = 0
 
     def __len__(self) -> int:
@@ -98,8 +101,15 @@ class SocketOutbox:
         self.closed = True
         self._ready.set()
 
+    def revoke(self) -> None:
+        """The socket's session ended: its sender closes the socket without sending what is queued."""
+        self.revoked = True
+        self._ready.set()
+
     async def next(self, timeout: float) -> bytes | None:
         """The next event; None when `timeout` passed with nothing to send (or the outbox closed)."""
+        if self.revoked:
+            return None
         if not self._items and not self.closed and not self.overflowed:
             self._ready.clear()
             try:
@@ -107,23 +117,33 @@ class SocketOutbox:
                     await self._ready.wait()
             except TimeoutError:
                 return None
-        if self._items and not self.overflowed:
+        if self._items and not self.overflowed and not self.revoked:
             return self._items.popleft()
         return None
 
 
 class SocketSubscriber(Subscriber):
-    """A Litestar subscriber whose backlog is a SocketOutbox; the socket's sender drains it."""
+    """A Litestar subscriber whose backlog is a SocketOutbox; the socket's sender drains it.
+
+    A sessions-ended notice on the user's channel (app.lib.redis_events) is never queued: when it
+    names this socket's session (or all of the user's), the outbox is revoked at once.
+    """
 
     def __init__(
         self, plugin: ChannelsPlugin, max_backlog: int | None = None, backlog_strategy: BacklogStrategy = "backoff"
     ) -> None:
         super().__init__(plugin, max_backlog=None, backlog_strategy=backlog_strategy)
         self.outbox = SocketOutbox(max_backlog or 500)
+        self.session_id: str | None = None
 
     def put_nowait(self, item: bytes | None) -> bool:
         if item is None:
             self.outbox.close()
+            return True
+        if item.startswith(SESSIONS_ENDED_PREFIX):
+            ended = ended_sessions(item)
+            if ended is None or self.session_id in ended:
+                self.outbox.revoke()
             return True
         return self.outbox.push(item)
 
@@ -197,8 +217,9 @@ class LiveChannelsPlugin(ChannelsPlugin):
             await asyncio.wait({sub_task}, timeout=PUBSUB_CLOSE_TIMEOUT_SECONDS)
         await super()._on_shutdown()
 
-    async def open_subscriber(self, channels: Iterable[str]) -> SocketSubscriber:
+    async def open_subscriber(self, channels: Iterable[str], session_id: str | None = None) -> SocketSubscriber:
         subscriber = SocketSubscriber(plugin=self, max_backlog=self._max_backlog)
+        subscriber.session_id = session_id
         await self.add_channels(subscriber, channels)
         return subscriber
 

@@ -6,6 +6,10 @@ subscribed to `channel:user:{id}` straight away and told so by a `subscribed` ev
 `{"action": "join_project", "project_id"}` (owner or admin only, else an `error` event and nothing
 subscribed), `{"action": "leave_project", "project_id"}`, `{"action": "ping"}` → `pong`.
 
+Revocation: logout, suspension, a role change or a password change publishes a sessions-ended notice
+on the user's channel; every API process closes the sockets of the ended sessions at once (1008).
+The session is also checked again before a `join_project` and at every idle ping.
+
 Resuming: a client that reconnects passes the last `seq` it saw, `?after_seq=N` for its user channel
 and `"after_seq": N` in `join_project`; right after `subscribed` it is sent the channel's newer kept
 events (app.lib.redis_events keeps the last few hundred). An event can then arrive twice (published
@@ -35,7 +39,7 @@ from sqlalchemy import select
 from app.config import Settings
 from app.db.models import Project
 from app.domain.accounts.middleware import token_from_connection
-from app.domain.accounts.sessions import SessionUser, resolve_session
+from app.domain.accounts.sessions import SessionUser, resolve_session, resolve_session_id
 from app.domain.realtime.channels import LiveChannelsPlugin, SocketSubscriber
 from app.lib.db import alchemy_config
 from app.lib.events import project_channel, user_channel
@@ -117,6 +121,7 @@ class LiveSocket:
         self.namespace = settings.REDIS_NAMESPACE
         self.projects: set[uuid.UUID] = set()
         self.subscriber: SocketSubscriber | None = None
+        self.close_with: tuple[int, str] | None = None  # set by the sender: close code and reason
         self.log = logger.bind(user_id=str(user.id))
 
     def _pubsub(self, channel: str) -> str:
@@ -125,7 +130,7 @@ class LiveSocket:
     async def serve(self) -> None:
         own_channel = user_channel(self.user.id)
         try:
-            self.subscriber = await self.channels.open_subscriber([self._pubsub(own_channel)])
+            self.subscriber = await self.channels.open_subscriber([self._pubsub(own_channel)], self.user.session_id)
         except Exception as exc:
             self.log.warning("websocket subscribe failed", error=str(exc))
             await self.socket.close(code=WS_TRY_AGAIN_LATER, reason="live events unavailable")
@@ -141,6 +146,10 @@ class LiveSocket:
             for task in (sender, receiver):
                 task.cancel()
             await asyncio.gather(sender, receiver, return_exceptions=True)
+            # Closed only now: with a receive still pending, granian's close waits for the peer's
+            # close frame, which that pending receive would swallow.
+            if self.close_with is not None:
+                await self._close(*self.close_with)
             WEBSOCKET_CONNECTIONS.dec()
             with contextlib.suppress(Exception):
                 await self.channels.close_subscriber(self.subscriber)
@@ -157,19 +166,25 @@ class LiveSocket:
         write_timeout = self.settings.WEBSOCKET_PING_TIMEOUT
         while True:
             event = await outbox.next(timeout=idle_ping)
+            if outbox.revoked:
+                self.close_with = (WS_POLICY_VIOLATION, "the session has ended")
+                return
             if outbox.overflowed:
-                await self._close(WS_TRY_AGAIN_LATER, "too far behind; reconnect and reload")
+                self.close_with = (WS_TRY_AGAIN_LATER, "too far behind; reconnect and reload")
                 return
             if outbox.closed and event is None:
                 return
             if event is None:
+                if not await self._session_alive():  # a missed sessions-ended notice, or expiry
+                    self.close_with = (WS_POLICY_VIOLATION, "the session has ended")
+                    return
                 event = direct_event("ping", {})
             try:
                 async with asyncio.timeout(write_timeout):
                     await self.socket.send({"type": "websocket.send", "text": event.decode("utf-8"), "bytes": None})
             except TimeoutError:
                 self.log.info("websocket client too slow; closing")
-                await self._close(WS_TRY_AGAIN_LATER, "client too slow")
+                self.close_with = (WS_TRY_AGAIN_LATER, "client too slow")
                 return
             except (WebSocketDisconnect, OSError, RuntimeError):
                 return
@@ -190,6 +205,9 @@ class LiveSocket:
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 self.send_direct("error", {"message": f"invalid message: {exc}"})
                 continue
+            except RecursionError:  # a deeply nested message must not end the receive loop
+                self.send_direct("error", {"message": "invalid message: nested too deeply"})
+                continue
             await self._handle(message)
 
     async def _handle(self, message: ClientMessage) -> None:
@@ -201,6 +219,19 @@ class LiveSocket:
             await self._leave(message.project_id)
         else:
             self.send_direct("error", {"message": f"unknown action {message.action!r}", "action": message.action})
+
+    async def _session_alive(self) -> bool:
+        """The socket's session still exists and its user may still act (not suspended); role and
+        status may have changed, so the socket's user is refreshed."""
+        try:
+            user = await resolve_session_id(self.socket.app.state.redis, self.user.session_id)
+        except Exception as exc:  # Redis away: keep the socket; the next check decides
+            self.log.warning("websocket session check failed", error=str(exc))
+            return True
+        if user is None:
+            return False
+        self.user = user
+        return True
 
     async def _replay(self, channel: str, after_seq: int | None) -> None:
         """Send the channel's kept events newer than `after_seq` (a resuming client); best effort."""
@@ -215,6 +246,10 @@ class LiveSocket:
             self.subscriber.outbox.push(event)
 
     async def _join(self, project_id: uuid.UUID | None, after_seq: int | None = None) -> None:
+        if not await self._session_alive():
+            assert self.subscriber is not None
+            self.subscriber.outbox.revoke()
+            return
         if project_id is None:
             self.send_direct("error", {"message": "project_id is required", "action": "join_project"})
             return

@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 
 from app.config import Settings, get_settings
 from app.lib.files import ensure_dir, fsync_dir
+from app.lib.operator_errors import with_remedy
 
 logger = structlog.get_logger(__name__)
 
@@ -127,34 +128,13 @@ async def _run(command: list[str], env: dict[str, str]) -> None:
         raise BackupError(describe_tool_failure(Path(command[0]).name, process.returncode or 1, output))
 
 
-# What an operator should do about a failure, by a phrase of its cause.
-_REMEDIES: tuple[tuple[str, str], ...] = (
-    (
-        "already exists",
-        "the target database is not empty: restore into a freshly created database "
-        "(createdb, then `app db restore FILE`), or pass --clean to drop and replace its objects",
-    ),
-    ("does not exist", "check the database name in DATABASE_URL (create it first when restoring into a new one)"),
-    ("password authentication failed", "check the user and password in DATABASE_URL"),
-    ("connection refused", "is PostgreSQL running and reachable at the host and port of DATABASE_URL?"),
-    ("permission denied", "the database user lacks a privilege: run as the database owner or a superuser"),
-    ("input file does not appear to be a valid archive", "the file is not a backup made by `app db backup`"),
-    ("aborting because of server version mismatch", "use a pg_dump at least as new as the server"),
-)
-
-
 def describe_tool_failure(tool: str, returncode: int, stderr: str) -> str:
     """One readable message for a failed pg_dump / pg_restore: the error lines of its output (not the
     SQL it was running, which pg_restore prints after the error), then what to do about it."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     causes = [line for line in lines if re.search(r"\b(error|fatal|ERROR|FATAL)\b", line)]
     shown = list(dict.fromkeys(causes or lines[-5:]))[:5]
-    message = f"{tool} failed ({returncode}): " + (" | ".join(shown) or "no output")
-    text = " ".join(shown).lower()
-    remedies = [remedy for phrase, remedy in _REMEDIES if phrase in text]
-    if remedies:
-        message += "\nWhat to do: " + "; ".join(dict.fromkeys(remedies))
-    return message
+    return with_remedy(f"{tool} failed ({returncode}): " + (" | ".join(shown) or "no output"))
 
 
 # ---------------------------------------------------------------------------------------------

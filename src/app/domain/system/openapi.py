@@ -65,6 +65,25 @@ HTTP_DATE_HEADER: dict[str, Any] = {
     "description": "an HTTP date (RFC 9110), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`",
     "required": False,
 }
+RETRY_AFTER_HEADER: dict[str, Any] = {
+    "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    "description": "seconds to wait before trying again",
+    "required": False,
+}
+ETAG_HEADER: dict[str, Any] = {
+    "schema": {"type": "string"},
+    "description": 'the budget version the answer reflects, e.g. `"7"` (send it back as `If-Match`)',
+    "required": False,
+}
+# Answers that carry the budget version as an ETag (app.domain.budgets.controllers).
+ETAG_OPERATIONS = {
+    ("/api/projects/{project_id}/positions", "get"),
+    ("/api/projects/{project_id}/positions", "post"),
+    ("/api/projects/{project_id}/positions/{position_id}", "patch"),
+    ("/api/projects/{project_id}/positions/{position_id}", "delete"),
+}
+
+
 # Media types of the files an endpoint streams (the stored document keeps the uploader's type).
 FILE_MEDIA_TYPES = {
     "/api/jobs/{job_id}/artifact": [
@@ -130,18 +149,49 @@ def answered_statuses(
 
 
 def _problem_response(status: int) -> dict[str, Any]:
-    return {
+    response: dict[str, Any] = {
         "description": HTTPStatus(status).phrase,
         "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA_REF}},
     }
+    if status in (429, 503):
+        response["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
+    if status == 401:
+        response["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}, "required": False}}
+    return response
 
 
-def _forbids_unknown_fields(annotation: Any) -> type[msgspec.Struct] | None:
+def _body_struct(annotation: Any) -> type[msgspec.Struct] | None:
     for candidate in (annotation, *getattr(annotation, "__args__", ())):
-        is_struct = isinstance(candidate, type) and issubclass(candidate, msgspec.Struct)
-        if is_struct and candidate.__struct_config__.forbid_unknown_fields:
+        if isinstance(candidate, type) and issubclass(candidate, msgspec.Struct):
             return candidate
     return None
+
+
+def _object_key_bounds(struct: type[msgspec.Struct]) -> dict[str, int]:
+    """Field name → the most keys its object may have (msgspec `Meta(max_length=…)` on a dict, which
+    Litestar leaves out of the document)."""
+    bounds: dict[str, int] = {}
+    info = msgspec.inspect.type_info(struct)
+    for field in info.fields if isinstance(info, msgspec.inspect.StructType) else ():
+        kind = field.type
+        variants = kind.types if isinstance(kind, msgspec.inspect.UnionType) else (kind,)
+        for variant in variants:
+            if isinstance(variant, msgspec.inspect.Metadata):
+                variant = variant.type
+            if isinstance(variant, msgspec.inspect.DictType) and variant.max_length is not None:
+                bounds[field.encode_name] = variant.max_length
+    return bounds
+
+
+def _describe_struct(component: dict[str, Any], struct: type[msgspec.Struct]) -> None:
+    if struct.__struct_config__.forbid_unknown_fields:
+        component["additionalProperties"] = False
+    properties = component.get("properties", {})
+    for name, most in _object_key_bounds(struct).items():
+        schema = properties.get(name, {})
+        for variant in [schema, *schema.get("oneOf", [])]:
+            if variant.get("type") == "object":
+                variant["maxProperties"] = most
 
 
 def _component_name(schema: dict[str, Any]) -> str | None:
@@ -159,13 +209,13 @@ def _fix_request_body(operation: dict[str, Any], handler: HTTPRouteHandler, comp
         return
     if body.has_default or body.is_optional:
         request_body["required"] = False
-    struct = _forbids_unknown_fields(body.annotation)
+    struct = _body_struct(body.annotation)
     if struct is None:
         return
     for media in request_body.get("content", {}).values():
         name = _component_name(media.get("schema", {}))
         if name and name in components:
-            components[name]["additionalProperties"] = False
+            _describe_struct(components[name], struct)
 
 
 def _fix_success_responses(path: str, responses: dict[str, Any]) -> None:
@@ -205,6 +255,9 @@ def build_honest_openapi(app: Litestar) -> dict[str, Any]:
             for status in [s for s in responses if s[:1] in "45"]:
                 responses.pop(status)
             _fix_success_responses(path, responses)
+            if (path, method) in ETAG_OPERATIONS:
+                for status in [s for s in responses if s.startswith("2")]:
+                    responses[status].setdefault("headers", {})["ETag"] = ETAG_HEADER
             if path == "/ready":  # not ready: the same body, naming what failed
                 responses["503"] = {**responses["200"], "description": "PostgreSQL or Redis does not answer"}
             for status in sorted(answered_statuses(path, method, route, handler, operation)):

@@ -157,7 +157,12 @@ def combine(position: AuditPosition, verdicts: Sequence[Verdict], settings: Audi
     lifted = status is GREEN and any(conflict.raises_to_amber for conflict in conflicts)
     if lifted:
         status = AMBER
-    match_low = position.match_score is not None and position.match_score < settings.review_match_score
+    # A weak catalogue match wants a look; no match at all (a private item) is information, not a doubt.
+    match_low = (
+        position.match_code is not None
+        and position.match_score is not None
+        and position.match_score < settings.review_match_score
+    )
     needs_review = status is RED or match_low
 
     issues: list[Issue] = []

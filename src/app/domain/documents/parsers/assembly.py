@@ -6,7 +6,7 @@ applies the shared rules once: rounding, totals, warnings for unreadable values,
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -22,7 +22,7 @@ from app.domain.budgets.records import (
 )
 
 from .cells import Cell, iso_date
-from .limits import MAX_POSITIONS, too_large
+from .limits import MAX_POSITIONS, MAX_SEARCH_TEXT, too_large
 from .numbers import InvalidNumber, line_total, parse_decimal, quantize_money, quantize_quantity
 
 # Skipped rows are all counted; this many are also listed with their line and reason.
@@ -170,6 +170,7 @@ class DocumentBuilder:
         if empty_error and not self.positions:
             raise DocumentParseError(empty_error)
         positions = [draft.finish() for draft in self.positions]
+        self.positions = []  # the drafts' numbers and lists are copies: let them go before the text is built
         date = self.metadata.get("date")
         iso = iso_date(date) if isinstance(date, str) else None
         if iso:
@@ -188,14 +189,25 @@ class DocumentBuilder:
         )
 
     def _searchable_text(self, positions: list[PositionRecord]) -> str:
+        """Stavba, objects and each position's code, descriptions and notes, one per line; cut at
+        ``MAX_SEARCH_TEXT`` characters (noted in the metadata), as a search index needs no more."""
         lines: list[str] = []
-        stavba = " ".join(str(self.metadata[key]) for key in ("stavba_code", "stavba_name") if self.metadata.get(key))
-        if stavba:
-            lines.append(stavba)
-        lines.extend(" ".join(part for part in (obj.code, obj.name) if part) for obj in self.objects)
+        size = 0
+        for line in self._text_lines(positions):
+            if not line:
+                continue
+            size += len(line) + 1
+            if size > MAX_SEARCH_TEXT:
+                self.metadata["text_truncated_at"] = MAX_SEARCH_TEXT
+                break
+            lines.append(line)
+        return "\n".join(lines)
+
+    def _text_lines(self, positions: list[PositionRecord]) -> Iterator[str]:
+        yield " ".join(str(self.metadata[key]) for key in ("stavba_code", "stavba_name") if self.metadata.get(key))
+        yield from (" ".join(part for part in (obj.code, obj.name) if part) for obj in self.objects)
         for position in positions:
-            lines.append(" ".join(part for part in (position.code, position.description) if part))
+            yield " ".join(part for part in (position.code, position.description) if part)
             if position.full_description and position.full_description != position.description:
-                lines.append(position.full_description)
-            lines.extend(str(note) for note in position.metadata.get("notes", ()))
-        return "\n".join(line for line in lines if line)
+                yield position.full_description
+            yield from (str(note) for note in position.metadata.get("notes", ()))

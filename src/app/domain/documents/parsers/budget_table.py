@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from .assembly import DocumentBuilder, PositionDraft
-from .cells import Cell, cell_text, fold, is_blank_row
+from .cells import Cell, cell_text, fold, is_blank_row, row_excerpt
 from .columns import Column, Header
 from .numbers import parse_number_or_none, plain_number, quantize_money
 
@@ -47,6 +47,7 @@ _SUMMARY_PREFIXES = (
 )
 # Item codes have at least five digits (ÚRS 9, OTSKP 5–6, RTS and R-items mixed); section codes fewer.
 _ITEM_CODE = re.compile(r"(?=(?:\D*\d){5})[0-9A-Za-z.\-_/]{5,}")
+_LABEL_LENGTH = 20  # header labels and summary words are short; long texts are never folded
 _EXPRESSION = re.compile(r"[\d\s,.+\-*/()=^\[\]]+")
 
 NUMBER = Column("number", exact=("pc", "porc", "poradovecislo", "cp", "por", "cpol", "polc"))
@@ -138,11 +139,8 @@ class BudgetTableReader:
     def text(self, row: Sequence[Cell], field: str) -> str:
         return cell_text(self.header.get(row, field))
 
-    def excerpt(self, row: Sequence[Cell]) -> str:
-        return " | ".join(text for text in (cell_text(value) for value in row) if text)
-
     def skip(self, kind: str, reason: str, row: Sequence[Cell], line: int) -> None:
-        self.builder.skip(kind, reason, line=line, sheet=self.sheet, text=self.excerpt(row))
+        self.builder.skip(kind, reason, line=line, sheet=self.sheet, text=row_excerpt(row))
 
     def section(self, code: str, name: str, row: Sequence[Cell], line: int) -> None:
         """A D row: groups (HSV, PSV, M, VRN …) hold numbered sections such as "1 - Zemní práce"."""
@@ -168,7 +166,7 @@ class BudgetTableReader:
         if self.text(row, "unit"):
             return False
         first = next((text for text in (cell_text(value) for value in row) if text), "")
-        label = fold(first)
+        label = fold(first[:_LABEL_LENGTH])
         if label and not label.isdigit() and label.startswith(_SUMMARY_PREFIXES):
             return True
         return bool(self.text(row, "total")) and not any(
@@ -347,8 +345,11 @@ class BudgetTableReader:
 
     def is_header_again(self, row: Sequence[Cell]) -> bool:
         """A repeated header (page breaks in exports) is skipped, not read as an item or section."""
-        return fold(self.text(row, "description")) in DESCRIPTION.exact and (
-            "unit" not in self.header.columns or fold(self.text(row, "unit")) in UNIT.exact
+        description = self.text(row, "description")
+        return (
+            len(description) <= _LABEL_LENGTH
+            and fold(description) in DESCRIPTION.exact
+            and ("unit" not in self.header.columns or fold(self.text(row, "unit")) in UNIT.exact)
         )
 
 

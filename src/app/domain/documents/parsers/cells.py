@@ -45,6 +45,11 @@ def fold(value: Cell) -> str:
     return folded
 
 
+def row_excerpt(row: Sequence[Cell]) -> str:
+    """The row's non-empty cells as text, " | " between them (how a skipped row is shown)."""
+    return " | ".join(text for text in (cell_text(value) for value in row) if text)
+
+
 def is_blank_row(row: Sequence[Cell]) -> bool:
     return all(value is None or value == "" for value in row)
 

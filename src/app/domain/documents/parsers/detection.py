@@ -16,6 +16,7 @@ from app.domain.budgets.records import DocumentParseError
 from . import csv_budget, esticon_excel, kros_excel, rts_excel
 from .decoding import decode_text
 from .workbook import Workbook
+from .workbook_bounds import TAIL_BYTES, check_zip_directory
 from .xml_reader import parse_xml, root_name
 
 _ZIP = b"PK\x03\x04"
@@ -75,6 +76,7 @@ def _detect_xml(data: bytes) -> str:
 
 def _detect_workbook(data: bytes) -> Detected:
     if data.startswith(_ZIP):
+        check_zip_directory(data[-TAIL_BYTES:])  # before zipfile reads every directory entry
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 names = set(archive.namelist())

@@ -15,8 +15,9 @@ from typing import Any
 from app.domain.budgets.records import DocumentParseError, ParsedDocument
 
 from .assembly import DocumentBuilder, PositionDraft
-from .cells import Cell, cell_text
+from .cells import Cell, cell_text, is_blank_row, row_excerpt
 from .columns import Column, Header, find_header, match_columns
+from .kros_excel import skip_sheet
 from .workbook import Row, Workbook
 
 FORMAT = "esticon_xlsx"
@@ -70,6 +71,7 @@ def parse_esticon_excel(workbook: Workbook) -> ParsedDocument:
         rows = workbook.rows(name)
         header = sheet_header(rows)
         if header is None:
+            skip_sheet(builder, name, rows)
             continue
         sheets += 1
         _SheetReader(builder, name, header).read(rows)
@@ -103,18 +105,31 @@ class _SheetReader:
             if index == self.header.row or type_col >= len(row):
                 continue
             kind = cell_text(row[type_col]).upper()
+            line = index + 1
             if kind in ("S", "O", "O1"):
                 self.heading(kind, row[type_col + 1 :])
-            elif index < self.header.row:
+                if index > self.header.row:
+                    self.skip("heading", f"an {kind} row (stavba / objekt / rozpočet heading)", row, line)
+            elif index < self.header.row or is_blank_row(row) or self.is_header_part(index, kind, row):
                 continue
             elif kind in SECTION_KINDS:
                 code, name = self.text(row, "code") or self.text(row, "number"), self.text(row, "description")
                 self.category = f"{code} - {name}" if code and name else code or name or None
                 self.current = None
+                self.skip("section", "a section heading; its name is the category of the items below", row, line)
             elif kind in ITEM_KINDS or (not kind and self.text(row, "code") and self.text(row, "unit")):
-                self.item(row, index + 1)
+                self.item(row, line)
             elif kind in ("PP", "VV", "TS"):
-                self.detail(row, kind)
+                self.detail(row, kind, line)
+            else:
+                self.skip("text", f"a row of type {kind!r} that is neither an item nor a detail of one", row, line)
+
+    def is_header_part(self, index: int, kind: str, row: Row) -> bool:
+        """The row under a split "Cena" header (Jednotková | Celkem) belongs to the header."""
+        return index == self.header.row + 1 and not kind and bool(match_columns(row, _PRICE_PARTS))
+
+    def skip(self, kind: str, reason: str, row: Row, line: int) -> None:
+        self.builder.skip(kind, reason, line=line, sheet=self.sheet, text=row_excerpt(row))
 
     def heading(self, kind: str, cells: Sequence[Cell]) -> None:
         """S / O / O1 rows: the first value after an optional "Label:" is the code, the next the name."""
@@ -178,12 +193,17 @@ class _SheetReader:
     def number(self, row: Row, field: str, what: str, line: int) -> Decimal | None:
         return self.builder.number(self.header.get(row, field), what=what, line=line, sheet=self.sheet)
 
-    def detail(self, row: Row, kind: str) -> None:
+    def detail(self, row: Row, kind: str, line: int) -> None:
         text = self.text(row, "description") or next(
             (cell_text(value) for value in row[self.header.columns["type"] + 1 :] if cell_text(value)), ""
         )
-        if self.current is None or not text:
+        if self.current is None:
+            self.skip("orphan_detail", f"a {kind} row with no item above it", row, line)
             return
+        if not text:
+            self.skip("empty_detail", f"a {kind} row without text", row, line)
+            return
+        self.builder.attach({"PP": "full_description", "VV": "measurement"}.get(kind, "technical_spec"))
         if kind == "PP":
             self.current.full_description.append(text)
         elif kind == "VV":

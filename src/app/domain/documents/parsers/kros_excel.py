@@ -48,7 +48,7 @@ _FIGURE_TITLES = ("seznamfigur", "figury")
 _FIGURE_USE = "pouzitifigury"
 _RECAP_TITLES = ("rekapitulace", "exportkomplet")
 _COVER_TITLES = ("krycilist",)
-_SHEET_REASONS = {
+SHEET_REASONS = {
     "recapitulation": "a recapitulation of objects and totals, not positions (object names are taken from it)",
     "figure_list": "a list of figures (named measurements) and where they are used, not positions",
     "cover": "a cover sheet (krycí list), not positions",
@@ -110,7 +110,7 @@ def parse_kros_excel(workbook: Workbook) -> ParsedDocument:
             _read_stavba(rows, builder)
         elif kind == "figure_list" and header is not None:
             figure_uses.extend(_read_figure_uses(rows, header))
-        builder.skip_sheet(name, kind, _SHEET_REASONS[kind], sum(1 for row in rows if not is_blank_row(row)))
+        skip_sheet(builder, name, rows, kind)
     if not headers:
         raise DocumentParseError("Excel file has no sheet with a budget header (PČ/Typ/Kód/Popis/MJ/Množství)")
     for name, header in headers:
@@ -128,6 +128,12 @@ def parse_kros_excel(workbook: Workbook) -> ParsedDocument:
         reader.read(rows[header.row + 1 :], lines=range(header.row + 2, len(rows) + 1))
     _attach_figures(builder, figure_uses)
     return builder.build(empty_error="KROS Excel file has a budget header but no K/M positions under it")
+
+
+def skip_sheet(builder: DocumentBuilder, name: str, rows: Sequence[Row], kind: str | None = None) -> None:
+    """Account for a sheet that is not a budget: its kind (from its structure), reason and rows."""
+    kind = kind or sheet_kind(name, rows, None)
+    builder.skip_sheet(name, kind, SHEET_REASONS[kind], sum(1 for row in rows if not is_blank_row(row)))
 
 
 def sheet_kind(name: str, rows: Sequence[Row], header: Header | None) -> str:

@@ -15,6 +15,7 @@ PEAK_MEMORY_MB = 600  # the stated bound on a parse's peak RSS (worker process, 
 
 # Archives (xlsx, ods): every member, before it is read.
 MAX_ARCHIVE_MEMBERS = 2_000
+MAX_DIRECTORY_BYTES = 2**20  # the central directory (2,000 entries need about 200 KB)
 MAX_MEMBER_BYTES = 128 * 2**20  # uncompressed size of one member
 MAX_ARCHIVE_BYTES = 256 * 2**20  # uncompressed size of all members together
 MAX_COMPRESSION_RATIO = 100  # uncompressed / compressed, for members above RATIO_FLOOR_BYTES
@@ -23,13 +24,21 @@ RATIO_FLOOR_BYTES = 2**20
 # Spreadsheets: the used range (rows × columns from A1) that the reader would allocate.
 MAX_SHEET_CELLS = 4_000_000
 MAX_WORKBOOK_CELLS = 8_000_000
+# … and the text its cells hold: a shared string is copied into every cell that refers to it.
+MAX_CELL_TEXT = 64 * 2**20  # characters (bytes of markup counted too: an upper bound)
+MAX_SHARED_STRINGS = 1_000_000
 
 # XML: libxml2 without huge trees refuses nesting deeper than this and text nodes over 10 MB.
 MAX_XML_DEPTH = 256
 MAX_XML_TAGS = 2_500_000  # "<" characters, an upper bound of the element count (≈ 1.2 M elements)
 
+# PDF: pypdf itself refuses a stream that unpacks past 75 MB; the text read is bounded here.
+MAX_PDF_PAGES = 5_000
+MAX_PDF_TEXT = 16_000_000  # characters
+
 # Tables and documents.
 MAX_TABLE_ROWS = 1_000_000  # rows of a CSV file
+MAX_SEARCH_TEXT = 4_000_000  # characters of a budget's searchable text (documents.indexed_content)
 MAX_POSITIONS = 100_000  # positions of one document (about 2.5 KB each while parsing)
 
 

@@ -16,8 +16,9 @@ from decimal import Decimal
 from app.domain.budgets.records import DocumentParseError, ParsedDocument
 
 from .assembly import DocumentBuilder, PositionDraft
-from .cells import cell_text, fold
+from .cells import cell_text, fold, is_blank_row, row_excerpt
 from .columns import Column, Header, find_header
+from .kros_excel import skip_sheet
 from .numbers import InvalidNumber, parse_decimal
 from .workbook import Row, Workbook
 
@@ -87,6 +88,7 @@ def parse_rts_excel(workbook: Workbook) -> ParsedDocument:
         rows = workbook.rows(name)
         header = sheet_header(rows)
         if header is None:
+            skip_sheet(builder, name, rows, "cover" if cell_text(workbook.first_cell(name)) == MARKER else None)
             continue
         sheets += 1
         _SheetReader(builder, name, rows, header).read()
@@ -126,6 +128,8 @@ class _SheetReader:
     def read(self) -> None:
         for index in range(self.header.row + 1, len(self.rows)):
             row = self.rows[index]
+            if is_blank_row(row):
+                continue
             line = index + 1
             record = self.record_type(row)
             first = cell_text(row[0]) if row else ""
@@ -133,12 +137,19 @@ class _SheetReader:
                 code, name = cell_text(row[1]) if len(row) > 1 else "", self.text(row, "description")
                 self.category = f"{code} - {name}" if code and name else code or name or None
                 self.current = None
+                self.skip("section", "a section (díl) heading; its name is the category of the items below", row, line)
             elif record.startswith("POL") or (not record and self.is_item(row)):
                 self.item(row, line, record)
             elif record in ("POP", "VV") or (not record and not first):
-                self.detail(row, record)
+                self.detail(row, record, line)
             elif record in _END_RECORDS or first.casefold() == "celkem":
                 self.current = None
+                self.skip("summary", "a sum or closing row of the budget, not a position", row, line)
+            else:
+                self.skip("text", f"a row that is neither an item nor a detail of one ({record or first!r})", row, line)
+
+    def skip(self, kind: str, reason: str, row: Row, line: int) -> None:
+        self.builder.skip(kind, reason, line=line, sheet=self.sheet, text=row_excerpt(row))
 
     def record_type(self, row: Row) -> str:
         if self.record_col is None or self.record_col >= len(row):
@@ -195,15 +206,23 @@ class _SheetReader:
     def number(self, row: Row, field: str, what: str, line: int) -> Decimal | None:
         return self.builder.number(self.header.get(row, field), what=what, line=line, sheet=self.sheet)
 
-    def detail(self, row: Row, record: str) -> None:
+    def detail(self, row: Row, record: str, line: int) -> None:
         text = self.text(row, "description")
-        if self.current is None or not text:
+        if self.current is None:
+            self.skip("orphan_detail", "a description or measurement row with no item above it", row, line)
+            return
+        if not text:
+            self.skip("empty_detail", "a detail row without text", row, line)
             return
         is_measurement = record == "VV" or (not record and _looks_like_measurement(text, self.text(row, "quantity")))
         if is_measurement:
             self.current.measurements.append(text)
+            self.builder.attach("measurement")
         elif fold(text) != _NOTE_LABEL:
             self.current.full_description.append(text)
+            self.builder.attach("full_description")
+        else:
+            self.builder.attach("note")
 
 
 def _looks_like_measurement(text: str, quantity: str) -> bool:

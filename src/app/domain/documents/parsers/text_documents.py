@@ -12,12 +12,13 @@ import re
 from decimal import Decimal
 
 from pypdf import PdfReader
-from pypdf.errors import PdfReadError
+from pypdf.errors import LimitReachedError, PdfReadError
 
 from app.domain.budgets.records import DocumentParseError, ParsedDocument
 
 from .assembly import DocumentBuilder, PositionDraft
 from .decoding import decode_text
+from .limits import MAX_PDF_PAGES, MAX_PDF_TEXT
 from .numbers import InvalidNumber, line_total, parse_decimal
 
 PDF_FORMAT = "pdf"
@@ -38,18 +39,20 @@ _THOUSANDS_TAIL = re.compile(r"\d{3}(?:[.,]\d+)?")
 
 def parse_pdf(data: bytes) -> ParsedDocument:
     """Text of every page (pypdf); a file pypdf cannot open is an error, a scan without text a warning."""
+    builder = DocumentBuilder(PDF_FORMAT)
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted and not reader.decrypt(""):
             raise DocumentParseError("PDF is password-protected; upload it without a password")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages = _page_texts(reader, builder)
     except DocumentParseError:
         raise
+    except LimitReachedError as exc:  # pypdf's own bounds: a stream that unpacks past 75 MB, and such
+        raise DocumentParseError(f"PDF is too large to read: {exc}") from exc
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
         raise DocumentParseError(f"PDF cannot be read (damaged or truncated): {exc}") from exc
     if not pages:
         raise DocumentParseError("PDF has no pages (damaged or truncated)")
-    builder = DocumentBuilder(PDF_FORMAT)
     builder.metadata["pages"] = len(pages)
     title = reader.metadata.title if reader.metadata else None
     if title:
@@ -62,6 +65,24 @@ def parse_pdf(data: bytes) -> ParsedDocument:
         page_of_line.extend([number] * (page.count("\n") + 1))
     _positions_from_text(text, builder, page_of_line)
     return builder.build(text=text if text.strip() else "")
+
+
+def _page_texts(reader: PdfReader, builder: DocumentBuilder) -> list[str]:
+    """The text of each page, up to ``MAX_PDF_PAGES`` pages and ``MAX_PDF_TEXT`` characters (warned)."""
+    pages: list[str] = []
+    size = 0
+    for index, page in enumerate(reader.pages):
+        if index >= MAX_PDF_PAGES:
+            builder.warn(f"only the first {MAX_PDF_PAGES:,} pages were read")
+            break
+        text = page.extract_text() or ""
+        if size + len(text) > MAX_PDF_TEXT:
+            pages.append(text[: MAX_PDF_TEXT - size])
+            builder.warn(f"text was read up to page {index + 1:,} only (more than {MAX_PDF_TEXT:,} characters)")
+            break
+        size += len(text)
+        pages.append(text)
+    return pages
 
 
 def parse_txt(data: bytes) -> ParsedDocument:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
-from python_calamine import CalamineWorkbook, PasswordError
+from python_calamine import CalamineSheet, CalamineWorkbook, PasswordError
 
 from app.domain.budgets.records import DocumentParseError
 
@@ -48,7 +48,7 @@ class Workbook:
         cached = self._rows.get(name)
         if cached is None:
             try:
-                loaded: Rows = self._book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+                loaded: Rows = _python_rows(self._book.get_sheet_by_name(name))
             except Exception as exc:
                 raise DocumentParseError(f"Excel sheet {name!r} cannot be read: {exc}") from exc
             self._rows[name] = cached = loaded
@@ -62,3 +62,18 @@ class Workbook:
         """The top-left cell A1 of a sheet (format markers such as ``#RTSROZP#`` live there)."""
         rows = self.rows(name)
         return rows[0][0] if rows and rows[0] else None
+
+
+def _python_rows(sheet: CalamineSheet) -> list[list[Cell]]:
+    """The sheet's rows from A1 (``rows[i][j]`` is Excel row i + 1, column j + 1), one at a time.
+
+    Equal texts share one ``str``: budgets repeat units, row types and descriptions thousands of
+    times, and a reader hands out a fresh copy for every cell, which would double a sheet's memory.
+    """
+    left = sheet.start[1] if sheet.start else 0
+    padding: list[Cell] = [""] * left
+    texts: dict[str, str] = {}
+    rows: list[list[Cell]] = []
+    for row in sheet.iter_rows():
+        rows.append([*padding, *(texts.setdefault(value, value) if type(value) is str else value for value in row)])
+    return rows

@@ -91,6 +91,12 @@ class _Reader:
         code = (child_text(dil, "znacka") or dil.get("id_stavdil", "") or child_text(dil, "id_stavdil")).strip("~")
         name = child_text(dil, "nazev")
         section_path = [*path, f"{code} - {name}" if code and name else code or name]
+        self.builder.skip(
+            "section",
+            "a section (stavDil); its name is the category of its items",
+            line=dil.sourceline,
+            text=section_path[-1],
+        )
         for polozka in _items_of(dil):
             self.read_item(polozka, scope, section_path)
         for holder in dil.findall("stavDily"):
@@ -107,6 +113,7 @@ class _Reader:
         number = _first_text(polozka, _NUMBER_TAGS)
         if not code and not (name or popis):
             self.builder.warn("polozka has neither a znacka (code) nor a nazev/popis", line=line)
+            self.builder.skip("unreadable", "a polozka with neither a znacka (code) nor a nazev/popis", line=line)
             return
         where = f"position {number or code}"
         metadata: dict[str, Any] = {"object_path": scope[2]}
@@ -139,8 +146,12 @@ class _Reader:
         )
         if name and popis and popis != name:
             draft.full_description.append(popis)
+            self.builder.attach("full_description")
         for vv in polozka.iter("vv"):
-            draft.measurements.extend(_vv_lines(vv))
+            lines = _vv_lines(vv)
+            draft.measurements.extend(lines)
+            for _line in lines:
+                self.builder.attach("measurement")
         self.builder.add(draft)
 
 
