@@ -88,7 +88,6 @@ class HttpStats:
 class SocketStats:
     seen: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
     reconnects: int = 0
-    failed_reconnects: int = 0
 
 
 def free_port() -> int:

@@ -17,6 +17,8 @@ BENCHMARKS = [
     ("audit_e2e", "bench_audit_e2e.py", "audit_e2e.json"),
     ("audit_quality", "bench_audit_quality.py", "audit_quality.json"),
     ("patch", "bench_patch.py", "patch.json"),
+    ("pipeline", "bench_pipeline.py", "pipeline.json"),
+    ("http", "bench_http.py", "http.json"),
     ("filestore_read", "bench_filestore_read.py", "filestore_read.json"),
     ("migrate_files", "bench_migrate_files.py", "migrate_files.json"),
     ("websocket", "bench_websocket.py", "websocket.json"),

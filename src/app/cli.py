@@ -129,6 +129,12 @@ def _redact(url: str) -> str:
 
 
 def _granian_command(settings: Any) -> list[str]:
+    """The API's granian command line; with several workers, /metrics must merge their counters, so
+    PROMETHEUS_MULTIPROC_DIR is set (to a fresh directory of this start) unless it already is."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        import tempfile
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="concrete-agent-metrics-")
     return [
         sys.executable,
         "-m",
@@ -142,7 +148,7 @@ def _granian_command(settings: Any) -> list[str]:
         "--port",
         str(settings.SERVER_PORT),
         "--workers",
-        str(settings.SERVER_WORKERS),
+        str(settings.api_workers),
         "--loop",
         "uvloop",
         "--no-ws" if not settings.WEBSOCKET_ENABLED else "--ws",

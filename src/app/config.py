@@ -80,7 +80,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # Server
     SERVER_HOST: str = "127.0.0.1"
     SERVER_PORT: int = 8000
-    SERVER_WORKERS: int = 1
+    # 0: one API process per CPU core, at most 4 (each has its own database pool, see README).
+    SERVER_WORKERS: int = 0
     # Start even when SERVER_PORT is already taken, sharing it (SO_REUSEPORT: rolling restarts only).
     SERVER_REUSE_PORT: bool = False
     # The address users reach the service at (https://budget.example.cz). Its scheme decides the session
@@ -108,6 +109,13 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         """Whether cookies get `Secure`: the PUBLIC_URL's scheme, else the request's."""
         scheme = self.PUBLIC_URL.partition("://")[0] if self.PUBLIC_URL else request_scheme
         return scheme in ("https", "wss")
+
+    @property
+    def api_workers(self) -> int:
+        """API processes granian starts: SERVER_WORKERS, or by default one per core, at most 4."""
+        if self.SERVER_WORKERS > 0:
+            return self.SERVER_WORKERS
+        return max(1, min(os.cpu_count() or 1, 4))
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -153,6 +161,7 @@ def _validate(settings: Settings) -> Settings:
         ("UPLOAD_MAX_BYTES", settings.UPLOAD_MAX_BYTES >= 1, "must be >= 1"),
         ("JSON_BODY_MAX_BYTES", settings.JSON_BODY_MAX_BYTES >= 1024, "must be >= 1024"),
         ("SERVER_PORT", 0 < settings.SERVER_PORT < 65536, "must be a TCP port"),
+        ("SERVER_WORKERS", settings.SERVER_WORKERS >= 0, "must be >= 0 (0: one per core, at most 4)"),
         ("EMBEDDED_REDIS_PORT", 0 < settings.EMBEDDED_REDIS_PORT < 65536, "must be a TCP port"),
         ("SECRET_KEY", len(settings.SECRET_KEY) >= 16, "must be at least 16 characters"),
         (

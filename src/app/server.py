@@ -31,7 +31,7 @@ from app.lib.input_bounds import BoundedRequest, refuse_unstorable_query
 from app.lib.logging import configure_logging
 from app.lib.metrics import request_metrics_middleware
 from app.lib.redis import create_redis
-from app.lib.request_id import request_id_middleware
+from app.lib.request_id import add_request_id_header, request_id_middleware
 
 
 class DatabasePlugin(SQLAlchemyInitPlugin):
@@ -161,7 +161,7 @@ def build_app(settings: Settings | None = None) -> Litestar:
         # Edge bounds for every request: JSON size/depth/NUL, NUL in query strings (app.lib.input_bounds).
         request_class=BoundedRequest,
         guards=[refuse_unstorable_query],
-        before_send=[allow_lists_every_method],
+        before_send=[add_request_id_header, allow_lists_every_method],
         lifespan=[redis_lifespan],
         openapi_config=OpenAPIConfig(
             title="concrete-agent",

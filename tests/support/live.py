@@ -12,6 +12,7 @@ so that no test depends on another domain's endpoints.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -107,18 +108,20 @@ class LiveProcess:
         return self.process.poll() is None
 
     def kill(self) -> None:
-        """SIGKILL: the process gets no chance to clean up (a crashed machine)."""
+        """SIGKILL to the process and its children (a crashed machine: nothing cleans up, nothing survives;
+        a granian master killed alone would leave its worker serving on the port)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         if self.alive():
-            self.process.send_signal(signal.SIGKILL)
             self.process.wait(timeout=10)
 
     def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM (a graceful stop); whatever of its process group is still there after `timeout` is killed."""
         if self.alive():
             self.process.send_signal(signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        self.kill()
 
     def log_tail(self, lines: int = 60) -> str:
         try:
@@ -131,7 +134,10 @@ def _spawn(name: str, command: list[str], env: Mapping[str, str], log_dir: Path)
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}-{uuid.uuid4().hex[:6]}.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, env=dict(env), stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        # Its own process group (session), so that kill() reaches the children too.
+        process = subprocess.Popen(
+            command, env=dict(env), stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
+        )
     return LiveProcess(name=name, process=process, log_path=log_path)
 
 

@@ -191,6 +191,25 @@ async def invalidate(redis: Redis, *keys: str) -> None:
         logger.warning("cache invalidation deferred: redis unavailable", keys=list(keys), error=str(exc))
 
 
+async def _fill(
+    redis: Redis, key: str, field: str | None, generation: bytes, entry: CachedBytes, ttl_seconds: int
+) -> None:
+    """Store `entry` if the generation is still the one read before loading it (atomic, in Lua)."""
+    await run_script(
+        redis,
+        _FILL_SCRIPT,
+        [key, generation_key(key)],
+        [
+            generation,
+            ttl_seconds,
+            entry.tag.encode() + SEPARATOR + entry.body,
+            field or "",
+            max(_GENERATION_TTL_SECONDS, 2 * ttl_seconds),
+            _MAX_FIELDS,
+        ],
+    )
+
+
 def count(family: str, *, hit: bool) -> None:
     """One cache look-up of `family`, in this process's counters (exported on /metrics)."""
     CACHE_EVENTS.labels("hit" if hit else "miss", family).inc()
@@ -228,22 +247,33 @@ async def get_or_load_entry(
     if entry is None:
         return entry
     try:
-        await run_script(
-            redis,
-            _FILL_SCRIPT,
-            [key, generation_key(key)],
-            [
-                read.generation,
-                ttl_seconds,
-                entry.tag.encode() + SEPARATOR + entry.body,
-                field or "",
-                max(_GENERATION_TTL_SECONDS, 2 * ttl_seconds),
-                _MAX_FIELDS,
-            ],
-        )
+        await _fill(redis, key, field, read.generation, entry, ttl_seconds)
     except RedisError as exc:
         logger.warning("cache fill skipped: redis unavailable", key=key, error=str(exc))
     return entry
+
+
+async def refresh_entry(
+    redis: Redis,
+    key: str,
+    loader: Callable[[], Awaitable[CachedBytes | None]],
+    *,
+    ttl_seconds: int,
+    field: str | None = None,
+) -> None:
+    """Fill `key` with a fresh load right after a write (write-through), so the next read is a hit.
+
+    The same rule as a miss: the generation is read before loading and the entry is stored only if
+    it is unchanged, so a later writer's commit is never hidden. Best effort, never raises."""
+    try:
+        if not await _replay_pending(redis):
+            return
+        read = cache_read_of(await run_script(redis, _READ_SCRIPT, [key, generation_key(key)], [field or ""]))
+        entry = await loader()
+        if entry is not None:
+            await _fill(redis, key, field, read.generation, entry, ttl_seconds)
+    except Exception as exc:  # the next read loads it instead
+        logger.warning("cache refresh skipped", key=key, error=f"{type(exc).__name__}: {exc}")
 
 
 async def get_or_load(

@@ -2,7 +2,8 @@
 
 - JSON bodies: at most `JSON_BODY_MAX_BYTES` (413, counted while the body is read), nested at most
   `JSON_MAX_DEPTH` levels, and no string or key with a NUL character (PostgreSQL stores neither in text
-  nor in jsonb) — 400 naming the place, e.g. `metadata.a.b[3]`. `BoundedRequest` does this when
+  nor in jsonb) — 400 naming the place, e.g. `metadata.a.b[3]`; declared as JSON or not at all (another
+  `Content-Type` is a 415). `BoundedRequest` does this when
   Litestar reads and decodes a body; multipart uploads keep the app's upload limit.
 - `metadata` objects: `Metadata` (key count) and `check_metadata` (encoded size).
 - Query strings: no NUL in any parameter (`refuse_unstorable_query`, an app-wide guard).
@@ -22,7 +23,7 @@ from litestar.enums import RequestEncodingType
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Parameter
 
-from app.lib.errors import InvalidInput, PayloadTooLarge, field_error
+from app.lib.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType, field_error
 
 INT4_MAX = 2_147_483_647
 JSON_MAX_DEPTH = 32
@@ -106,14 +107,21 @@ class BoundedRequest(Request[Any, Any, Any]):
 
     Multipart uploads keep the app's limit (`UPLOAD_MAX_BYTES` plus the form's overhead)."""
 
-    def _json_limit(self) -> int | None:
+    def _body_media_type(self) -> str | None:
         data = self.route_handler.parsed_fn_signature.parameters.get("data")
-        media_type = getattr(data.kwarg_definition, "media_type", None) if data is not None else None
-        if media_type in (RequestEncodingType.MULTI_PART, RequestEncodingType.URL_ENCODED):
+        return getattr(data.kwarg_definition, "media_type", None) if data is not None else None
+
+    def _json_limit(self) -> int | None:
+        if self._body_media_type() in (RequestEncodingType.MULTI_PART, RequestEncodingType.URL_ENCODED):
             return None
         return int(self.app.state.settings.JSON_BODY_MAX_BYTES)
 
     async def stream(self) -> AsyncGenerator[bytes, None]:
+        if self._body_media_type() == RequestEncodingType.MULTI_PART and self.content_type[0] != "multipart/form-data":
+            raise UnsupportedMediaType(
+                "An upload is a multipart/form-data body with the file in the field `file`.",
+                errors=[field_error("content-type", "must be multipart/form-data")],
+            )
         limit = self._json_limit()
         if limit is not None and (self.content_length or 0) > limit:
             raise _too_large(limit)
@@ -126,6 +134,8 @@ class BoundedRequest(Request[Any, Any, Any]):
 
     async def json(self) -> Any:
         body = await self.body()
+        if body:
+            refuse_other_media_type(self.headers.get("content-type"))
         try:
             value = await super().json()
         except RecursionError:
@@ -133,6 +143,23 @@ class BoundedRequest(Request[Any, Any, Any]):
             raise InvalidInput(f"The body {message}.", errors=[field_error("body", message)]) from None
         check_json_body(body, value)
         return value
+
+
+def refuse_other_media_type(content_type: str | None) -> None:
+    """415 naming `content-type` when a JSON body is declared as something else (text/plain, a form, XML).
+
+    No header is read as JSON (scripts often send none); a declared other type is not, so a browser form
+    (text/plain needs no CORS preflight) cannot post JSON to the API."""
+    if not content_type:
+        return
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json")):
+        return
+    message = "must be application/json"
+    raise UnsupportedMediaType(
+        f"The body is declared as {media_type or content_type!r}; this endpoint reads JSON (application/json).",
+        errors=[field_error("content-type", message)],
+    )
 
 
 def _too_large(limit: int) -> PayloadTooLarge:

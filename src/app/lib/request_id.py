@@ -28,29 +28,35 @@ def add_request_id(logger: Any, method_name: str, event_dict: MutableMapping[str
     return event_dict
 
 
+def _request_id(scope: Scope) -> str:
+    """The request's id: kept in the scope's state, taken from X-Request-ID (64 characters) or made up."""
+    state = scope.setdefault("state", {})
+    rid = state.get("request_id")
+    if rid is None:
+        incoming = next((value for name, value in scope["headers"] if name == _HEADER_BYTES), b"")
+        rid = state["request_id"] = incoming[:64].decode("latin-1") if incoming else os.urandom(16).hex()
+    return str(rid)
+
+
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
+    """Sets the id for the log lines of the request; `add_request_id_header` puts it on the answer."""
+
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await app(scope, receive, send)
             return
-        incoming = b""
-        for name, value in scope["headers"]:
-            if name == _HEADER_BYTES:
-                incoming = value
-                break
-        rid = incoming[:64].decode("latin-1") if incoming else os.urandom(16).hex()
-        scope.setdefault("state", {})["request_id"] = rid
-        header = (_HEADER_BYTES, rid.encode("latin-1"))
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), header]
-            await send(message)
-
-        token = current_request_id.set(rid)
+        token = current_request_id.set(_request_id(scope))
         try:
-            await app(scope, receive, send_with_id)
+            await app(scope, receive, send)
         finally:
             current_request_id.reset(token)
 
     return middleware
+
+
+async def add_request_id_header(message: Message, scope: Scope) -> None:
+    """`before_send` hook: every HTTP answer carries X-Request-ID — also those that never reached the
+    middleware (an unknown route) or that an exception in a middleware ended (401 and 429 of the gate),
+    which Litestar sends outside the middleware stack."""
+    if message["type"] == "http.response.start":
+        message["headers"] = [*message.get("headers", ()), (_HEADER_BYTES, _request_id(scope).encode("latin-1"))]

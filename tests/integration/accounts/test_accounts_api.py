@@ -217,6 +217,23 @@ async def test_user_administration_is_for_administrators(client: AsyncTestClient
     assert (await client.get("/api/me", headers=other.headers)).status_code == 200
 
 
+@pytest.mark.parametrize("change", [{"status": "suspended"}, {"role": "user"}])
+async def test_an_administrator_cannot_lock_themselves_out(
+    client: AsyncTestClient[Litestar], admin_user: ApiUser, change: dict[str, str]
+) -> None:
+    # Suspending or demoting oneself ended the only administrator's access for good (no API could undo it).
+    response = await client.patch(f"/api/admin/users/{admin_user.id}", json=change, headers=admin_user.headers)
+
+    assert response.status_code == 409, response.text
+    assert [error["field"] for error in response.json()["errors"]] == list(change)
+    me = await client.get("/api/me", headers=admin_user.headers)
+    assert me.status_code == 200 and me.json()["role"] == "admin" and me.json()["status"] != "suspended"
+    unchanged = await client.patch(
+        f"/api/admin/users/{admin_user.id}", json={"role": "admin", "status": "active"}, headers=admin_user.headers
+    )
+    assert unchanged.status_code == 200, unchanged.text
+
+
 async def test_a_role_change_reaches_live_sessions(
     client: AsyncTestClient[Litestar], settings: Settings, admin_user: ApiUser
 ) -> None:

@@ -146,3 +146,20 @@ async def test_starting_audit_and_enrichment_jobs(
     }
     assert (await _job_payload(harness, enrich_only.json()["job_id"]))["payload"] == {"then": []}
     assert bad.status_code == 400
+
+
+async def test_an_unknown_exposure_table_is_refused_before_a_job_is_queued(
+    client: AsyncTestClient[Litestar], api_user: ApiUser, harness: Harness
+) -> None:
+    project = await create_project(client, api_user)
+
+    response = await client.post(
+        f"/api/projects/{project['id']}/audit", json={"exposure_table": "nope"}, headers=api_user.headers
+    )
+
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert [error["field"] for error in response.json()["errors"]] == ["exposure_table"]
+    assert "EN_206_F1" in response.json()["detail"]
+    jobs = await harness.scalars(select(BackgroundJob).where(BackgroundJob.project_id == uuid.UUID(project["id"])))
+    assert jobs == []

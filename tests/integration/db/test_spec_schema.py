@@ -21,7 +21,8 @@ SPEC_SQL = Path(__file__).parents[2] / "fixtures" / "spec_schema.sql"
 # Where we knowingly differ from the spec (README, "Schema"):
 # the queue's job key keeps the name of its role (SAQ, not Celery) ...
 RENAMED_COLUMNS = {("background_jobs", "celery_task_id"): "saq_job_key"}
-# ... and e-mail uniqueness is case-insensitive, which is stricter than the spec's UNIQUE (email).
+# ... e-mail uniqueness is case-insensitive, which is stricter than the spec's UNIQUE (email) ... and a
+# spec index on (a) is answered by a full btree index on (a, b) (positions: project_id, version_id).
 STRICTER_UNIQUE_KEYS = {("users", "btree (email)"): "btree (lower((email)::text))"}
 
 _COLUMNS = """
@@ -134,18 +135,26 @@ def column_problems(spec: Catalog, ours: Catalog) -> list[str]:
     return problems
 
 
+def _covers(ours: str, wanted: str) -> bool:
+    """Our index answers the spec's look-ups: the same key, or a full btree index leading with it."""
+    if ours == wanted:
+        return True
+    return wanted.startswith("btree (") and " WHERE " not in ours and ours.startswith(wanted[:-1] + ", ")
+
+
 def index_problems(spec: Catalog, ours: Catalog) -> list[str]:
     problems = []
     for table, unique, primary, key in spec.indexes:
         wanted = _our_key(table, key)
         candidates = [(u, p) for t, u, p, k in ours.indexes if t == table and k == wanted]
+        covering = [k for t, _, _, k in ours.indexes if t == table and _covers(k, wanted)]
         if unique and not any(u for u, _ in candidates):
             stricter = STRICTER_UNIQUE_KEYS.get((table, key))
             if not any(t == table and u and k == stricter for t, u, _, k in ours.indexes):
                 problems.append(f"{table}: no unique index {wanted}")
         if primary and not any(p for _, p in candidates):
             problems.append(f"{table}: primary key is not {wanted}")
-        if not candidates and not unique:
+        if not covering and not unique:
             problems.append(f"{table}: no index {wanted}")
     return problems
 
@@ -202,3 +211,11 @@ async def test_every_key_and_index_of_the_spec_exists(catalogs: tuple[Catalog, C
 
 async def test_every_foreign_key_and_check_of_the_spec_exists(catalogs: tuple[Catalog, Catalog]) -> None:
     assert constraint_problems(*catalogs) == []
+
+
+def test_a_composite_btree_index_covers_its_leading_column_only() -> None:
+    assert _covers("btree (version_id, lineage_id)", "btree (version_id)")
+    assert not _covers("btree (version_id_old, lineage_id)", "btree (version_id)")
+    assert not _covers("btree (lineage_id, version_id)", "btree (version_id)")
+    assert not _covers("btree (version_id, lineage_id) WHERE (status IS NULL)", "btree (version_id)")
+    assert not _covers("gin (to_tsvector('english'::regconfig, indexed_content))", "btree (indexed_content)")

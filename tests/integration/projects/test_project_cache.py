@@ -128,3 +128,18 @@ async def test_a_reader_that_loaded_before_a_write_does_not_refill_the_cache(red
     assert await reader == "old"  # that reader answers with what it read ...
     assert not await redis.exists(key)  # ... but does not store it
     assert await cache.get_or_load(redis, key, fresh_read, str, ttl_seconds=60) == "new"
+
+
+async def test_an_edit_puts_the_new_state_in_place_so_the_next_read_is_a_hit(
+    client: AsyncTestClient[Litestar], api_user: ApiUser, project: dict[str, Any]
+) -> None:
+    url = f"/api/projects/{project['id']}"
+    added = await add_position(client, api_user, project["id"])
+    lineage = added["position"]["lineage_id"]
+    edited = await client.patch(f"{url}/positions/{lineage}", json={"quantity": "3"}, headers=api_user.headers)
+    assert edited.status_code == 200, edited.text
+    hits, misses = cache_events("project_state")
+    state = (await client.get(url, headers=api_user.headers)).json()
+    assert cache_events("project_state") == (hits + 1, misses)  # written through by the edit
+    assert state["current_version"] == 2
+    assert state["total_cost"] == edited.json()["position"]["total_price"]

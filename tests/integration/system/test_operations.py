@@ -129,3 +129,21 @@ def test_a_failed_migration_names_its_cause_and_the_remedy(settings: Settings, m
     assert 'database "ca_no_such_database" does not exist' in result.output
     assert "What to do: check the database name in DATABASE_URL" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "status"),
+    [
+        ("/api/me", {"Authorization": "Bearer not-a-session"}, 401),  # refused by the gate middleware
+        ("/api/no-such-route", {}, 404),  # refused by the router, before any middleware runs
+    ],
+)
+async def test_every_answer_carries_the_request_id(
+    client: AsyncTestClient, path: str, headers: dict[str, str], status: int
+) -> None:
+    made_up = await client.get(path, headers=headers)
+    echoed = await client.get(path, headers={**headers, "X-Request-ID": "trial-42"})
+
+    assert made_up.status_code == echoed.status_code == status
+    assert len(made_up.headers.get_list("x-request-id")) == 1 and made_up.headers["x-request-id"]
+    assert echoed.headers.get_list("x-request-id") == ["trial-42"]

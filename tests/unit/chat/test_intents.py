@@ -67,3 +67,13 @@ def test_nothing_is_guessed() -> None:
     assert parse_message("Jaké je počasí v Praze?").name == "unknown"
     assert parse_message("Změň množství 411321414").missing == ("value",)
     assert parse_message("Smaž položku").missing == ("position",)
+
+
+@pytest.mark.parametrize("written", ["1e309", "3E5", "2e-3", "1/2"])
+def test_a_number_it_cannot_read_is_missing_not_its_first_digits(written: str) -> None:
+    # "1e309" once set a quantity to 1: a command must never act on a number it read only in part.
+    command = parse_message(f"Změň množství 272325 na {written}")
+    assert command.name == "set_quantity" and command.missing == ("value",)
+    assert parse_message(f"nastav cenu 272325 na {written} Kč").missing == ("value",)
+    assert "min_total" not in parse_message(f"Položky dražší než {written} Kč").params()
+    assert parse_message("Změň množství 272325 na 35m3").value == Decimal(35)

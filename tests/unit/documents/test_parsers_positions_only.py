@@ -143,7 +143,14 @@ def _money_fields(position: PositionRecord) -> tuple[object, ...]:
     )
 
 
-SAMPLES = Path(os.environ.get("SHARED_SAMPLES", Path(__file__).resolve().parents[3] / ".." / "shared" / "samples"))
+# ../shared/samples beside the repository: the main checkout or a worktree some levels further down.
+SAMPLES = Path(
+    os.environ.get("SHARED_SAMPLES")
+    or next(
+        (found for parent in Path(__file__).resolve().parents if (found := parent / "shared" / "samples").is_dir()),
+        Path("shared/samples"),
+    )
+)
 RD_VALCHA = ("unixml_kros_RD_Valcha_SO1_SO2_priced.xml", "kros_xlsx_RD_Valcha_SO1_SO2_priced.xlsx")
 
 

@@ -77,8 +77,8 @@ class BudgetVersion(CreatedAt, Base):
 class Position(Timestamps, Base):
     __tablename__ = "positions"
     __table_args__ = (
-        Index("ix_positions_project_id", "project_id"),
-        Index("ix_positions_version_id", "version_id"),
+        # No single-column project_id / version_id indexes: (project_id, status) and (version_id, lineage_id)
+        # answer those look-ups, and every version writes each position once more per index.
         Index("ix_positions_code", "code"),
         Index("ix_positions_status", "status"),
         Index("ix_positions_project_status", "project_id", "status"),

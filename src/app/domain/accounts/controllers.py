@@ -153,12 +153,14 @@ class UserAdminController(Controller):
         self,
         user_id: FromPath[uuid.UUID],
         data: JSONBody[UserAdminUpdate],
+        current_user: NamedDependency[SessionUser],
         users_service: NamedDependency[UserService],
         redis: NamedDependency[Redis],
         settings: NamedDependency[Settings],
     ) -> UserRead:
         user = await users_service.update_account(
             user_id,
+            actor_id=current_user.id,
             redis=redis,
             namespace=settings.REDIS_NAMESPACE,
             status=None if isinstance(data.status, msgspec.UnsetType) else data.status,

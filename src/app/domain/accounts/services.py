@@ -149,6 +149,7 @@ class UserService(SQLAlchemyAsyncRepositoryService[User]):
         namespace: str,
         status: str | None = None,
         role: str | None = None,
+        actor_id: uuid.UUID | None = None,
     ) -> User:
         """Suspend, re-activate or change the role of an account; its live sessions follow at once
         (suspension ends them, other changes rewrite what they carry) and its open sockets close, in
@@ -156,6 +157,15 @@ class UserService(SQLAlchemyAsyncRepositoryService[User]):
         user = await self.get_one_or_none(id=user_id)
         if user is None:
             raise NotFound("The user does not exist.")
+        if user.id == actor_id:  # no API could undo it: the last administrator would be locked out for good
+            if status == "suspended":
+                raise Conflict(
+                    "An administrator cannot suspend themselves.", errors=[field_error("status", "not your own")]
+                )
+            if role is not None and role != user.role:
+                raise Conflict(
+                    "An administrator cannot change their own role.", errors=[field_error("role", "not your own")]
+                )
         if status == "suspended":
             # Before the commit too: a Redis failure then refuses the change instead of leaving
             # live sessions of a suspended user behind.

@@ -116,10 +116,6 @@ class ConcreteSpec(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     def weakest_class(self) -> StrengthClass | None:
         return min(self.strength_classes) if self.strength_classes else None
 
-    @property
-    def strongest_class(self) -> StrengthClass | None:
-        return max(self.strength_classes) if self.strength_classes else None
-
 
 def parse_strength_classes(text: str) -> tuple[StrengthClass, ...]:
     """Normal-weight strength classes in the text (LC lightweight classes are ignored), no repeats."""

@@ -15,12 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.domain.accounts.sessions import SessionUser
+from app.domain.audits.pipeline import engine_of
 from app.domain.audits.resolutions import FindingRead, FindingResolve, reopen_finding, resolve_finding
 from app.domain.audits.schemas import AuditReport, AuditRequest
-from app.domain.audits.services import audit_report
+from app.domain.audits.services import audit_report, exposure_table_named
 from app.domain.jobs.queues import JobQueues
 from app.domain.jobs.schemas import JobAccepted
 from app.domain.jobs.services import start_project_job
+from app.domain.kb.services import KnowledgeBase
 from app.domain.projects.guards import WRITES_PROJECT_DATA
 from app.lib.pagination import limit_offset_dependency
 
@@ -66,10 +68,14 @@ class AuditController(Controller):
         db_session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
         job_queues: NamedDependency[JobQueues],
+        redis: NamedDependency[Redis],
         data: AuditRequest | None = None,
     ) -> JobAccepted:
         """Queue an `audit_project` job; a re-audit of the same version replaces the earlier one."""
         request = data or AuditRequest()
+        if request.exposure_table is not None:  # an unknown table is the caller's error now, not a failed job
+            reference = await KnowledgeBase(engine_of(db_session), redis).reference_data()
+            exposure_table_named(reference.exposure_tables, request.exposure_table)
         row = await start_project_job(
             db_session,
             current_user,

@@ -11,7 +11,7 @@ version's summary count open findings, with the resolved ones beside them.
 PUBLIC:
     await resolve_finding(session, actor, project_id, finding_id, resolution, note) -> FindingRead
     await reopen_finding(session, actor, project_id, finding_id) -> FindingRead
-    await sync_resolved_flags(session, project_id, version_id=None)    # inside the audit's transaction
+    await sync_resolved_flags(session, project_id, version_id)    # inside the audit's transaction
 Both commit; after the commit the project's cached state is dropped and `finding_resolved` /
 `finding_reopened` goes out (the unit of work, app.lib.unit_of_work).
 """
@@ -48,7 +48,6 @@ _SYNC = f"""
     ) AS m
     WHERE a.id = m.id AND a.resolved IS DISTINCT FROM m.resolved
 """
-_SYNC_PROJECT = text(_SYNC.format(scope=""))
 _SYNC_VERSION = text(_SYNC.format(scope="AND a2.version_id = :version_id"))
 _SYNC_LINEAGE = text(_SYNC.format(scope="AND p.lineage_id = :lineage_id AND a2.expert_role = :expert_role"))
 
@@ -88,14 +87,9 @@ def finding_not_found() -> NotFound:
     return NotFound("The finding does not exist.")
 
 
-async def sync_resolved_flags(
-    session: AsyncSession, project_id: uuid.UUID, version_id: uuid.UUID | None = None
-) -> None:
-    """Set `audit_results.resolved` from the resolutions (of one version's verdicts, or all the project's)."""
-    if version_id is None:
-        await session.execute(_SYNC_PROJECT, {"project_id": project_id})
-    else:
-        await session.execute(_SYNC_VERSION, {"project_id": project_id, "version_id": version_id})
+async def sync_resolved_flags(session: AsyncSession, project_id: uuid.UUID, version_id: uuid.UUID) -> None:
+    """Set `audit_results.resolved` on one version's verdicts from the resolutions (after an audit)."""
+    await session.execute(_SYNC_VERSION, {"project_id": project_id, "version_id": version_id})
 
 
 async def _finding(

@@ -8,7 +8,7 @@ whether a person should look are kept in ``metadata`` (the enrichment match, a p
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -98,26 +98,3 @@ def position_records(
             verdict.resolution,
             _json(verdict_metadata(verdict, job_id)),
         )
-
-
-def audit_records(
-    audits: list[PositionAudit],
-    position_ids: Mapping[str, uuid.UUID],
-    *,
-    project_id: uuid.UUID,
-    version_id: uuid.UUID,
-    job_id: uuid.UUID | None = None,
-) -> list[AuditRecord]:
-    """Records for a whole budget (``position_ids`` maps the audit's position id to the row id)."""
-    records: list[AuditRecord] = []
-    for audit in audits:
-        records.extend(
-            position_records(
-                audit,
-                position_id=position_ids[audit.position_id],
-                project_id=project_id,
-                version_id=version_id,
-                job_id=job_id,
-            )
-        )
-    return records

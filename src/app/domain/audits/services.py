@@ -48,6 +48,7 @@ from app.domain.budgets.services import BUDGET_ORDER
 from app.domain.budgets.summary import VersionTotals, summarise_version
 from app.domain.kb.enrichment import latest_version, version_positions
 from app.domain.kb.matching import MatchCandidate
+from app.domain.kb.reference import ExposureTable, ExposureTables
 from app.domain.kb.services import KnowledgeBase
 from app.domain.projects.services import get_project_state, lock_project
 from app.domain.projects.stages import ProgressCallback, report_nothing
@@ -109,6 +110,18 @@ def _label(position: AuditPosition) -> str:
     return text_ if len(text_) <= _PROGRESS_LABEL_LENGTH else text_[: _PROGRESS_LABEL_LENGTH - 1] + "…"
 
 
+def exposure_table_named(tables: ExposureTables, name: str | None) -> ExposureTable:
+    """The named exposure table (the default one for None); 400 naming `exposure_table` when unknown."""
+    try:
+        return tables.table(name)
+    except KeyError:
+        names = ", ".join(tables.names)
+        raise InvalidInput(
+            f"Unknown exposure table {name!r}; use one of {names}.",
+            errors=[field_error("exposure_table", f"one of {names}")],
+        ) from None
+
+
 class AuditService:
     """Audits the latest version of a project's budget and stores every verdict."""
 
@@ -137,14 +150,7 @@ class AuditService:
 
         mark = time.perf_counter()
         reference = await self.knowledge.reference_data()
-        try:
-            table = reference.exposure_tables.table(table_name)
-        except KeyError:
-            names = ", ".join(reference.exposure_tables.names)
-            raise InvalidInput(
-                f"Unknown exposure table {table_name!r}; use one of {names}.",
-                errors=[field_error("exposure_table", f"one of {names}")],
-            ) from None
+        table = exposure_table_named(reference.exposure_tables, table_name)
         catalog = await self.knowledge.audit_catalog(positions)
         candidates = {
             position.id: found for position, row in zip(positions, rows, strict=True) if (found := _candidates(row))

@@ -56,6 +56,7 @@ from app.domain.budgets.changes import (
 from app.domain.budgets.records import PositionRecord
 from app.domain.budgets.schemas import PositionRead, VersionSummary
 from app.domain.budgets.summary import summarise_version
+from app.domain.projects.changes import ProjectEdited
 from app.domain.projects.services import lock_project
 from app.lib.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, field_error
 from app.lib.events import project_channel
@@ -313,6 +314,7 @@ class BudgetService(RepositoryService[BudgetVersion]):
             position.id if position else None,
         )
         record(self.db_session, announced)
+        record(self.db_session, ProjectEdited(result.project.id))  # write-through: the client reads it next
         await self.db_session.commit()
         return result, position
 

@@ -51,6 +51,7 @@ from app.domain.chat.language import format_money, format_number
 from app.domain.exports.schemas import ExportRequest
 from app.domain.jobs.queues import JobQueues
 from app.domain.jobs.services import start_project_job
+from app.domain.projects.changes import ProjectEdited
 from app.lib.errors import InvalidInput, PreconditionFailed
 from app.lib.events import EventPublisher
 from app.lib.unit_of_work import record
@@ -480,6 +481,7 @@ class BudgetAssistant:
         done = "modified" if field else "removed"
         after_id = after_row.id if after_row is not None else None
         record(self.session, position_announcement(project_id, new_number, done, row.lineage_id, after_id))
+        record(self.session, ProjectEdited(project_id))
         await self.session.commit()  # the version, then (after the commit) its events and the cache
         after = (
             {field: _json(getattr(after_row, field)), "total_price": _json(after_row.total_price)}

@@ -195,6 +195,8 @@ STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 # ------------------------------------------------------------------------------------- patterns
 
 _NUM = NUMBER_PATTERN
+# A value ends where the number ends: 1e309, 3e5 or 1/2 is not read as its first digits (never act on a part).
+_VALUE = rf"{_NUM}(?!e[+-]?\d|/\d)"
 _UNIT_WORDS = {
     "m3": "m3",
     "m2": "m2",
@@ -249,13 +251,13 @@ _SINCE_DAYS = re.compile(r"\b(?:za\s+|in\s+the\s+)?(?:posledn\w*|last|past)\s+(\
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 _CZ_DATE = re.compile(r"\b(\d{1,2})\.\s?(\d{1,2})\.(?:\s?(\d{4}))?")
 _MIN_TOTAL = re.compile(
-    rf"\b(?:drazsi\w*|vic|vice|nad|vetsi\w*|more|over|above|greater|pres|exceeding)\s+(?:nez|than|jak|nez\s+je)?\s*({_NUM})\s*(?:kc|czk|,-)?"
+    rf"\b(?:drazsi\w*|vic|vice|nad|vetsi\w*|more|over|above|greater|pres|exceeding)\s+(?:nez|than|jak|nez\s+je)?\s*({_VALUE})\s*(?:kc|czk|,-)?"
 )
 _MAX_TOTAL = re.compile(
-    rf"\b(?:levnejsi\w*|mene|pod|mensi\w*|under|below|less|cheaper)\s+(?:nez|than|jak)?\s*({_NUM})\s*(?:kc|czk|,-)?"
+    rf"\b(?:levnejsi\w*|mene|pod|mensi\w*|under|below|less|cheaper)\s+(?:nez|than|jak)?\s*({_VALUE})\s*(?:kc|czk|,-)?"
 )
 _COMMAND_VALUE = re.compile(
-    rf"(?:\bna\s+hodnotu\b|\bna\b|\bto\b|=|:|\bbyt\b|\bbe\b|\bmit\b|\bbudou\b)\s*({_NUM})\s*(?:kc|czk|,-|{_UNIT}\b)?"
+    rf"(?:\bna\s+hodnotu\b|\bna\b|\bto\b|=|:|\bbyt\b|\bbe\b|\bmit\b|\bbudou\b)\s*({_VALUE})\s*(?:kc|czk|,-|{_UNIT}\b)?"
 )
 _TOP = re.compile(
     r"\b(?:top|prvnich|first|nejvic)\s*(\d{1,3})\b|\b(\d{1,3})\s+(?=nej|most|largest|biggest|highest|top|cheapest|lowest|smallest|least)"

@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.domain.accounts.sessions import SessionUser
 from app.domain.exports.schemas import ExportRequest
+from app.domain.exports.services import load_version
 from app.domain.jobs.queues import JobQueues
 from app.domain.jobs.schemas import JobAccepted
-from app.domain.jobs.services import start_project_job
+from app.domain.jobs.services import start_project_job, visible_project
 
 
 @post(
@@ -37,6 +38,9 @@ async def start_export_job(
 ) -> JobAccepted:
     """Queue an `export` job; fetch the file from GET /api/jobs/{job_id}/artifact when it completed."""
     request = data or ExportRequest()
+    # A version the project does not have is the caller's error now, not a failed job later.
+    project = await visible_project(db_session, current_user, project_id)
+    await load_version(db_session, project, request.version)
     row = await start_project_job(
         db_session,
         current_user,

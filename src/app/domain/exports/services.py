@@ -21,7 +21,7 @@ from sqlalchemy.orm import aliased
 
 from app.db.models import AuditResult, BudgetVersion, Position, Project, utc_now
 from app.domain.exports.sheets import ExportBudget, ExportLine, ExportObject
-from app.lib.errors import NotFound
+from app.lib.errors import NotFound, field_error
 
 _SEVERITY_ORDER = {"RED": 0, "AMBER": 1, "GREEN": 2}
 MAX_REASON_CHARACTERS = 4000  # an Excel cell holds 32767; a person reads far fewer
@@ -34,11 +34,12 @@ async def load_version(session: AsyncSession, project: Project, number: int | No
         select(BudgetVersion).where(BudgetVersion.project_id == project.id, BudgetVersion.version == wanted)
     )
     if version is None:
-        raise NotFound(
-            f"The project has no budget version {wanted}."
-            if number is not None
-            else "The project has no budget yet: upload and parse a budget, or generate one."
-        )
+        if number is not None:
+            raise NotFound(
+                f"The project has no budget version {wanted}.",
+                errors=[field_error("version", f"the latest version is {project.current_version or 'none'}")],
+            )
+        raise NotFound("The project has no budget yet: upload and parse a budget, or generate one.")
     return version
 
 

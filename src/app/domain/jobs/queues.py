@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import uuid
 import weakref
-from typing import Any
 
 import structlog
 from redis.asyncio import Redis
@@ -154,10 +153,3 @@ def unbind_job_queues(queues: JobQueues) -> None:
     for per_loop in list(_process_queues.values()):
         for key in [key for key, value in per_loop.items() if value is queues]:
             del per_loop[key]
-
-
-def describe_saq_job(job: Job | None) -> dict[str, Any] | None:
-    """The few SAQ fields worth showing next to a row (status, attempts, worker)."""
-    if job is None:
-        return None
-    return {"status": job.status.value, "attempts": job.attempts, "worker_id": job.worker_id, "error": job.error}

@@ -11,7 +11,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from app.domain.projects.cache import invalidate_project
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain.projects.cache import invalidate_project, refresh_project_state
 from app.lib.unit_of_work import CommitContext
 
 
@@ -25,6 +27,21 @@ class ProjectChanged:
 
     async def after_commit(self, context: CommitContext) -> None:
         await invalidate_project(context.redis, self.project_id, self.owner_id)
+
+
+@dataclass(frozen=True)
+class ProjectEdited:
+    """A user's edit of the project: its new state is written through to the cache after the commit
+    (after ``ProjectChanged`` dropped the old one), so the client's next read is a hit."""
+
+    project_id: uuid.UUID
+    announces: ClassVar[bool] = False
+
+    async def after_commit(self, context: CommitContext) -> None:
+        async with AsyncSession(context.bind, expire_on_commit=False) as session:
+            await refresh_project_state(
+                context.redis, session, self.project_id, ttl_seconds=context.settings.CACHE_TTL_SECONDS
+            )
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.db.models import Project, utc_now
 from app.domain.accounts.sessions import SessionUser
-from app.domain.projects.cache import may_see, project_state_key, user_projects_key
-from app.domain.projects.changes import ProjectChanged, ProjectDeleted
+from app.domain.projects.cache import may_see, project_state_entry, project_state_key, user_projects_key
+from app.domain.projects.changes import ProjectChanged, ProjectDeleted, ProjectEdited
 from app.domain.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate
 from app.lib import cache
 from app.lib.errors import NotFound
@@ -80,14 +80,6 @@ async def lock_project(db_session: AsyncSession, actor: SessionUser | None, proj
         raise project_not_found()
     record(db_session, ProjectChanged(project.id, project.owner_id))
     return project
-
-
-_encode_state = msgspec.json.Encoder().encode
-
-
-def project_state_entry(project: Project) -> cache.CachedBytes:
-    """The cached form of a project's state: encoded once, tagged with its owner for the visibility check."""
-    return cache.CachedBytes(str(project.owner_id), _encode_state(ProjectRead.from_model(project)))
 
 
 async def project_state_bytes(
@@ -229,6 +221,7 @@ class ProjectService(RepositoryService[Project]):
         if not isinstance(data.status, msgspec.UnsetType) and data.status != project.status:
             project.status = data.status
             project.completed_at = utc_now() if data.status == "completed" else None
+        record(self.db_session, ProjectEdited(project.id))
         await self.db_session.commit()
         return project
 

@@ -4,7 +4,7 @@ Litestar generates the document from the handlers; this module corrects, in one 
 cannot know:
 - errors are RFC 9457 `application/problem+json`, and each operation lists every status it can
   answer: 400 always (bounds, NUL in a query), 401/403 when it needs a session, 404 with a path id,
-  409 on writes, 412 with `If-Match`, 413 with a body, 415 on uploads, 429 when rate limited,
+  409 on writes, 412 with `If-Match`, 413 and 415 with a body, 429 when rate limited,
   503 when it needs Redis (sessions, rate limits) or refuses writes in `files_only` mode;
 - request bodies are described as validated: `additionalProperties: false` where unknown fields are
   refused, `required: false` where the body is optional;
@@ -138,9 +138,8 @@ def answered_statuses(
     if "if_match" in handler.parsed_fn_signature.parameters:
         statuses.add(412)
     if _body_field(handler) is not None:
-        statuses.add(413)
-        if "multipart/form-data" in operation.get("requestBody", {}).get("content", {}):
-            statuses.add(415)  # the file is typed by its content
+        # 415: an upload is typed by its content; a JSON body declared as another media type is refused
+        statuses |= {413, 415}
     if not handler.opt.get(SKIP_RATE_LIMIT_OPT):
         statuses |= {429, 503}
     if session or handler.opt.get(WRITES_PROJECT_DATA):  # the old file store's files_only guard
@@ -252,6 +251,9 @@ def build_honest_openapi(app: Litestar) -> dict[str, Any]:
                 continue
             route, handler = found
             responses = operation.setdefault("responses", {})
+            # Litestar documents its ValidationException as application/json; a handler's own error
+            # responses are kept as statuses, every one described as the problem+json it is.
+            declared = {int(status) for status in responses if status[:1] in "45" and status.isdigit()}
             for status in [s for s in responses if s[:1] in "45"]:
                 responses.pop(status)
             _fix_success_responses(path, responses)
@@ -260,7 +262,7 @@ def build_honest_openapi(app: Litestar) -> dict[str, Any]:
                     responses[status].setdefault("headers", {})["ETag"] = ETAG_HEADER
             if path == "/ready":  # not ready: the same body, naming what failed
                 responses["503"] = {**responses["200"], "description": "PostgreSQL or Redis does not answer"}
-            for status in sorted(answered_statuses(path, method, route, handler, operation)):
+            for status in sorted(declared | answered_statuses(path, method, route, handler, operation)):
                 responses.setdefault(str(status), _problem_response(status))
             _fix_request_body(operation, handler, schemas)
             if _needs_session(path, handler):
