@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.domain.accounts.sessions import SessionUser
-from app.domain.audits.pipeline import engine_of
 from app.domain.audits.resolutions import FindingRead, FindingResolve, reopen_finding, resolve_finding
 from app.domain.audits.schemas import AuditReport, AuditRequest
 from app.domain.audits.services import audit_report, exposure_table_named
@@ -24,6 +23,7 @@ from app.domain.jobs.schemas import JobAccepted
 from app.domain.jobs.services import start_project_job
 from app.domain.kb.services import KnowledgeBase
 from app.domain.projects.guards import WRITES_PROJECT_DATA
+from app.domain.projects.stages import engine_of
 from app.lib.pagination import limit_offset_dependency
 
 
