@@ -13,13 +13,16 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncGenerator
+from decimal import Decimal
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.enums import RequestEncodingType
+from litestar.exceptions import SerializationException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Parameter
 
@@ -141,6 +144,12 @@ class BoundedRequest(Request[Any, Any, Any]):
         except RecursionError:
             message = f"is nested deeper than {JSON_MAX_DEPTH} levels"
             raise InvalidInput(f"The body {message}.", errors=[field_error("body", message)]) from None
+        except SerializationException as exc:  # msgspec says only "Number out of range - at `$[...]`"
+            place = _out_of_range_place(body) if "out of range" in str(exc) else None
+            if place is None:
+                raise
+            message = "must be a finite number (it is out of range)"
+            raise InvalidInput(f"{place} {message}.", errors=[field_error(place, message)]) from exc
         check_json_body(body, value)
         return value
 
@@ -160,6 +169,24 @@ def refuse_other_media_type(content_type: str | None) -> None:
         f"The body is declared as {media_type or content_type!r}; this endpoint reads JSON (application/json).",
         errors=[field_error("content-type", message)],
     )
+
+
+def _out_of_range_place(body: bytes) -> str | None:
+    """Where a JSON document holds a number no float can (1e999), read again with exact decimals."""
+    try:
+        value = msgspec.json.Decoder(float_hook=Decimal).decode(body)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, Decimal) and math.isinf(float(item)):
+            return _place(path)
+        if isinstance(item, dict):
+            stack.extend((child, (*path, key)) for key, child in item.items())
+        elif isinstance(item, list):
+            stack.extend((child, (*path, index)) for index, child in enumerate(item))
+    return None
 
 
 def _too_large(limit: int) -> PayloadTooLarge:

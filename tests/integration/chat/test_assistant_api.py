@@ -223,6 +223,29 @@ async def test_run_audit_and_export_start_the_same_jobs_as_rest(
     assert export["actions"][0]["result"]["payload"] == {"format": "csv", "version": None}
 
 
+async def test_an_export_of_a_missing_version_is_refused_and_queues_nothing(
+    client: AsyncTestClient[Litestar], api_user: ApiUser
+) -> None:
+    project = await small_budget(client, api_user)
+    pid = project["id"]
+    answer = await ask(client, api_user, pid, "exportuj do xlsx verzi 999")
+    assert answer["actions"][0]["result"]["status"] == "invalid"
+    assert "999" in answer["message"]
+    jobs = (await client.get(f"/api/projects/{pid}/jobs", headers=api_user.headers)).json()["items"]
+    assert [job for job in jobs if job["job_type"] == "export"] == []
+
+
+async def test_a_command_without_its_value_says_so_in_plain_czech(
+    client: AsyncTestClient[Litestar], api_user: ApiUser
+) -> None:
+    project = await small_budget(client, api_user)
+    answer = await ask(client, api_user, project["id"], "Změň množství 273321311 v SO 1 na 1e309")
+    assert answer["actions"][0]["result"]["status"] == "incomplete"
+    assert answer["message"].startswith(
+        "Nic jsem neměnil: napište novou hodnotu („na 35“)."
+    )  # was "chybí novou hodnotu"
+
+
 async def test_the_answer_is_published_on_the_project_channel(
     client: AsyncTestClient[Litestar], settings: Settings, api_user: ApiUser
 ) -> None:

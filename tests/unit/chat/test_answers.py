@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -168,5 +169,37 @@ def test_the_rows_query_selects_the_row_fields_in_order() -> None:
 
     assert list(sql_select(*ROW_COLUMNS).selected_columns.keys()) == list(PositionRow.__dataclass_fields__)
     listed = VERSION_ROWS_SQL.split("SELECT ", 1)[1].split(" FROM ", 1)[0]
-    names = [column.strip().replace("metadata->>'object_code'", "object_code") for column in listed.split(",")]
+    names = [re.sub(r"metadata->>'(\w+)'", r"\1", column.strip()) for column in listed.split(",")]
     assert names == list(PositionRow.__dataclass_fields__)
+
+
+def named_objects_budget() -> list[PositionRow]:
+    d = Decimal
+    return [
+        row("Základy z betonu C 30/37", code="273321311", object_code="SO 01", object_name="Bytový dům",
+            unit="m3", quantity=d("20"), unit_price=d("3000")),
+        row("Stěny ze železobetonu C30/37", code="311321411", object_code="SO 02", object_name="Garáž",
+            unit="m3", quantity=d("10"), unit_price=d("5000")),
+        row("Vrata garážová sekční", code="766000001", object_code="SO 02", object_name="Garáž",
+            unit="ks", quantity=d("2"), unit_price=d("16260")),
+        row("Podlaha garáže, stěrka", code="632000001", object_code="SO 02", object_name="Garáž",
+            unit="m2", quantity=d("100"), unit_price=d("400")),
+    ]  # fmt: skip
+
+
+def test_words_after_an_object_code_that_are_its_name_mean_the_whole_object() -> None:
+    reply = answer_total(VERSION, named_objects_budget(), parse_message("Kolik stojí SO 2 Garáž?"))
+    # the whole object: 50,000 + 32,520 + 40,000, not only the two positions that say "garáž"
+    assert reply.data == {"count": 3, "total_cost": "122520"}
+    assert reply.context["filters"] == {"object_code": "SO 2", "object_name": "Garáž"}
+    # words that are not the object's name still search its positions
+    concrete = answer_total(VERSION, named_objects_budget(), parse_message("Kolik stojí beton v SO 2?"))
+    assert concrete.data == {"count": 1, "total_cost": "50000"}
+
+
+def test_an_object_is_found_by_its_name_in_either_language() -> None:
+    for message in ("How much does the garage cost?", "Kolik stojí garáž?"):
+        reply = answer_total(VERSION, named_objects_budget(), parse_message(message))
+        assert reply.data == {"count": 3, "total_cost": "122520"}, message
+        assert reply.context["filters"] == {"object_code": "SO 02", "object_name": "Garáž"}
+        assert "SO 02 (Garáž)" in reply.text

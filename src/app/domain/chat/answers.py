@@ -96,7 +96,8 @@ def scope_phrase(filters: Mapping[str, object], language: str) -> str:
     """How a selection is named: "v SO 1, díl 'zemní práce', odpovídající 'beton'"."""
     parts = []
     if "object_code" in filters:
-        parts.append(say(language, f"v {filters['object_code']}", f"in {filters['object_code']}"))
+        named = f" ({filters['object_name']})" if "object_name" in filters else ""
+        parts.append(say(language, f"v {filters['object_code']}{named}", f"in {filters['object_code']}{named}"))
     if "category" in filters:
         parts.append(say(language, f"v dílu '{filters['category']}'", f"in section '{filters['category']}'"))
     if "code" in filters:

@@ -49,10 +49,11 @@ from app.domain.chat.change_answers import answer_changes, since_moment
 from app.domain.chat.intents import Intent, parse_message
 from app.domain.chat.language import format_money, format_number
 from app.domain.exports.schemas import ExportRequest
+from app.domain.exports.services import start_export
 from app.domain.jobs.queues import JobQueues
 from app.domain.jobs.services import start_project_job
 from app.domain.projects.changes import ProjectEdited
-from app.lib.errors import InvalidInput, PreconditionFailed
+from app.lib.errors import InvalidInput, NotFound, PreconditionFailed
 from app.lib.events import EventPublisher
 from app.lib.unit_of_work import record
 
@@ -69,11 +70,12 @@ ROW_COLUMNS = (
     Position.unit_price,
     Position.total_price,
     Position.status,
+    Position.metadata_["object_name"].astext.label("object_name"),
 )
 # The same columns as ROW_COLUMNS (a test holds them equal), in budget order, for asyncpg.
 VERSION_ROWS_SQL = (
     "SELECT id, lineage_id, position_number, code, description, category, metadata->>'object_code', unit,"
-    " quantity, unit_price, total_price, status FROM positions WHERE version_id = $1"
+    " quantity, unit_price, total_price, status, metadata->>'object_name' FROM positions WHERE version_id = $1"
     " ORDER BY source_line ASC NULLS LAST, created_at ASC, lineage_id ASC"
 )
 _EDITED_FIELD = {"set_quantity": "quantity", "set_price": "unit_price"}
@@ -548,7 +550,7 @@ class BudgetAssistant:
             needs.append(say(language, "novou hodnotu („na 35“)", 'the new value ("to 35")'))
         text = say(
             language,
-            f"Nic jsem neměnil: chybí {' a '.join(needs)}. Např. „Změň množství 411321414 v SO 1 na 35“.",
+            f"Nic jsem neměnil: napište {' a '.join(needs)}. Např. „Změň množství 411321414 v SO 1 na 35“.",
             f'Nothing was changed: tell me {" and ".join(needs)}. E.g. "Set the quantity of 411321414 in SO 1 to 35".',
         )
         return Reply(
@@ -594,16 +596,30 @@ class BudgetAssistant:
         )
 
     async def _start_job(self, project_id: uuid.UUID, intent: Intent) -> Reply:
-        """The same job as POST /api/projects/{id}/audit or /export."""
+        """The same job as POST /api/projects/{id}/audit or /export (a missing version refused alike)."""
         language = intent.language
+        payload: dict[str, Any] = {}
         if intent.name == "run_audit":
-            job_type, payload = "audit_project", {}
+            job_type = "audit_project"
+            row = await start_project_job(
+                self.session,
+                self.actor,
+                project_id,
+                job_type=job_type,
+                payload=payload,
+                settings=self.settings,
+                queues=self.queues,
+            )
         else:
             try:
                 request = msgspec.convert({"format": intent.export_format, "version": intent.version}, ExportRequest)
-            except msgspec.ValidationError as exc:
+                row = await start_export(
+                    self.session, self.actor, project_id, request, settings=self.settings, queues=self.queues
+                )
+            except (msgspec.ValidationError, NotFound) as exc:
+                reason = exc.detail if isinstance(exc, NotFound) else str(exc)
                 return Reply(
-                    text=say(language, f"Export nelze spustit: {exc}", f"The export cannot start: {exc}"),
+                    text=say(language, f"Export nelze spustit: {reason}", f"The export cannot start: {reason}"),
                     intent=intent.name,
                     confidence=intent.confidence,
                     source="the message: export refused",
@@ -611,15 +627,6 @@ class BudgetAssistant:
                     actions=[{"action": "export", "before": None, "after": None, "result": {"status": "invalid"}}],
                 )
             job_type, payload = "export", msgspec.to_builtins(request)
-        row = await start_project_job(
-            self.session,
-            self.actor,
-            project_id,
-            job_type=job_type,
-            payload=payload,
-            settings=self.settings,
-            queues=self.queues,
-        )
         if job_type == "audit_project":
             text = say(
                 language,

@@ -70,6 +70,7 @@ class PositionRow:
     unit_price: Decimal | None
     total_price: Decimal | None
     status: str | None
+    object_name: str | None = None
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -108,12 +109,44 @@ def names_category(category: str | None, terms: Sequence[str]) -> bool:
     the section "Betonové konstrukce" for itself."""
     if not category or not terms:
         return False
-    name_words = [w for w in words(search_text(category)) if len(w) >= 3 and not w.isdigit()]
+    section_words = name_words(category)
     return (
-        bool(name_words)
-        and all(any(word_matches(t, w) for w in name_words) for t in terms)
-        and all(any(word_matches(t, w) for t in terms) for w in name_words)
+        bool(section_words)
+        and all(any(word_matches(t, w) for w in section_words) for t in terms)
+        and all(any(word_matches(t, w) for t in terms) for w in section_words)
     )
+
+
+def name_words(name: str | None) -> list[str]:
+    """Words of a section's or object's name that can be asked for (no numbers, no short words)."""
+    return [w for w in words(search_text(name)) if len(w) >= 3 and not w.isdigit()]
+
+
+def names_object(name: str | None, terms: Sequence[str], *, whole: bool) -> bool:
+    """Whether the search terms are an object's name ("garaz" ↔ "Garáž"): every term is a word of the
+    name; with `whole`, every word of the name is also a term (as for sections)."""
+    if not terms:
+        return False
+    name_words_ = name_words(name)
+    return (
+        bool(name_words_)
+        and all(any(word_matches(t, w) for w in name_words_) for t in terms)
+        and (not whole or all(any(word_matches(t, w) for t in terms) for w in name_words_))
+    )
+
+
+def objects_named(rows: Iterable[PositionRow], terms: Sequence[str], *, whole: bool) -> dict[str, tuple[str, str]]:
+    """{object key: (object code, object name)} of the objects the terms name. A row's name is the
+    name of the innermost object of its path ("SO 01/SO 01.1" → SO 01.1)."""
+    named: dict[str, tuple[str, str]] = {}
+    for row in rows:
+        if not row.object_code or not row.object_name:
+            continue
+        code = row.object_code.split("/")[-1].strip()
+        key = object_key(code)
+        if key not in named and names_object(row.object_name, terms, whole=whole):
+            named[key] = (code, row.object_name)
+    return named
 
 
 @dataclass
@@ -150,6 +183,17 @@ def select(rows: Iterable[PositionRow], intent: Intent, *, terms: Sequence[str] 
         selected = [row for row in selected if wanted_text in " ".join(row.words)]
         filters["text"] = intent.text
     search_terms = list(intent.terms if terms is None else terms)
+    if search_terms and not intent.category:
+        # Words that name an object select the whole object: after its code they may be part of its
+        # name ("SO 2 Garáž"); alone they must be its whole name ("garáž", "the garage").
+        named_objects = objects_named(selected, search_terms, whole=not intent.object_code)
+        if named_objects:
+            selected = [row for row in selected if row.objects & named_objects.keys()]
+            found = sorted(set(named_objects.values()))
+            if not intent.object_code:
+                filters["object_code"] = ", ".join(code for code, _ in found[:3])
+            filters["object_name"] = ", ".join(sorted({name for _, name in found})[:3])
+            search_terms = []
     if search_terms:
         # Words that name a section ("zemní práce", "HSV") select that section, not descriptions.
         named = (

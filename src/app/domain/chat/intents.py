@@ -159,6 +159,12 @@ ENGLISH_STEMS = {
     "membrane": "folie",
     "railing": "zabradl",
     "railings": "zabradl",
+    # names of building objects (SO …), so "the garage" finds the object named "Garáž"
+    "garage": "garaz",
+    "garages": "garaz",
+    "bridge": "most",
+    "parking": "parkovist",
+    "building": "budov",
 }
 
 # Words of the grammar itself and filler; never search terms.

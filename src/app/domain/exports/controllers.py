@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 
-import msgspec
 from litestar import post
 from litestar.status_codes import HTTP_202_ACCEPTED
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,10 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.domain.accounts.sessions import SessionUser
 from app.domain.exports.schemas import ExportRequest
-from app.domain.exports.services import load_version
+from app.domain.exports.services import start_export
 from app.domain.jobs.queues import JobQueues
 from app.domain.jobs.schemas import JobAccepted
-from app.domain.jobs.services import start_project_job, visible_project
 
 
 @post(
@@ -37,17 +35,7 @@ async def start_export_job(
     data: ExportRequest | None = None,
 ) -> JobAccepted:
     """Queue an `export` job; fetch the file from GET /api/jobs/{job_id}/artifact when it completed."""
-    request = data or ExportRequest()
-    # A version the project does not have is the caller's error now, not a failed job later.
-    project = await visible_project(db_session, current_user, project_id)
-    await load_version(db_session, project, request.version)
-    row = await start_project_job(
-        db_session,
-        current_user,
-        project_id,
-        job_type="export",
-        payload=msgspec.to_builtins(request),
-        settings=settings,
-        queues=job_queues,
+    row = await start_export(
+        db_session, current_user, project_id, data or ExportRequest(), settings=settings, queues=job_queues
     )
     return JobAccepted(job_id=row.id, status=row.status)

@@ -15,12 +15,18 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from app.db.models import AuditResult, BudgetVersion, Position, Project, utc_now
+from app.config import Settings
+from app.db.models import AuditResult, BackgroundJob, BudgetVersion, Position, Project, utc_now
+from app.domain.accounts.sessions import SessionUser
+from app.domain.exports.schemas import ExportRequest
 from app.domain.exports.sheets import ExportBudget, ExportLine, ExportObject
+from app.domain.jobs.queues import JobQueues
+from app.domain.jobs.services import start_project_job, visible_project
 from app.lib.errors import NotFound, field_error
 
 _SEVERITY_ORDER = {"RED": 0, "AMBER": 1, "GREEN": 2}
@@ -41,6 +47,30 @@ async def load_version(session: AsyncSession, project: Project, number: int | No
             )
         raise NotFound("The project has no budget yet: upload and parse a budget, or generate one.")
     return version
+
+
+async def start_export(
+    session: AsyncSession,
+    actor: SessionUser,
+    project_id: uuid.UUID,
+    request: ExportRequest,
+    *,
+    settings: Settings | None = None,
+    queues: JobQueues | None = None,
+) -> BackgroundJob:
+    """Queue an `export` job (POST /export and the assistant's "exportuj"); a version the project does
+    not have is the caller's 404 now, not a failed job later."""
+    project = await visible_project(session, actor, project_id)
+    await load_version(session, project, request.version)
+    return await start_project_job(
+        session,
+        actor,
+        project_id,
+        job_type="export",
+        payload=msgspec.to_builtins(request),
+        settings=settings,
+        queues=queues,
+    )
 
 
 def _position_order(position: Position) -> tuple[Any, ...]:

@@ -3,8 +3,9 @@
 The rules are ``kb.matching`` (exact code 1.0; concrete class + exposure 0.95; class + unit 0.75; fuzzy
 description with the same unit → the pg_trgm similarity; else none). The catalogue comes from
 PostgreSQL through the knowledge-base cache in batches: the budget's codes and the concrete items in
-one look-up each, and the fuzzy candidates of all descriptions that need them in LATERAL queries of
-FUZZY_BATCH descriptions. ``{match, score, evidence, candidates}`` is written to
+one look-up each, and the fuzzy candidates of all descriptions that need them in batches of
+FUZZY_BATCH (searched in the process's trigram index of the catalogue, ``kb.services.FuzzyIndex``).
+``{match, score, evidence, candidates}`` is written to
 ``positions.enrichment`` with one UPDATE ... FROM unnest(...) that skips rows whose value is already the
 same, so a rerun writes nothing. Enrichment annotates the current version in place: it does not make a
 new budget version.

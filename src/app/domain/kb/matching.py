@@ -4,8 +4,9 @@ Rules, first hit wins (DOMAIN.md "Enrichment"):
   exact code → 1.0; concrete class + exposure found in the text and an item with the same
   class/exposure → 0.95; concrete class only, with the same unit → 0.75; fuzzy description match
   with the same unit (top 3) → the similarity; else no match.
-Fuzzy candidates come from PostgreSQL (pg_trgm) in production and are injected as a callable;
-``TrigramSearch`` computes pg_trgm's similarity in Python so the rules run without a database.
+Fuzzy candidates come from the knowledge base (its trigram index of the catalogue) in production and
+are injected as a callable; ``TrigramSearch`` computes pg_trgm's similarity in Python (that index is
+built of it).
 """
 
 from __future__ import annotations
