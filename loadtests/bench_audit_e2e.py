@@ -82,7 +82,7 @@ async def run(settings: Settings) -> dict[str, Any]:
                 session.add(project)
             positions = [as_new_position(p, i) for i, p in enumerate(generate_positions(size, catalog), start=1)]
             setup = time.perf_counter()
-            async with sessions() as session:
+            async with sessions() as session, session.begin():  # create_version leaves the commit to its caller
                 await BudgetService(session=session).create_version(project.id, "import", positions=positions)
             setup_s = time.perf_counter() - setup
 

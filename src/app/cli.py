@@ -282,13 +282,16 @@ def register(group: click.Group) -> None:
 
 
 def _domain_commands() -> list[click.Command]:
-    """Commands owned by the domains (users, catalog, migrate-files ...), registered here."""
+    """Commands owned by the domains (users, catalog, db backup ...) and by the extensions (migrate-files)."""
     from app.domain.accounts.cli import users_group
-    from app.domain.filestore.commands import filestore_commands, register_db_commands
     from app.domain.kb.cli import catalog_group
+    from app.domain.system.cli import register_db_commands
+    from app.server import extension_plugins
 
     register_db_commands(db_group)  # app db backup / app db restore
-    commands: list[click.Command] = [users_group, *filestore_commands(), catalog_group]
+    commands: list[click.Command] = [users_group, catalog_group]
+    for plugin in extension_plugins(get_settings()):
+        commands += plugin.cli_commands()
     return commands
 
 

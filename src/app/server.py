@@ -6,17 +6,25 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from advanced_alchemy.extensions.litestar import SQLAlchemyInitPlugin, SQLAlchemySerializationPlugin
+from advanced_alchemy.extensions.litestar import (
+    SQLAlchemyAsyncConfig,
+    SQLAlchemyInitPlugin,
+    SQLAlchemySerializationPlugin,
+)
 from litestar import Litestar
+from litestar.config.app import AppConfig
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
 from litestar.plugins.problem_details import ProblemDetailsPlugin
+from litestar.types import Scope
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings, get_settings
 from app.domain.accounts.middleware import request_gate_middleware
 from app.lib import db as lib_db
+from app.lib import unit_of_work
 from app.lib.db import alchemy_config
 from app.lib.errors import problem_details_config
 from app.lib.input_bounds import BoundedRequest, refuse_unstorable_query
@@ -27,10 +35,26 @@ from app.lib.request_id import add_request_id_header, request_id_middleware
 
 
 class DatabasePlugin(SQLAlchemyInitPlugin):
-    """advanced-alchemy's plugin without its `database` CLI group: `app db` is ours (alembic in db/migrations)."""
+    """advanced-alchemy's plugin without its `database` CLI group (`app db` is ours, alembic in
+    db/migrations), with the request's unit of work: what the request's session committed is acted on
+    before the response starts (app.lib.unit_of_work)."""
 
     def on_cli_init(self, cli: Any) -> None:
         return None
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        (config,) = self.config
+        assert isinstance(config, SQLAlchemyAsyncConfig)
+        close_session = config.before_send_handler
+        assert callable(close_session)
+        config.before_send_handler = unit_of_work.before_send_handler(close_session)
+        app_config = super().on_app_init(app_config)
+
+        def provide_session(state: State, scope: Scope) -> AsyncSession:
+            return unit_of_work.remember_request_session(scope, config.provide_session(state, scope))
+
+        app_config.dependencies[config.session_dependency_key] = Provide(provide_session, sync_to_thread=False)
+        return app_config
 
 
 def route_handlers() -> list[Any]:
@@ -59,13 +83,18 @@ def route_handlers() -> list[Any]:
 
 
 def app_dependencies() -> dict[str, Provide]:
-    """Dependencies every handler may ask for: `current_user`, `redis`, `settings`."""
+    """Dependencies every handler may ask for: `current_user`, `redis`, `settings`, the read sources."""
     from app.domain.accounts.deps import provide_current_user, provide_redis, provide_settings
+    from app.domain.budgets.reads import provide_position_reads
+    from app.domain.projects.reads import provide_project_reads
 
     return {
         "current_user": Provide(provide_current_user, sync_to_thread=False),
         "redis": Provide(provide_redis, sync_to_thread=False),
         "settings": Provide(provide_settings, sync_to_thread=False),
+        # Read sources (PostgreSQL; a plug-in may replace them, see extension_plugins).
+        "project_reads": Provide(provide_project_reads, sync_to_thread=False),
+        "position_reads": Provide(provide_position_reads, sync_to_thread=False),
     }
 
 
@@ -75,6 +104,19 @@ def live_work_plugins(settings: Settings) -> list[Any]:
     from app.domain.realtime.plugin import RealtimePlugin
 
     return [JobsPlugin(settings), RealtimePlugin(settings)]
+
+
+def extension_plugins(settings: Settings) -> list[Any]:
+    """Capabilities the core does not import. Removing one: delete its folder and its line here."""
+    from app.domain.filestore.plugin import FileStorePlugin  # the old file store, until the cut-over
+
+    return [FileStorePlugin(settings)]
+
+
+def install_extensions(settings: Settings) -> None:
+    """For processes without a Litestar app (the worker): what each extension hooks into the core."""
+    for plugin in extension_plugins(settings):
+        plugin.install()
 
 
 def build_app(settings: Settings | None = None) -> Litestar:
@@ -106,6 +148,7 @@ def build_app(settings: Settings | None = None) -> Litestar:
             SQLAlchemySerializationPlugin(),
             ProblemDetailsPlugin(problem_details_config()),
             *live_work_plugins(settings),
+            *extension_plugins(settings),
         ],
         # Plain ASGI functions first (no task groups); then the gate: session, rate limit (per user, per
         # address when anonymous) and the route's cached entry in one Redis call.

@@ -68,6 +68,7 @@ async def build_budget(
                 )
             ).all()
         )
+        await session.commit()
     return BuiltBudget(project=project, version_id=result.version.id, position_ids=ids)
 
 

@@ -10,7 +10,20 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from app.config import Settings
-from app.domain.budgets.services import BudgetService
+from app.domain.budgets.services import BudgetService, NewVersion
+
+
+class CommittingBudgetService(BudgetService):
+    """Commits each version as the caller of `create_version` does (rolls back a refusal)."""
+
+    async def create_version(self, *args: Any, **kwargs: Any) -> NewVersion:
+        try:
+            result = await super().create_version(*args, **kwargs)
+        except BaseException:
+            await self.db_session.rollback()
+            raise
+        await self.db_session.commit()
+        return result
 
 
 @asynccontextmanager
@@ -28,6 +41,6 @@ async def budget_service(settings: Settings, statements: list[str] | None = None
         event.listen(engine.sync_engine, "before_cursor_execute", record)
     try:
         async with async_sessionmaker(engine, expire_on_commit=False)() as session:
-            yield BudgetService(session=session)
+            yield CommittingBudgetService(session=session)
     finally:
         await engine.dispose()

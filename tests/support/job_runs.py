@@ -27,6 +27,7 @@ from app.db.models import BackgroundJob, Project, ProjectDocument, User, utc_now
 from app.domain.jobs.context import JobContext
 from app.domain.jobs.registry import JobHandler
 from app.lib.redis import create_redis
+from app.lib.unit_of_work import after_commit
 
 MIME_BY_EXTENSION = {
     ".xml": ("xml", "application/xml"),
@@ -161,8 +162,7 @@ class Harness:
                     completed_at=utc_now(),
                 )
             )
-        for callback in ctx.after_commit_callbacks:
-            await callback()
+        await after_commit(session, ctx.commit_context())
         return JobRun(row=row, result=result, progress=progress, events=events, artifact_path=ctx.artifact_path)
 
     async def fetch(self, statement: Any) -> list[Any]:

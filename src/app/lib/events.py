@@ -10,6 +10,8 @@ Where to get a publisher:
 - in a Litestar handler: declare a parameter `events: EventPublisher` (app-wide dependency);
 - in a job handler: `ctx.events` (see app.domain.jobs.context);
 - anywhere else: `RedisEventPublisher(redis, settings.REDIS_NAMESPACE)` from app.lib.redis_events.
+An event about data that a transaction writes is recorded with it instead, and goes out only once
+the data is committed: `record(session, LiveEvent(channel, type, data))` (both in app.lib.unit_of_work).
 """
 
 from __future__ import annotations

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -49,3 +53,34 @@ def migrate(database_url: str, revision: str = "head") -> None:
 
 def downgrade(database_url: str, revision: str = "-1") -> None:
     command.downgrade(alembic_config(database_url), revision)
+
+
+T = TypeVar("T")
+
+
+@contextmanager
+def servers_for(settings: Settings) -> Iterator[None]:
+    """The embedded servers when no URLs are set (stopped afterwards if started here)."""
+    started = ensure_servers(settings) if settings.uses_embedded_database else None
+    try:
+        yield
+    finally:
+        if started is not None:
+            stop_servers(settings, started)
+
+
+def run_command(settings: Settings, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a command's async work with its servers; database trouble becomes a readable click error."""
+    import asyncpg
+    import click
+
+    from app.lib.logging import configure_logging
+
+    configure_logging(settings.LOG_LEVEL, json=False)
+    with servers_for(settings):
+        try:
+            return asyncio.run(work())
+        except asyncpg.UndefinedTableError as exc:
+            raise click.ClickException(f"{exc}: the database has no schema yet, run `app db upgrade` first") from None
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise click.ClickException(f"{exc.__class__.__name__}: {exc}") from None

@@ -14,7 +14,7 @@ from saq.job import CronJob
 from sqlalchemy import text
 
 from app.domain.analytics.services import refresh_project_analytics
-from app.domain.filestore.backup import DAILY_BACKUP_CRON, enqueue_daily_backup
+from app.domain.system.backup import DAILY_BACKUP_CRON, enqueue_daily_backup
 from app.workers.resources import WorkerResources
 
 ANALYTICS_REFRESH_CRON = "*/5 * * * *"

@@ -33,6 +33,7 @@ from app.domain.jobs.schemas import JobStatusRecord
 from app.domain.jobs.services import TERMINAL_STATUSES, job_timeout, load_job_record
 from app.domain.jobs.status_cache import write_job_status
 from app.lib.events import job_channels, publish_to
+from app.lib.unit_of_work import after_commit
 from app.workers.resources import WorkerResources
 
 logger = structlog.get_logger(__name__)
@@ -175,11 +176,7 @@ class JobAttempt:
             )
             if completed.scalar_one_or_none() is None:
                 raise _Superseded("cancelled")
-        for callback in ctx.after_commit_callbacks:
-            try:
-                await callback()
-            except Exception as exc:
-                self.log.warning("after-commit step failed", error=str(exc))
+        await after_commit(session, ctx.commit_context())  # the transaction's recorded changes, now durable
         await self._progress.flush_event()
         await self._publish_row_state()
         self.log.info("job completed", job_type=row.job_type)

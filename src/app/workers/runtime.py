@@ -23,6 +23,7 @@ from app.config import Settings
 from app.domain.jobs.queues import SAQ_FUNCTION, wakeup_channel
 from app.domain.jobs.registry import QueueName, load_job_modules, registered_job_types
 from app.lib.logging import configure_logging
+from app.server import install_extensions
 from app.workers.cron import cron_jobs
 from app.workers.dispatcher import DEQUEUE_TIMEOUT_SECONDS, PriorityDispatcher, mark_dequeued
 from app.workers.reconciler import Reconciler
@@ -61,6 +62,7 @@ def build_workers(resources: WorkerResources) -> dict[QueueName, Worker[Any]]:
 
 async def serve(settings: Settings) -> None:
     configure_logging(settings.LOG_LEVEL)
+    install_extensions(settings)  # e.g. the old file store's mirror follows the jobs' commits
     load_job_modules(settings.JOB_MODULES.split(","))
     resources = WorkerResources.create(settings)
     workers = build_workers(resources)

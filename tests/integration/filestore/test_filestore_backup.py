@@ -13,8 +13,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.engine import make_url
 
-from app.domain.filestore import commands
-from app.domain.filestore.backup import (
+from app.domain.filestore.migrate import asyncpg_dsn, migrate_store
+from app.domain.system import cli as commands
+from app.domain.system.backup import (
     BACKUP_PREFIX,
     backup_database,
     create_backup,
@@ -23,7 +24,6 @@ from app.domain.filestore.backup import (
     prune_backups,
     restore_backup,
 )
-from app.domain.filestore.migrate import asyncpg_dsn, migrate_store
 from tests.fixtures.legacy_store import sample_store
 from tests.integration.filestore.support import TABLES, FileStoreEnv
 

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import shutil
-import types
+import unicodedata
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from app.config import Settings
 from app.db.models import AuditResult, BudgetVersion, Position, Project, ProjectDocument, User
@@ -25,10 +27,16 @@ from app.domain.filestore.file_reads import (
     list_positions_from_files,
     list_projects_from_files,
 )
+from app.domain.filestore.legacy_document import raw_folder
 from app.domain.filestore.migrate import migrate_store
+from app.domain.filestore.plugin import FileStorePlugin
 from app.domain.filestore.verify import verify_store
+from app.domain.projects.services import lock_project
+from app.lib.redis import create_redis
+from app.lib.unit_of_work import CommitContext, after_commit
 from tests.fixtures.legacy_store import sample_store
 from tests.integration.filestore.support import FileStoreEnv
+from tests.support.job_runs import RecordedEvents
 
 SPEC = "proj_5f1c2a9e0b7d"
 
@@ -214,13 +222,90 @@ async def test_a_job_mirrors_once_its_transaction_committed(
 ) -> None:
     await migrate_store(dual, fs.data_dir)
     spec_id = stable_uuid("project", SPEC)
-    callbacks: list[Callable[[], Awaitable[None]]] = []
+    FileStorePlugin(dual).install()
+    redis = create_redis(dual)
     async with sessions() as session:
-        ctx = types.SimpleNamespace(session=session, settings=dual, redis=None, after_commit=callbacks.append)
-        mirror.mirror_after_job_commit(ctx, spec_id)
+        bind = session.bind
+        assert isinstance(bind, AsyncEngine)
+        context = CommitContext(settings=dual, redis=redis, events=RecordedEvents(), bind=bind)
+        await lock_project(session, None, spec_id)  # a job's write: the lock records the change
         await session.execute(update(Project).where(Project.id == spec_id).values(status="auditing"))
-        await session.commit()  # what the job runner does, then it runs the callbacks
-    assert read_project(fs.data_dir / SPEC).status == "completed"
-    for callback in callbacks:
-        await callback()
+        await session.rollback()  # a rolled-back transaction mirrors nothing
+        await after_commit(session, context)
+        assert read_project(fs.data_dir / SPEC).status == "completed"
+        await lock_project(session, None, spec_id)
+        await session.execute(update(Project).where(Project.id == spec_id).values(status="auditing"))
+        await session.commit()  # what the job runner does, then it runs the after-commit work
+        assert read_project(fs.data_dir / SPEC).status == "completed"
+        await after_commit(session, context)
+    await redis.aclose()
     assert read_project(fs.data_dir / SPEC).status == "auditing"
+
+
+OLD = "proj_0a56b78a847d"
+
+
+def old_app_reads(data_dir: Path, directory: str) -> dict[str, Any]:
+    """project.json as the old application reads it (DOMAIN.md: project_id, project_name, workflow "A",
+    files[] whose file_type names the raw/ sub-folder holding the file)."""
+    doc = json.loads((data_dir / directory / "project.json").read_text(encoding="utf-8"))
+    for entry in doc["files"]:
+        folder = data_dir / directory / "raw" / entry["file_type"]
+        names = {unicodedata.normalize("NFC", path.name) for path in folder.rglob("*")}  # old uploads may be NFD
+        assert unicodedata.normalize("NFC", entry["filename"]) in names, entry
+    return doc
+
+
+async def test_the_mirror_writes_the_old_applications_shape(
+    fs: FileStoreEnv, dual: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    original = json.loads((fs.data_dir / OLD / "project.json").read_text(encoding="utf-8"))
+    await migrate_store(dual, fs.data_dir)
+    old_id = stable_uuid("project", OLD)
+    async with sessions() as session:  # a PATCH of the name of a migrated project
+        await session.execute(update(Project).where(Project.id == old_id).values(name="Bytový dům Kolín II"))
+        await session.commit()
+    assert await mirror.mirror_project(sessions, old_id, settings=dual)
+    born_id = await born_in_postgresql(fs, sessions)
+    assert await mirror.mirror_project(sessions, born_id, settings=dual)
+
+    patched = old_app_reads(fs.data_dir, OLD)
+    assert isinstance(patched["updated_at"], int) and patched["updated_at"] > original["updated_at"]  # its style
+    expected = {**original, "project_name": "Bytový dům Kolín II", "updated_at": patched["updated_at"]}
+    assert patched == expected  # every other key as the old app wrote it
+    born = old_app_reads(fs.data_dir, str(born_id))
+    assert set(born) == {
+        "project_id",
+        "project_name",
+        "workflow",
+        "status",
+        "user",
+        "created_at",
+        "updated_at",
+        "files",
+    }
+    assert (born["project_id"], born["project_name"], born["workflow"]) == (str(born_id), "Nový projekt – Brno", "B")
+    assert born["user"]["email"] == "eva@example.cz" and born["created_at"] is not None
+    assert [(f["filename"], f["file_type"], f["size"]) for f in born["files"]] == [("Řez A–A.pdf", "vykresy", 16)]
+    assert (fs.data_dir / str(born_id) / "concrete_agent.json").is_file()  # our own data, beside it
+
+    # Reading back gives the same projects (verify), and a project.json the old app edited wins.
+    verified = await verify_store(dual, fs.data_dir)
+    assert verified.ok, verified.human()
+    born["project_name"] = "Upraveno starou aplikací"
+    (fs.data_dir / str(born_id) / "project.json").write_text(json.dumps(born, ensure_ascii=False), encoding="utf-8")
+    assert read_project(fs.data_dir / str(born_id)).name == "Upraveno starou aplikací"
+
+
+@pytest.mark.parametrize(
+    ("file_type", "folder"),
+    [
+        ("xlsx", "vykaz_vymer"),
+        ("xml", "vykaz_vymer"),
+        ("csv", "vykaz_vymer"),
+        ("pdf", "vykresy"),
+        ("txt", "dokumentace"),
+    ],
+)
+def test_uploads_go_to_the_old_applications_folders(file_type: str, folder: str) -> None:
+    assert raw_folder(file_type) == folder

@@ -113,11 +113,13 @@ def test_written_json_is_utf8_with_decimal_strings_and_utc(store: dict[str, Path
     rebuilt = write_project(tmp_path / "out", project)
     text = (rebuilt / "project.json").read_text(encoding="utf-8")
     assert "Most přes Labe – SO 201" in text  # not \u-escaped
-    head = msgspec.json.decode(text)
-    assert head["id"] == str(project.id)
-    assert head["legacy_id"] == "proj_5f1c2a9e0b7d"
-    assert head["updated_at"] == "2024-02-11T15:45:12.250000Z"
-    assert head["tags"] == ["most", "beton"]  # metadata keys kept at the top level
+    head = msgspec.json.decode(text)  # what the old application wrote, key for key
+    assert head["id"] == "proj_5f1c2a9e0b7d" and "legacy_id" not in head and "legacy_fields" not in head
+    assert head["updated_at"] == "2024-02-11T16:45:12.250000+01:00"
+    assert head["tags"] == ["most", "beton"]  # its other keys kept at the top level
+    own = msgspec.json.decode((rebuilt / "concrete_agent.json").read_bytes())["project"]  # our exact copy
+    assert (own["id"], own["legacy_id"]) == (str(project.id), "proj_5f1c2a9e0b7d")
+    assert own["updated_at"] == "2024-02-11T15:45:12.250000Z"
     positions = msgspec.json.decode((rebuilt / "positions.json").read_bytes())
     assert positions["schema"] == "concrete-agent/positions@1"
     assert positions["positions"][1]["quantity"] == "1234.56"

@@ -15,16 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.domain.accounts.sessions import SessionUser
-from app.domain.audits.pipeline import engine_of
 from app.domain.audits.resolutions import FindingRead, FindingResolve, reopen_finding, resolve_finding
 from app.domain.audits.schemas import AuditReport, AuditRequest
 from app.domain.audits.services import audit_report, exposure_table_named
-from app.domain.filestore.api import refuse_writes_in_files_only
 from app.domain.jobs.queues import JobQueues
 from app.domain.jobs.schemas import JobAccepted
 from app.domain.jobs.services import start_project_job
 from app.domain.kb.services import KnowledgeBase
-from app.lib.events import EventPublisher
+from app.domain.projects.guards import WRITES_PROJECT_DATA
+from app.domain.projects.stages import engine_of
 from app.lib.pagination import limit_offset_dependency
 
 
@@ -59,9 +58,8 @@ class AuditController(Controller):
     @post(
         status_code=HTTP_202_ACCEPTED,
         tags=["jobs"],
-        opt={"rate_limit_group": "jobs"},
+        opt={"rate_limit_group": "jobs", WRITES_PROJECT_DATA: True},
         summary="Audit the latest budget version (an audit_project job, queue high)",
-        guards=[refuse_writes_in_files_only],
     )
     async def start_audit_job(
         self,
@@ -92,7 +90,7 @@ class AuditController(Controller):
     @post(
         "/findings/{finding_id:uuid}/resolution",
         status_code=HTTP_200_OK,
-        guards=[refuse_writes_in_files_only],
+        opt={WRITES_PROJECT_DATA: True},
         summary="Resolve a finding (accepted_as_is | fixed | disputed, with a note)",
     )
     async def resolve_finding(
@@ -102,19 +100,15 @@ class AuditController(Controller):
         data: FindingResolve,
         current_user: NamedDependency[SessionUser],
         db_session: NamedDependency[AsyncSession],
-        redis: NamedDependency[Redis],
-        events: NamedDependency[EventPublisher],
     ) -> FindingRead:
         """Resolve a verdict (`finding_id`: a verdict's id from `GET …/audit`). It stays resolved through
         re-audits while the position is unchanged; the project counts it beside the open ones."""
-        return await resolve_finding(
-            db_session, redis, events, current_user, project_id, finding_id, data.resolution, data.note
-        )
+        return await resolve_finding(db_session, current_user, project_id, finding_id, data.resolution, data.note)
 
     @delete(
         "/findings/{finding_id:uuid}/resolution",
         status_code=HTTP_200_OK,
-        guards=[refuse_writes_in_files_only],
+        opt={WRITES_PROJECT_DATA: True},
         summary="Reopen a resolved finding",
     )
     async def reopen_finding(
@@ -123,8 +117,6 @@ class AuditController(Controller):
         finding_id: FromPath[uuid.UUID],
         current_user: NamedDependency[SessionUser],
         db_session: NamedDependency[AsyncSession],
-        redis: NamedDependency[Redis],
-        events: NamedDependency[EventPublisher],
     ) -> FindingRead:
         """Reopen a finding: it counts as open again."""
-        return await reopen_finding(db_session, redis, events, current_user, project_id, finding_id)
+        return await reopen_finding(db_session, current_user, project_id, finding_id)

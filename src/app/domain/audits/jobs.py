@@ -10,16 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from sqlalchemy import select
 
-from app.db.models import BackgroundJob, Project
-from app.domain.audits.pipeline import ProjectStage, engine_of
+from app.db.models import BackgroundJob
 from app.domain.audits.services import AuditService
-from app.domain.filestore.mirror import mirror_after_job_commit
 from app.domain.jobs.context import JobContext, PermanentJobError
 from app.domain.jobs.progress import ProgressReporter
 from app.domain.kb.services import KnowledgeBase
-from app.domain.projects.cache import invalidate_project
+from app.domain.projects.stages import ProjectStage, engine_of
 from app.lib.errors import ApplicationError
 
 
@@ -31,7 +28,7 @@ async def audit_project(ctx: JobContext, job: BackgroundJob, progress: ProgressR
     if exposure_table is not None and not isinstance(exposure_table, str):
         raise PermanentJobError("payload 'exposure_table' must be a table name")
     engine = engine_of(ctx.session)
-    stage = ProjectStage(engine, ctx.redis, project_id, "auditing")
+    stage = ProjectStage(ctx.commit_context(), project_id, "auditing")
     await stage.enter()
     try:
         outcome = await AuditService(ctx.session, KnowledgeBase(engine, ctx.redis)).audit(
@@ -44,13 +41,5 @@ async def audit_project(ctx: JobContext, job: BackgroundJob, progress: ProgressR
         if isinstance(exc, PermanentJobError) or ctx.attempt > job.max_retries:
             stage.fail_after_rollback()
         raise
-    owner_id = await ctx.session.scalar(select(Project.owner_id).where(Project.id == project_id))
-
-    async def forget_cached_project() -> None:
-        if owner_id is not None:
-            await invalidate_project(ctx.redis, project_id, owner_id)
-
-    ctx.after_commit(forget_cached_project)
-    mirror_after_job_commit(ctx, project_id)
     await progress(1.0, f"Audited {outcome.positions} positions", current_step="done")
     return msgspec.to_builtins(outcome)

@@ -9,10 +9,11 @@ judged again with the finding open. `audit_results.resolved` mirrors this on eac
 version's summary count open findings, with the resolved ones beside them.
 
 PUBLIC:
-    await resolve_finding(session, redis, events, actor, project_id, finding_id, resolution, note) -> FindingRead
-    await reopen_finding(session, redis, events, actor, project_id, finding_id) -> FindingRead
+    await resolve_finding(session, actor, project_id, finding_id, resolution, note) -> FindingRead
+    await reopen_finding(session, actor, project_id, finding_id) -> FindingRead
     await sync_resolved_flags(session, project_id, version_id)    # inside the audit's transaction
-Both commit, then drop the project's cached state and send `finding_resolved` / `finding_reopened`.
+Both commit; after the commit the project's cached state is dropped and `finding_resolved` /
+`finding_reopened` goes out (the unit of work, app.lib.unit_of_work).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import uuid
 from typing import Annotated, Literal
 
 import msgspec
-from redis.asyncio import Redis
 from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,10 +30,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import AuditResult, BudgetVersion, FindingResolution, Position, Project, utc_now
 from app.domain.accounts.sessions import SessionUser
 from app.domain.budgets.summary import summarise_version, unchanged_sql
-from app.domain.projects.cache import invalidate_project
 from app.domain.projects.services import lock_project
 from app.lib.errors import NotFound
-from app.lib.events import EventPublisher, project_channel
+from app.lib.events import project_channel
+from app.lib.unit_of_work import LiveEvent, record
 
 _SYNC = f"""
     UPDATE audit_results AS a SET resolved = m.resolved
@@ -111,8 +111,6 @@ async def _finding(
 
 async def _after_change(
     session: AsyncSession,
-    redis: Redis,
-    events: EventPublisher,
     actor: SessionUser,
     project: Project,
     finding: AuditResult,
@@ -161,16 +159,13 @@ async def _after_change(
         issues_resolved_red=project.issues_resolved_red,
         issues_resolved_amber=project.issues_resolved_amber,
     )
+    record(session, finding_announcement(read, actor))
     await session.commit()
-    await invalidate_project(redis, project.id, project.owner_id)
-    await announce_finding(events, read, actor)
     return read
 
 
 async def resolve_finding(
     session: AsyncSession,
-    redis: Redis,
-    events: EventPublisher,
     actor: SessionUser,
     project_id: uuid.UUID,
     finding_id: uuid.UUID,
@@ -192,13 +187,11 @@ async def resolve_finding(
         .values(project_id=project.id, lineage_id=position.lineage_id, expert_role=finding.expert_role, **values)
         .on_conflict_do_update(index_elements=["project_id", "lineage_id", "expert_role"], set_=values)
     )
-    return await _after_change(session, redis, events, actor, project, finding, position)
+    return await _after_change(session, actor, project, finding, position)
 
 
 async def reopen_finding(
     session: AsyncSession,
-    redis: Redis,
-    events: EventPublisher,
     actor: SessionUser,
     project_id: uuid.UUID,
     finding_id: uuid.UUID,
@@ -212,12 +205,12 @@ async def reopen_finding(
             FindingResolution.expert_role == finding.expert_role,
         )
     )
-    return await _after_change(session, redis, events, actor, project, finding, position)
+    return await _after_change(session, actor, project, finding, position)
 
 
-async def announce_finding(events: EventPublisher, finding: FindingRead, actor: SessionUser) -> None:
-    """`finding_resolved` / `finding_reopened` on the project channel (never raises)."""
-    await events.publish(
+def finding_announcement(finding: FindingRead, actor: SessionUser) -> LiveEvent:
+    """`finding_resolved` / `finding_reopened` for the project channel (published after the commit)."""
+    return LiveEvent(
         project_channel(finding.project_id),
         "finding_resolved" if finding.resolved else "finding_reopened",
         {

@@ -41,16 +41,17 @@ from app.domain.audits.experts import (
     audit_budget,
     budget_pricing,
 )
-from app.domain.audits.pipeline import ProgressCallback, report_nothing
 from app.domain.audits.resolutions import sync_resolved_flags
 from app.domain.audits.results import AUDIT_RESULT_COLUMNS, AuditRecord, position_records
 from app.domain.audits.schemas import AuditReport, AuditSummary, IssueRead, PositionAuditRead, VerdictRead
+from app.domain.budgets.services import BUDGET_ORDER
 from app.domain.budgets.summary import VersionTotals, summarise_version
 from app.domain.kb.enrichment import latest_version, version_positions
 from app.domain.kb.matching import MatchCandidate
 from app.domain.kb.reference import ExposureTable, ExposureTables
 from app.domain.kb.services import KnowledgeBase
 from app.domain.projects.services import get_project_state, lock_project
+from app.domain.projects.stages import ProgressCallback, report_nothing
 from app.lib.errors import InvalidInput, field_error
 
 ORCHESTRATOR = "orchestrator"
@@ -347,7 +348,7 @@ async def audit_report(
             select(Position, AuditResult)
             .join(AuditResult, AuditResult.position_id == Position.id)
             .where(*conditions)
-            .order_by(Position.source_line.asc().nulls_last(), Position.created_at.asc(), Position.lineage_id.asc())
+            .order_by(*BUDGET_ORDER)
             .limit(limit_offset.limit)
             .offset(limit_offset.offset)
         )

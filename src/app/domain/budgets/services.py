@@ -7,15 +7,17 @@ PUBLIC for other domains (imports, audits, enrichment, chat commands):
         changes=ChangeSet(added=[...], modified={position_or_lineage_id: {"status": "RED"}}, removed=[...]),
         # or: positions=[NewPosition | PositionRecord, ...] to replace the whole budget
         #     (with replace_source_document_id=doc_id: only the positions read from that document)
-        user_id=..., redis=redis,
-    )
+        user_id=...,
+    )   # the caller commits
     # -> NewVersion(version=BudgetVersion, project=Project, position_ids={lineage_id: new position id})
+    result, position = await budgets.edit_positions(actor, project_id, "modified", changes, details, ...)
 
 How: the project row is locked (`SELECT ... FOR UPDATE`) so versions of one project are made one
 at a time and numbered without gaps; the previous version's positions are copied with one
 INSERT ... SELECT (minus the changed ones), the changed and added ones are bulk-inserted, totals
 come from one aggregate query, and the project's cached aggregates are updated in the same
-transaction. After the commit the project's cache entries are dropped.
+transaction. The commit's unit of work (app.lib.unit_of_work) then drops the project's cache
+entries and announces `budget_recalculated`.
 """
 
 from __future__ import annotations
@@ -24,19 +26,15 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from advanced_alchemy.filters import LimitOffset, StatementFilter
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
-from redis.asyncio import Redis
 from sqlalchemy import Table, all_, bindparam, func, insert, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import Settings
 from app.db.models import BudgetVersion, Position, Project, utc_now
 from app.db.models.budgets import TRIGGER_TYPES
 from app.domain.accounts.sessions import SessionUser
@@ -58,16 +56,23 @@ from app.domain.budgets.changes import (
 from app.domain.budgets.records import PositionRecord
 from app.domain.budgets.schemas import PositionRead, VersionSummary
 from app.domain.budgets.summary import summarise_version
-from app.domain.filestore.mirror import mirror_project
-from app.domain.projects.cache import DEFAULT_TTL_SECONDS, invalidate_project, refresh_project_state
+from app.domain.projects.changes import ProjectEdited
 from app.domain.projects.services import lock_project
 from app.lib.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, field_error
-from app.lib.events import EventPublisher, project_channel
+from app.lib.events import project_channel
 from app.lib.pagination import Page
+from app.lib.services import RepositoryService
+from app.lib.unit_of_work import LiveEvent, record
 
 _positions: Table = Position.__table__  # type: ignore[assignment]
 # Columns copied unchanged from the previous version (id, version_id and updated_at are new).
 _COPIED_COLUMNS = [c.name for c in _positions.columns if c.name not in ("id", "version_id", "updated_at")]
+
+
+# Budget order: as the positions stand in their file, then as they were added (one place for every query).
+BUDGET_ORDER = (Position.source_line.asc().nulls_last(), Position.created_at.asc(), Position.lineage_id.asc())
+PositionAction = Literal["added", "modified", "removed"]
+_ACTION_VERBS: dict[str, str] = {"added": "add", "modified": "update", "removed": "delete"}
 
 
 @dataclass
@@ -109,9 +114,9 @@ def validate_amounts(values: dict[str, Any], *, prefix: str = "") -> None:
             values[name] = values[name].quantize(Decimal(1).scaleb(-places))
 
 
-async def announce_version(events: EventPublisher, version: BudgetVersion) -> None:
-    """Tell the project's live clients that the budget has a new version (never raises)."""
-    await events.publish(
+def version_announcement(version: BudgetVersion) -> LiveEvent:
+    """`budget_recalculated` for the project's live clients (published after the version's commit)."""
+    return LiveEvent(
         project_channel(version.project_id),
         "budget_recalculated",
         {
@@ -125,16 +130,20 @@ async def announce_version(events: EventPublisher, version: BudgetVersion) -> No
     )
 
 
-async def announce_position(
-    events: EventPublisher,
+def version_not_found() -> NotFound:
+    return NotFound("The budget version does not exist.")
+
+
+def position_announcement(
     project_id: uuid.UUID,
     version: int,
     action: str,
     lineage_id: uuid.UUID,
     position_id: uuid.UUID | None,
-) -> None:
-    """Tell the project's live clients that a position was added, modified or removed (never raises)."""
-    await events.publish(
+) -> LiveEvent:
+    """`position_updated` for the project's live clients: a position was added, modified or removed
+    (record it with the version; it is published after the commit)."""
+    return LiveEvent(
         project_channel(project_id),
         "position_updated",
         {
@@ -151,18 +160,13 @@ def position_not_found() -> NotFound:
     return NotFound("The position does not exist in the latest version.")
 
 
-class BudgetService(SQLAlchemyAsyncRepositoryService[BudgetVersion]):
+class BudgetService(RepositoryService[BudgetVersion]):
     """Budget versions of a project and the one way to make a new one."""
 
     class Repository(SQLAlchemyAsyncRepository[BudgetVersion]):
         model_type = BudgetVersion
 
     repository_type = Repository
-
-    @property
-    def db_session(self) -> AsyncSession:
-        session: AsyncSession = self.repository.session  # type: ignore[assignment]
-        return session
 
     async def version_by_number(self, project_id: uuid.UUID, number: int) -> BudgetVersion | None:
         statement = select(BudgetVersion).where(BudgetVersion.project_id == project_id, BudgetVersion.version == number)
@@ -191,58 +195,14 @@ class BudgetService(SQLAlchemyAsyncRepositoryService[BudgetVersion]):
         user_id: uuid.UUID | None = None,
         actor: SessionUser | None = None,
         expected_version: int | None = None,
-        redis: Redis | None = None,
-        events: EventPublisher | None = None,
-        commit: bool = True,
-        settings: Settings | None = None,
     ) -> NewVersion:
         """Make the next version of a project's budget from a change set or a full set of positions.
 
         `actor` limits the project to what that user may see (404 otherwise); background work passes
-        None. `expected_version` (If-Match) must equal the latest version, else 412. With
-        `commit=False` the caller commits and then calls `invalidate_project` (and
-        `announce_version`) itself; otherwise a failure rolls the session back, so the caller can go
-        on using it. With `events`, `budget_recalculated` goes to the project channel after the commit.
-        A committed version is mirrored to the file store (dual-write; `settings` default: the process's).
+        None. `expected_version` (If-Match) must equal the latest version, else 412. The caller
+        commits; the version's `budget_recalculated` event (and the project's cache and mirror, see
+        app.domain.projects.changes) follow that commit.
         """
-        try:
-            return await self._create_version(
-                project_id,
-                trigger_type,
-                trigger_details,
-                changes=changes,
-                positions=positions,
-                replace_source_document_id=replace_source_document_id,
-                user_id=user_id,
-                actor=actor,
-                expected_version=expected_version,
-                redis=redis,
-                events=events,
-                commit=commit,
-                settings=settings,
-            )
-        except BaseException:
-            if commit:
-                await self.db_session.rollback()
-            raise
-
-    async def _create_version(
-        self,
-        project_id: uuid.UUID,
-        trigger_type: str,
-        trigger_details: dict[str, Any] | None = None,
-        *,
-        changes: ChangeSet | None = None,
-        positions: Sequence[NewPosition | PositionRecord] | None = None,
-        replace_source_document_id: uuid.UUID | None = None,
-        user_id: uuid.UUID | None = None,
-        actor: SessionUser | None = None,
-        expected_version: int | None = None,
-        redis: Redis | None = None,
-        events: EventPublisher | None = None,
-        commit: bool = True,
-        settings: Settings | None = None,
-    ) -> NewVersion:
         if trigger_type not in TRIGGER_TYPES:
             raise InvalidInput(
                 f"Unknown trigger type {trigger_type!r}.", errors=[field_error("trigger_type", "unknown")]
@@ -315,17 +275,52 @@ class BudgetService(SQLAlchemyAsyncRepositoryService[BudgetVersion]):
         new_version.changes = plan.changes
         project.current_version = new_version.version
         totals.apply_to(project)
-        if commit:
-            await session.commit()
-            if redis is not None:
-                await invalidate_project(redis, project.id, project.owner_id)
-                # Write-through: the client reads the project's new totals right after its edit.
-                ttl = settings.CACHE_TTL_SECONDS if settings is not None else DEFAULT_TTL_SECONDS
-                await refresh_project_state(redis, session, project.id, ttl_seconds=ttl)
-            await mirror_project(session, project.id, settings=settings, redis=redis)
-            if events is not None:
-                await announce_version(events, new_version)
+        record(session, version_announcement(new_version))
         return NewVersion(version=new_version, project=project, position_ids=plan.position_ids, lineages=plan.lineages)
+
+    async def edit_positions(
+        self,
+        actor: SessionUser,
+        project_id: uuid.UUID,
+        action: PositionAction,
+        changes: ChangeSet,
+        details: dict[str, Any],
+        *,
+        expected_version: int | None,
+    ) -> tuple[NewVersion, Position | None]:
+        """A user's edit of one position → a committed version (trigger `user_edit`) and a
+        `position_updated` event; returns the version and the position as it is in it (None when removed)."""
+        result = await self.create_version(
+            project_id,
+            "user_edit",
+            {"action": f"{_ACTION_VERBS[action]}_position", **details},
+            changes=changes,
+            user_id=actor.id,
+            actor=actor,
+            expected_version=expected_version,
+        )
+        reference = next(iter(result.position_ids)) if action == "added" else next(iter(changes.referenced_ids()))
+        lineage_id = result.lineages.get(reference, reference)
+        position = None
+        if action != "removed":
+            position = await self.position_in_version(result.version.id, lineage_id)
+            if position is None:
+                raise NotFound("The position does not exist.")
+        announced = position_announcement(
+            result.project.id,
+            result.version.version,
+            action,
+            position.lineage_id if position else lineage_id,
+            position.id if position else None,
+        )
+        record(self.db_session, announced)
+        record(self.db_session, ProjectEdited(result.project.id))  # write-through: the client reads it next
+        await self.db_session.commit()
+        return result, position
+
+    async def position_in_version(self, version_id: uuid.UUID, lineage_id: uuid.UUID) -> Position | None:
+        statement = select(Position).where(Position.version_id == version_id, Position.lineage_id == lineage_id)
+        return (await self.db_session.execute(statement)).scalar_one_or_none()
 
     async def _copy_positions(
         self, previous_id: uuid.UUID, new_id: uuid.UUID, excluded_lineages: set[uuid.UUID]
@@ -524,7 +519,7 @@ class _Plan:
     lineages: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
 
 
-class PositionService(SQLAlchemyAsyncRepositoryService[Position]):
+class PositionService(RepositoryService[Position]):
     """Reading positions of a version (changes go through BudgetService.create_version)."""
 
     class Repository(SQLAlchemyAsyncRepository[Position]):
@@ -539,11 +534,7 @@ class PositionService(SQLAlchemyAsyncRepositoryService[Position]):
             *filters,
             limit_offset,
             version_id=version_id,
-            order_by=[
-                Position.source_line.asc().nulls_last(),
-                Position.created_at.asc(),
-                Position.lineage_id.asc(),
-            ],
+            order_by=list(BUDGET_ORDER),
         )
         return Page(
             items=[PositionRead.from_model(row) for row in rows],
@@ -551,7 +542,3 @@ class PositionService(SQLAlchemyAsyncRepositoryService[Position]):
             limit=limit_offset.limit,
             offset=limit_offset.offset,
         )
-
-    async def in_version(self, version_id: uuid.UUID, lineage_id: uuid.UUID) -> Position | None:
-        statement = select(Position).where(Position.version_id == version_id, Position.lineage_id == lineage_id)
-        return (await self.repository.session.execute(statement)).scalar_one_or_none()

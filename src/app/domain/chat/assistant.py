@@ -26,7 +26,7 @@ from app.config import Settings
 from app.db.models import AuditResult, BudgetVersion, Position, Project, utc_now
 from app.domain.accounts.sessions import SessionUser
 from app.domain.budgets.changes import ChangeSet
-from app.domain.budgets.services import BudgetService, announce_position
+from app.domain.budgets.services import BudgetService, position_announcement
 from app.domain.chat.answers import (
     MentionedPosition,
     Reply,
@@ -53,8 +53,10 @@ from app.domain.exports.schemas import ExportRequest
 from app.domain.exports.services import start_export
 from app.domain.jobs.queues import JobQueues
 from app.domain.jobs.services import start_project_job
+from app.domain.projects.changes import ProjectEdited
 from app.lib.errors import InvalidInput, NotFound, PreconditionFailed
 from app.lib.events import EventPublisher
+from app.lib.unit_of_work import record
 
 ROW_COLUMNS = (
     Position.id,
@@ -462,13 +464,12 @@ class BudgetAssistant:
                 # The user's If-Match, else the version this answer was read from: a command never
                 # applies to a budget that moved on after the assistant looked at it.
                 expected_version=expected_version if expected_version is not None else info.number,
-                redis=self.redis,
-                events=self.events,
-                settings=self.settings,
             )
         except PreconditionFailed as exc:  # someone made a version since this answer read the budget
+            await self.session.rollback()
             return self._refused(info, intent, row, before, "conflict", str(exc.detail))
         except InvalidInput as exc:
+            await self.session.rollback()
             problems = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in exc.errors or []) or str(exc.detail)
             return self._refused(info, intent, row, before, "invalid", problems)
         new_number = result.version.version
@@ -482,15 +483,11 @@ class BudgetAssistant:
                 )
             ).one_or_none()
             after_row = PositionRow(*found) if found is not None else None
-        if self.events is not None:
-            await announce_position(
-                self.events,
-                project_id,
-                new_number,
-                "modified" if field else "removed",
-                row.lineage_id,
-                after_row.id if after_row else None,
-            )
+        done = "modified" if field else "removed"
+        after_id = after_row.id if after_row is not None else None
+        record(self.session, position_announcement(project_id, new_number, done, row.lineage_id, after_id))
+        record(self.session, ProjectEdited(project_id))
+        await self.session.commit()  # the version, then (after the commit) its events and the cache
         after = (
             {field: _json(getattr(after_row, field)), "total_price": _json(after_row.total_price)}
             if field and after_row

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 
-import msgspec
 from advanced_alchemy.extensions.litestar.providers import create_service_dependencies
 from advanced_alchemy.filters import LimitOffset
 from litestar import Controller, get, post
@@ -23,10 +22,10 @@ from app.domain.budgets.controllers import IfMatch, parse_if_match
 from app.domain.chat.assistant import BudgetAssistant
 from app.domain.chat.schemas import ChatExchange, ChatMessageCreate, ChatMessageRead
 from app.domain.chat.services import ChatService
-from app.domain.filestore.api import refuse_writes_in_files_only
 from app.domain.jobs.queues import JobQueues
+from app.domain.projects.guards import WRITES_PROJECT_DATA
 from app.domain.projects.services import get_project_state
-from app.lib.events import EventPublisher, project_channel
+from app.lib.events import EventPublisher
 from app.lib.pagination import Page, limit_offset_dependency
 
 
@@ -51,7 +50,7 @@ class ChatController(Controller):
         )
         return await chat_service.history(project_id, limit_offset)
 
-    @post(status_code=HTTP_201_CREATED, guards=[refuse_writes_in_files_only])
+    @post(status_code=HTTP_201_CREATED, opt={WRITES_PROJECT_DATA: True})
     async def post_chat_message(
         self,
         project_id: FromPath[uuid.UUID],
@@ -84,6 +83,4 @@ class ChatController(Controller):
         message, reply = await chat_service.converse(
             current_user, project_id, data, assistant, expected_version=parse_if_match(if_match)
         )
-        for stored in (message, reply):
-            await events.publish(project_channel(project_id), "chat_message", msgspec.to_builtins(stored))
         return ChatExchange(message=message, assistant=reply)

@@ -9,28 +9,24 @@ from decimal import Decimal
 import msgspec
 from advanced_alchemy.filters import LimitOffset
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import ChatMessage, Position, Project, ProjectDocument
 from app.domain.accounts.sessions import SessionUser
 from app.domain.chat.assistant import BudgetAssistant
 from app.domain.chat.schemas import ChatMessageCreate, ChatMessageRead
 from app.lib.errors import InvalidInput, PreconditionFailed, field_error
+from app.lib.events import project_channel
 from app.lib.pagination import Page
+from app.lib.services import RepositoryService
+from app.lib.unit_of_work import LiveEvent, record
 
 
-class ChatService(SQLAlchemyAsyncRepositoryService[ChatMessage]):
+class ChatService(RepositoryService[ChatMessage]):
     class Repository(SQLAlchemyAsyncRepository[ChatMessage]):
         model_type = ChatMessage
 
     repository_type = Repository
-
-    @property
-    def db_session(self) -> AsyncSession:
-        session: AsyncSession = self.repository.session  # type: ignore[assignment]
-        return session
 
     async def history(self, project_id: uuid.UUID, limit_offset: LimitOffset) -> Page[ChatMessageRead]:
         """A window of the history, newest last; `offset` counts back from the newest message, so
@@ -91,8 +87,7 @@ class ChatService(SQLAlchemyAsyncRepositoryService[ChatMessage]):
             answer_source=reply.source,
             actions=msgspec.to_builtins(reply.actions),
         )
-        self.db_session.add(answer)
-        await self.db_session.commit()
+        await self._store(answer)
         return question, ChatMessageRead.from_model(answer)
 
     async def post_message(self, actor: SessionUser, project_id: uuid.UUID, data: ChatMessageCreate) -> ChatMessage:
@@ -123,9 +118,16 @@ class ChatService(SQLAlchemyAsyncRepositoryService[ChatMessage]):
             position_ids=position_ids,
             document_ids=document_ids,
         )
-        self.db_session.add(message)
-        await self.db_session.commit()
+        await self._store(message)
         return message
+
+    async def _store(self, message: ChatMessage) -> None:
+        """Commit a message; its `chat_message` event goes to the project's clients after the commit."""
+        self.db_session.add(message)
+        await self.db_session.flush()
+        event_data = msgspec.to_builtins(ChatMessageRead.from_model(message))
+        record(self.db_session, LiveEvent(project_channel(message.project_id), "chat_message", event_data))
+        await self.db_session.commit()
 
     async def _known_position_refs(self, project_id: uuid.UUID, refs: list[uuid.UUID]) -> set[uuid.UUID]:
         """Which of `refs` name a position of the project (a row id of any version, or a lineage id)."""

@@ -19,8 +19,8 @@ from app.config import Settings
 from app.domain.accounts.sessions import SessionUser
 from app.domain.documents.schemas import DocumentRead, DocumentUpload, DocumentUploaded
 from app.domain.documents.services import DocumentService, document_not_found, receive_upload
-from app.domain.filestore.api import refuse_writes_in_files_only
 from app.domain.jobs.schemas import JobRead
+from app.domain.projects.guards import WRITES_PROJECT_DATA
 from app.domain.projects.services import get_project_state
 from app.lib.events import EventPublisher, project_channel
 from app.lib.pagination import Page, limit_offset_dependency
@@ -37,7 +37,7 @@ class ProjectDocumentController(Controller):
     path = "/api/projects/{project_id:uuid}/documents"
     tags = ["documents"]
     dependencies = _document_dependencies()
-    guards = [refuse_writes_in_files_only]
+    opt = {WRITES_PROJECT_DATA: True}
 
     @post(status_code=HTTP_201_CREATED, opt={"rate_limit_group": "upload"})
     async def upload_document(
@@ -63,7 +63,7 @@ class ProjectDocumentController(Controller):
         finally:
             await upload.close()
         document, job = await documents_service.store_upload(
-            current_user, project_id, received, upload.filename, settings=settings, redis=redis
+            current_user, project_id, received, upload.filename, settings=settings
         )
         await events.publish(
             project_channel(project_id),

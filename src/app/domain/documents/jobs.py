@@ -39,10 +39,8 @@ from app.domain.documents.pipeline import (
     set_project_status,
     set_project_status_now,
 )
-from app.domain.filestore.mirror import mirror_after_job_commit
 from app.domain.jobs.context import JobContext, PermanentJobError
 from app.domain.jobs.progress import ProgressReporter
-from app.domain.projects.cache import invalidate_project
 from app.domain.projects.services import lock_project
 
 USER_ERROR_NOTE = (
@@ -124,13 +122,6 @@ async def _parse_all(
     follow_ups = await _queue_follow_ups(ctx, job, project, outcomes, workflow)
     status = _status_after(previous_status, project, outcomes, follow_ups)
     set_project_status(project, status)
-    owner_id = project.owner_id
-
-    async def announce() -> None:
-        await invalidate_project(ctx.redis, project_id, owner_id)
-
-    ctx.after_commit(announce)
-    mirror_after_job_commit(ctx, project_id)
     await progress(1.0, "Parsed", current_step="done")
     failed = [outcome for outcome in outcomes if outcome.parse_status == "failed"]
     result: dict[str, Any] = {

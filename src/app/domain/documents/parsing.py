@@ -216,7 +216,6 @@ async def _store(
             },
             changes=changes,
             user_id=user_id,
-            commit=False,
         )
         created = True
     version = project.current_version if parsed.positions or created else None

@@ -20,17 +20,16 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import BackgroundJob, Project, utc_now
-from app.domain.filestore.mirror import mirror_project
 from app.domain.jobs.context import JobContext
 from app.domain.jobs.queues import get_job_queues
 from app.domain.jobs.registry import job_type as registered_job_type
 from app.domain.jobs.schemas import JobRead, JobStatusRecord
 from app.domain.jobs.services import QUEUE_PRIORITY, job_timeout
 from app.domain.jobs.status_cache import write_job_status
-from app.domain.projects.cache import invalidate_project
+from app.domain.projects.changes import ProjectChanged
+from app.lib.unit_of_work import committed_session, record
 
 logger = structlog.get_logger(__name__)
 
@@ -45,7 +44,7 @@ async def set_project_status_now(ctx: JobContext, project_id: uuid.UUID, status:
     Call it before the job's transaction touches the project row: that transaction may lock the row
     later, and this one must not wait for it.
     """
-    async with AsyncSession(ctx.session.bind, expire_on_commit=False) as session, session.begin():
+    async with committed_session(ctx.commit_context()) as session:
         row = (
             await session.execute(
                 select(Project.status, Project.owner_id).where(Project.id == project_id).with_for_update()
@@ -59,7 +58,7 @@ async def set_project_status_now(ctx: JobContext, project_id: uuid.UUID, status:
             .where(Project.id == project_id)
             .values(status=status, completed_at=utc_now() if status == "completed" else None)
         )
-    await invalidate_project(ctx.redis, project_id, owner_id)
+        record(session, ProjectChanged(project_id, owner_id))
     return str(previous)
 
 
@@ -133,21 +132,20 @@ def mark_failed_after_rollback(ctx: JobContext, project_id: uuid.UUID, *, while_
     runs as a task that outlives the handler, and only moves a project still in `while_status`.
     """
 
+    context = ctx.commit_context()
+
     async def mark() -> None:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(60):
-                async with AsyncSession(ctx.session.bind) as session, session.begin():
-                    row = (
-                        await session.execute(
-                            update(Project)
-                            .where(Project.id == project_id, Project.status == while_status)
-                            .values(status="failed", completed_at=None)
-                            .returning(Project.owner_id)
-                        )
-                    ).one_or_none()
-                if row is not None:
-                    await invalidate_project(ctx.redis, project_id, row[0])
-                    await mirror_project(async_sessionmaker(ctx.session.bind), project_id, settings=ctx.settings)
+                async with committed_session(context) as session:
+                    owner_id = await session.scalar(
+                        update(Project)
+                        .where(Project.id == project_id, Project.status == while_status)
+                        .values(status="failed", completed_at=None)
+                        .returning(Project.owner_id)
+                    )
+                    if owner_id is not None:
+                        record(session, ProjectChanged(project_id, owner_id))
 
     task = asyncio.get_running_loop().create_task(mark())
     _background_tasks.add(task)

@@ -19,21 +19,17 @@ from pathlib import Path
 
 from advanced_alchemy.filters import LimitOffset
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
-from redis.asyncio import Redis
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db.models import BackgroundJob, Project, ProjectDocument
 from app.domain.accounts.sessions import SessionUser
 from app.domain.documents.file_types import FileType, UnknownFileType, sniff_file
 from app.domain.documents.schemas import DocumentRead
-from app.domain.filestore.mirror import mirror_project
-from app.domain.projects.cache import invalidate_project
 from app.domain.projects.services import can_see, lock_project, project_storage_dir
 from app.lib.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType, field_error
 from app.lib.pagination import Page
+from app.lib.services import RepositoryService
 
 CHUNK_BYTES = 1024 * 1024
 MAX_FILENAME = 255
@@ -113,18 +109,13 @@ async def receive_upload(
     return ReceivedFile(path=path, size=size, sha256=digest.hexdigest(), file_type=file_type)
 
 
-class DocumentService(SQLAlchemyAsyncRepositoryService[ProjectDocument]):
+class DocumentService(RepositoryService[ProjectDocument]):
     """Documents of projects; only owners (and administrators) see them."""
 
     class Repository(SQLAlchemyAsyncRepository[ProjectDocument]):
         model_type = ProjectDocument
 
     repository_type = Repository
-
-    @property
-    def db_session(self) -> AsyncSession:
-        session: AsyncSession = self.repository.session  # type: ignore[assignment]
-        return session
 
     async def get_for(self, actor: SessionUser, document_id: uuid.UUID) -> ProjectDocument:
         """The document if its project is visible to the actor (one query with the owner)."""
@@ -160,7 +151,6 @@ class DocumentService(SQLAlchemyAsyncRepositoryService[ProjectDocument]):
         filename: str | None,
         *,
         settings: Settings,
-        redis: Redis,
     ) -> tuple[ProjectDocument, BackgroundJob]:
         """Record the received file and queue its parse job, or remove it: no half-stored upload."""
         from app.domain.jobs.services import submit_job
@@ -217,8 +207,6 @@ class DocumentService(SQLAlchemyAsyncRepositoryService[ProjectDocument]):
             if final_path is not None and not await self._is_recorded(document_id):
                 await asyncio.to_thread(final_path.unlink, missing_ok=True)
             raise
-        await invalidate_project(redis, project.id, project.owner_id)
-        await mirror_project(session, project.id, settings=settings, redis=redis)
         return document, job
 
     async def _is_recorded(self, document_id: uuid.UUID) -> bool:

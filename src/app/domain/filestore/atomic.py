@@ -21,8 +21,10 @@ from typing import Any
 import msgspec
 
 from app.domain.filestore.layout import LOCK_FILE
+from app.lib.files import ensure_dir, fsync_dir
 
 _COPY_CHUNK = 1024 * 1024
+__all__ = ["ensure_dir", "fsync_dir"]  # re-exported for the store's modules
 _json_encoder = msgspec.json.Encoder()  # Decimal → "1.50" (a string, exact), UUID/datetime → ISO text
 
 
@@ -76,30 +78,6 @@ def atomic_copy_file(source: Path, target: Path) -> None:
         _discard(temp)
         raise
     fsync_dir(target.parent)
-
-
-def ensure_dir(path: Path) -> None:
-    """Create ``path`` and missing parents, fsyncing each parent so the new entries are durable."""
-    if path.is_dir():
-        return
-    missing: list[Path] = []
-    current = path
-    while not current.exists():
-        missing.append(current)
-        current = current.parent
-    for directory in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            directory.mkdir()
-        fsync_dir(directory.parent)
-
-
-def fsync_dir(path: Path) -> None:
-    """fsync a directory, making renames and new entries in it durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _create_temp(target: Path) -> tuple[int, Path]:

@@ -1,18 +1,16 @@
-"""The file-store commands: `app migrate-files`, `app export-files`, `app db backup`, `app db restore`."""
+"""The file-store commands: `app migrate-files`, `app export-files`."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
-from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from app.config import Settings, get_settings
+from app.lib.infra import run_command
 
 T = TypeVar("T")
 
@@ -30,34 +28,6 @@ def _write_report(path: Path | None, data: dict[str, Any]) -> None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text + "\n", encoding="utf-8")
-
-
-@contextmanager
-def _servers(settings: Settings) -> Iterator[None]:
-    """The embedded servers when no URLs are set (stopped afterwards if started here)."""
-    from app.lib.infra import ensure_servers, stop_servers
-
-    started = ensure_servers(settings) if settings.uses_embedded_database else None
-    try:
-        yield
-    finally:
-        if started is not None:
-            stop_servers(settings, started)
-
-
-def _run(settings: Settings, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    import asyncpg
-
-    from app.lib.logging import configure_logging
-
-    configure_logging(settings.LOG_LEVEL, json=False)
-    with _servers(settings):
-        try:
-            return asyncio.run(work())
-        except asyncpg.UndefinedTableError as exc:
-            raise click.ClickException(f"{exc}: the database has no schema yet, run `app db upgrade` first") from None
-        except (OSError, asyncpg.PostgresError) as exc:
-            raise click.ClickException(f"{exc.__class__.__name__}: {exc}") from None
 
 
 class _Progress:
@@ -159,7 +129,7 @@ def migrate_files_command(
             bars.advance("projects", projects)
             bars.advance("bytes", size)
 
-        report = _run(
+        report = run_command(
             settings,
             lambda: migrate_store(
                 settings,
@@ -195,7 +165,7 @@ def _verify(settings: Settings, source: Path, report_file: Path | None, progress
                 on_progress=lambda done: bars.advance("projects", done),
             )
 
-        report = _run(settings, work)
+        report = run_command(settings, work)
     _write_report(report_file, report.as_json())
     _echo(report.human())
     if not report.ok:
@@ -216,7 +186,7 @@ def export_files_command(data_dir: Path | None, prune: bool, report_file: Path |
     settings = get_settings()
     target = data_dir or Path(settings.DATA_DIR)
     with _Progress(progress and sys.stderr.isatty()) as bars:
-        report = _run(
+        report = run_command(
             settings,
             lambda: export_store(
                 settings,
@@ -232,49 +202,6 @@ def export_files_command(data_dir: Path | None, prune: bool, report_file: Path |
         sys.exit(1)
 
 
-@click.command(name="backup")
-@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Default: BACKUP_DIR/<UTC time>.dump")
-@click.option("--prune/--no-prune", default=False, help="Also delete backups older than BACKUP_RETENTION_DAYS.")
-def db_backup_command(output: Path | None, prune: bool) -> None:
-    """Back the database up with pg_dump -Fc (restore with `app db restore FILE`)."""
-    from app.domain.filestore.backup import BackupError, create_backup, prune_backups
-
-    settings = get_settings()
-    try:
-        result = _run(settings, lambda: create_backup(settings, output))
-    except BackupError as exc:
-        raise click.ClickException(str(exc)) from None
-    tool = Path(result.tool).name
-    _echo(f"backup written: {result.path} ({result.size} bytes, {tool} for PostgreSQL {result.server_version})")
-    if prune:
-        for path in prune_backups(Path(settings.BACKUP_DIR), settings.BACKUP_RETENTION_DAYS):
-            _echo(f"pruned {path}")
-
-
-@click.command(name="restore")
-@click.argument("backup_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option("--clean", is_flag=True, help="Drop the existing objects first (restore over a live database).")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def db_restore_command(backup_file: Path, clean: bool, yes: bool) -> None:
-    """Restore a backup made by `app db backup` into the configured database (pg_restore)."""
-    from app.domain.filestore.backup import BackupError, restore_backup
-
-    settings = get_settings()
-    if not yes:
-        click.confirm(f"Restore {backup_file} into the configured database?", abort=True, err=True)
-    try:
-        tool = _run(settings, lambda: restore_backup(settings, backup_file, clean=clean))
-    except BackupError as exc:
-        raise click.ClickException(str(exc)) from None
-    _echo(f"restored {backup_file} with {tool}")
-
-
 def filestore_commands() -> list[click.Command]:
-    """Top-level commands of this domain, for app.cli._domain_commands()."""
+    """Top-level commands of the plug-in (FileStorePlugin.cli_commands)."""
     return [migrate_files_command, export_files_command]
-
-
-def register_db_commands(db_group: click.Group) -> None:
-    """`app db backup` / `app db restore`."""
-    db_group.add_command(db_backup_command)
-    db_group.add_command(db_restore_command)

@@ -104,12 +104,13 @@ def _newest_first(project: LegacyProject) -> tuple[float, str]:
 
 
 async def list_projects_from_files(
-    settings: Settings, viewer: Viewer, *, limit: int = 50, offset: int = 0
+    settings: Settings, viewer: Viewer, *, limit: int | None = 50, offset: int = 0
 ) -> tuple[list[LegacyProject], int]:
-    """The viewer's projects, newest first, and how many there are (as the API's list)."""
+    """The viewer's projects, newest first, and how many there are (as the API's list; `limit=None`: all)."""
     projects = await asyncio.to_thread(store_for(settings).all)
     visible = sorted((p for p in projects if viewer.can_see(p)), key=_newest_first)
-    return visible[offset : offset + limit], len(visible)
+    end = None if limit is None else offset + limit
+    return visible[offset:end], len(visible)
 
 
 async def get_project_from_files(settings: Settings, viewer: Viewer, project_id: uuid.UUID) -> LegacyProject | None:

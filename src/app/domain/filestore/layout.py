@@ -1,9 +1,12 @@
 """The on-disk layout of a project directory, shared by the reader and the writer.
 
 ``data/projects/{id}/``: project.json, positions.json, audit_results.json, raw/{file_type}/…,
-processed/, artifacts/. Files written by the new code carry a ``schema`` marker so the reader can
-tell them from the old app's files and read them back exactly. audit_results.json stays a plain list (the old
-app's own shape); its entries are recognised by having exactly the LegacyAuditResult keys.
+processed/, artifacts/. project.json is written in the old application's own shape; our full copy of
+it (every field and metadata key, exactly) sits beside it in concrete_agent.json, with the sha256 of
+the project.json it was written with (a project.json the old app changed since is read instead).
+Files written by the new code carry a ``schema`` marker so the reader can tell them from the old
+app's files and read them back exactly. audit_results.json stays a plain list (the old app's own
+shape); its entries are recognised by having exactly the LegacyAuditResult keys.
 """
 
 from __future__ import annotations
@@ -19,13 +22,18 @@ from app.domain.filestore.legacy import FileArea, LegacyProject
 PROJECT_FILE = "project.json"
 POSITIONS_FILE = "positions.json"
 AUDIT_FILE = "audit_results.json"
+SIDE_FILE = "concrete_agent.json"
 LOCK_FILE = ".lock"
-JSON_FILES = frozenset({PROJECT_FILE, POSITIONS_FILE, AUDIT_FILE})
+JSON_FILES = frozenset({PROJECT_FILE, POSITIONS_FILE, AUDIT_FILE, SIDE_FILE})
 
 _AREAS: dict[str, FileArea] = {"raw": "raw", "processed": "processed", "artifacts": "artifacts"}
 
 SCHEMA_KEY = "schema"
 POSITIONS_SCHEMA = "concrete-agent/positions@1"
+SIDE_SCHEMA = "concrete-agent/project@1"
+SIDE_DIGEST_KEY = "project_json_sha256"
+# raw/{file_type}/ sub-folders of the old application (the user picked one per upload).
+RAW_FOLDERS = ("vykaz_vymer", "vykresy", "dokumentace")
 
 # Canonical project.json keys, in the order the writer emits them.
 PROJECT_KEYS = (

@@ -34,7 +34,9 @@ from app.domain.filestore.legacy import (
     LegacyProject,
     Verdict,
 )
+from app.domain.filestore.legacy_document import raw_folder
 from app.domain.filestore.reader import position_refs
+from app.domain.projects.services import KEPT_METADATA_KEYS
 
 MIGRATION_SOURCE = "migrated"
 MIGRATION_TOOL = "app migrate-files"
@@ -43,7 +45,8 @@ MIGRATION_TOOL = "app migrate-files"
 PROJECT_META_LEGACY_ID = "legacy_id"
 PROJECT_META_LEGACY = "legacy"  # what a re-export needs and no column holds
 PROJECT_META_MIGRATION = "migration"  # fingerprint, directory, time of the last import
-PROJECT_RESERVED = frozenset({PROJECT_META_LEGACY_ID, PROJECT_META_LEGACY, PROJECT_META_MIGRATION})
+PROJECT_RESERVED = KEPT_METADATA_KEYS  # a PATCH of `metadata` keeps them (the projects domain's rule)
+assert {PROJECT_META_LEGACY_ID, PROJECT_META_LEGACY, PROJECT_META_MIGRATION} == PROJECT_RESERVED
 # Keys of positions.metadata written by the migration; the record's own metadata sits beside them.
 POSITION_META_LEGACY_ID = "legacy_id"
 POSITION_META_INDEX = "legacy_index"
@@ -718,13 +721,10 @@ def _files_from_rows(rows: Iterable[dict[str, Any]]) -> tuple[list[LegacyFile], 
     return files, copies
 
 
-_DOCUMENT_FOLDERS = frozenset({"vykaz_vymer", "vykresy", "dokumentace"})
-
-
 def _new_document_path(row: Mapping[str, Any], used: set[str]) -> str:
     """raw/{file_type}/{filename} for a document uploaded to PostgreSQL (unique in the project)."""
     name = str(row["filename"]).replace("/", "_").replace("\\", "_").replace("\0", "_").lstrip(".") or "document"
-    folder = row["file_type"] if row["file_type"] in _DOCUMENT_FOLDERS else "uploads"
+    folder = raw_folder(row["file_type"])
     relative = f"raw/{folder}/{name}"
     if relative in used or not _usable_relative_path(relative):
         stem, dot, suffix = name.rpartition(".")

@@ -29,6 +29,9 @@ from app.domain.filestore.layout import (
     PROJECT_FILE,
     PROJECT_KEYS,
     SCHEMA_KEY,
+    SIDE_DIGEST_KEY,
+    SIDE_FILE,
+    SIDE_SCHEMA,
     area_of,
     is_store_internal,
     project_head,
@@ -183,7 +186,7 @@ def _read_project(project_dir: Path, naive_tz: tzinfo) -> LegacyProject:
     present = {e.relative_path for e in entries}
     if PROJECT_FILE not in present:
         raise _Broken(f"{PROJECT_FILE} is missing")
-    doc = _read_json(project_dir / PROJECT_FILE, PROJECT_FILE)
+    doc = _project_json(project_dir, own_copy=SIDE_FILE in present)
     if not isinstance(doc, dict):
         raise _Broken(f"{PROJECT_FILE}: expected an object, found {_kind(doc)}")
 
@@ -209,6 +212,36 @@ def _read_project(project_dir: Path, naive_tz: tzinfo) -> LegacyProject:
         metadata[META_WARNINGS] = [*metadata.get(META_WARNINGS, []), *notes.warnings]
     project.metadata = metadata
     return project
+
+
+def project_json(project_dir: Path) -> Any:
+    """The project.json document the reader takes the project from (see ``_own_copy``)."""
+    try:
+        return _project_json(project_dir, own_copy=(project_dir / SIDE_FILE).is_file())
+    except _Broken as exc:
+        raise LegacyProjectError(project_dir, str(exc)) from exc
+
+
+def _project_json(project_dir: Path, *, own_copy: bool) -> Any:
+    doc = _read_json(project_dir / PROJECT_FILE, PROJECT_FILE)
+    return (_own_copy(project_dir) or doc) if own_copy else doc
+
+
+def _own_copy(project_dir: Path) -> dict[str, Any] | None:
+    """Our own full copy of project.json (the side file the writer puts beside the old app's
+    project.json), while that project.json is still the one written with it; None when the old
+    application changed project.json since (then project.json is read as the old app left it)."""
+    try:
+        side = _read_json(project_dir / SIDE_FILE, SIDE_FILE)
+    except _Broken:  # a cut-off copy of ours: project.json is what the old app reads anyway
+        return None
+    if not isinstance(side, dict) or side.get(SCHEMA_KEY) != SIDE_SCHEMA or not isinstance(side.get("project"), dict):
+        return None
+    try:
+        digest = hashlib.sha256((project_dir / PROJECT_FILE).read_bytes()).hexdigest()
+    except OSError as exc:
+        raise _Broken(f"cannot read {PROJECT_FILE}: {exc.strerror or exc}") from exc
+    return side["project"] if side.get(SIDE_DIGEST_KEY) == digest else None
 
 
 def _read_json(path: Path, label: str) -> Any:
@@ -242,6 +275,19 @@ _OWNER_EMAIL_KEYS = ("owner_email", "user_email", "ownerEmail", "email")
 _OWNER_OBJECT_KEYS = ("owner", "user", "created_by", "author")
 _CREATED_KEYS = ("created_at", "createdAt", "created", "date_created", "creation_date")
 _UPDATED_KEYS = ("updated_at", "updatedAt", "updated", "modified_at", "last_modified", "date_modified")
+# The keys each project field is read from (the writer of the old shape uses the same ones).
+PROJECT_FIELD_KEYS: dict[str, tuple[str, ...]] = {
+    "legacy_id": _ID_KEYS,
+    "name": _NAME_KEYS,
+    "description": _DESCRIPTION_KEYS,
+    "workflow": _WORKFLOW_KEYS,
+    "status": _STATUS_KEYS,
+    "owner_id": _OWNER_ID_KEYS,
+    "owner_email": _OWNER_EMAIL_KEYS,
+    "owner": _OWNER_OBJECT_KEYS,
+    "created_at": _CREATED_KEYS,
+    "updated_at": _UPDATED_KEYS,
+}
 
 
 def _project_head(

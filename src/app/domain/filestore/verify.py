@@ -28,7 +28,7 @@ from app.domain.filestore.legacy import LegacyProject, LegacyProjectError
 from app.domain.filestore.mapping import StoredProject, legacy_project_from_rows, to_json
 from app.domain.filestore.migrate import read_consistently
 from app.domain.filestore.postgres_rows import load_projects, migrated_directories
-from app.domain.filestore.reader import scan_store
+from app.domain.filestore.reader import project_json, scan_store
 
 logger = structlog.get_logger(__name__)
 
@@ -226,6 +226,9 @@ def missing_leaves(directory: Path, stored: StoredProject) -> list[str]:
     for name in (PROJECT_FILE, POSITIONS_FILE, AUDIT_FILE):
         path = directory / name
         if not path.is_file():
+            continue
+        if name == PROJECT_FILE:  # the document the project was read from (our own copy while in sync)
+            source += _leaves(project_json(directory))
             continue
         data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
         doc = msgspec.json.decode(data)

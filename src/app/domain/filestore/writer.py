@@ -3,17 +3,26 @@
 Used for dual-write (PostgreSQL is the truth, the files follow) and by ``app export-files`` to
 rebuild the whole store for a rollback. Every file is written atomically, under the project lock;
 project.json goes last, so a project.json on disk always comes with its positions and documents.
+project.json is the old application's shape (``legacy_document``); our exact copy goes first into
+concrete_agent.json, naming the sha256 of the project.json it belongs to.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from app.domain.filestore.atomic import atomic_copy_file, atomic_write_json, project_lock
+from app.domain.filestore.atomic import (
+    atomic_copy_file,
+    atomic_write_bytes,
+    atomic_write_json,
+    encode_json,
+    project_lock,
+)
 from app.domain.filestore.ids import stable_uuid
 from app.domain.filestore.layout import (
     AUDIT_FILE,
@@ -22,10 +31,14 @@ from app.domain.filestore.layout import (
     POSITIONS_SCHEMA,
     PROJECT_FILE,
     SCHEMA_KEY,
+    SIDE_DIGEST_KEY,
+    SIDE_FILE,
+    SIDE_SCHEMA,
     is_store_internal,
     project_head,
 )
 from app.domain.filestore.legacy import LegacyProject
+from app.domain.filestore.legacy_document import legacy_document
 
 
 def write_project(
@@ -54,12 +67,19 @@ def write_project(
                 atomic_copy_file(source, target)
         atomic_write_json(project_dir / POSITIONS_FILE, {SCHEMA_KEY: POSITIONS_SCHEMA, "positions": project.positions})
         atomic_write_json(project_dir / AUDIT_FILE, project.audit_results)
-        atomic_write_json(project_dir / PROJECT_FILE, document)
+        for_old_app = encode_json(legacy_document(project))
+        own_copy = {
+            SCHEMA_KEY: SIDE_SCHEMA,
+            SIDE_DIGEST_KEY: hashlib.sha256(for_old_app).hexdigest(),
+            "project": document,
+        }
+        atomic_write_json(project_dir / SIDE_FILE, own_copy)
+        atomic_write_bytes(project_dir / PROJECT_FILE, for_old_app)
     return project_dir
 
 
 def project_document(project: LegacyProject) -> dict[str, Any]:
-    """project.json in the spec's shape: the canonical keys, then every metadata key verbatim."""
+    """Our copy of project.json: the canonical keys, then every metadata key verbatim (read back exactly)."""
     expected = stable_uuid("project", project.legacy_id)
     if project.id != expected:
         raise ValueError(

@@ -11,12 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.domain.accounts.sessions import SessionUser
-from app.domain.filestore.api import refuse_writes_in_files_only
 from app.domain.generation.materials import GenerationParameters
 from app.domain.generation.schemas import GenerateRequest
 from app.domain.jobs.queues import JobQueues
 from app.domain.jobs.schemas import JobAccepted
 from app.domain.jobs.services import start_project_job
+from app.domain.projects.guards import WRITES_PROJECT_DATA
 from app.lib.errors import InvalidInput, field_error
 
 
@@ -24,9 +24,8 @@ from app.lib.errors import InvalidInput, field_error
     "/api/projects/{project_id:uuid}/generate",
     status_code=HTTP_202_ACCEPTED,
     tags=["jobs"],
-    opt={"rate_limit_group": "jobs"},
+    opt={"rate_limit_group": "jobs", WRITES_PROJECT_DATA: True},
     summary="Workflow B: generate a budget from the project's drawings and documents (a job on the high queue)",
-    guards=[refuse_writes_in_files_only],
 )
 async def start_generate_job(
     project_id: uuid.UUID,

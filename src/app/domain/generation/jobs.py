@@ -23,7 +23,6 @@ from app.domain.documents.pipeline import (
     set_project_status,
     set_project_status_now,
 )
-from app.domain.filestore.mirror import mirror_after_job_commit
 from app.domain.generation.extract import Element, Extraction, extract_elements, merge_extractions
 from app.domain.generation.materials import GenerationParameters
 from app.domain.generation.schemas import GenerateRequest
@@ -37,7 +36,6 @@ from app.domain.generation.services import (
 )
 from app.domain.jobs.context import JobContext, PermanentJobError
 from app.domain.jobs.progress import ProgressReporter
-from app.domain.projects.cache import invalidate_project
 
 
 def parameters_from(payload: dict[str, Any]) -> GenerationParameters:
@@ -124,13 +122,6 @@ async def _generate(
         follow_ups = [audit] if audit is not None else []
     status = _status_after(previous, project, created, follow_ups)
     set_project_status(project, status)
-    owner_id = project.owner_id
-
-    async def announce() -> None:
-        await invalidate_project(ctx.redis, project.id, owner_id)
-
-    ctx.after_commit(announce)
-    mirror_after_job_commit(ctx, project.id)
     await progress(1.0, "Generated", current_step="done")
 
     total = sum((line.position.column_values()["total_price"] or Decimal(0) for line in lines), Decimal(0))

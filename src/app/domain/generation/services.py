@@ -226,7 +226,5 @@ async def store_generated_budget(
     changes = replacement_changes(old, [line.position for line in lines])
     if is_empty(changes):
         return project, False
-    await budgets.create_version(
-        project.id, "generated", trigger_details, changes=changes, user_id=user_id, commit=False
-    )
+    await budgets.create_version(project.id, "generated", trigger_details, changes=changes, user_id=user_id)
     return project, True

@@ -3,20 +3,23 @@
 A handler runs inside ONE database transaction that the runner (app.workers.runner) commits together
 with marking the row `completed`; so a handler never commits, and a run that fails, times out, is
 cancelled or dies leaves nothing behind. Work that must only happen once the result is durable
-(cache invalidation, events about the new data) goes into `ctx.after_commit(...)`.
+is recorded with the transaction (app.lib.unit_of_work: a locked project's cache and mirror follow by
+themselves, `record(ctx.session, LiveEvent(...))` for events) or, for a one-off step, `ctx.after_commit(...)`.
+The runner acts on them once the transaction has committed; a rollback drops them.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.config import Settings
 from app.lib.events import EventPublisher
+from app.lib.unit_of_work import AfterCommit, CommitContext, record
 
 
 class PermanentJobError(Exception):
@@ -34,11 +37,16 @@ class JobContext:
     events: EventPublisher
     attempt: int
     artifact_path: str | None = None
-    after_commit_callbacks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
         """Run `await callback()` once the job's transaction has committed (errors are logged)."""
-        self.after_commit_callbacks.append(callback)
+        record(self.session, AfterCommit(callback))
+
+    def commit_context(self) -> CommitContext:
+        """What the job's after-commit work runs with."""
+        bind = self.session.bind
+        assert isinstance(bind, AsyncEngine)
+        return CommitContext(settings=self.settings, redis=self.redis, events=self.events, bind=bind)
 
     def set_artifact(self, path: str) -> None:
         """The file this job produced (relative to STORAGE_DIR), served by GET /api/jobs/{id}/artifact."""

@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.domain.accounts.sessions import SessionUser
-from app.domain.filestore.api import refuse_writes_in_files_only
 from app.domain.jobs.queues import JobQueues
 from app.domain.jobs.schemas import JobAccepted, JobRead
 from app.domain.jobs.services import (
@@ -34,6 +33,7 @@ from app.domain.jobs.services import (
     list_project_jobs,
     start_project_job,
 )
+from app.domain.projects.guards import WRITES_PROJECT_DATA
 from app.lib.events import EventPublisher
 from app.lib.pagination import Page, limit_offset_dependency
 
@@ -146,8 +146,7 @@ def project_job_endpoint(
         tags=["jobs"],
         summary=summary or f"Start a {job_type} job",
         name=f"start_{action}_job",
-        opt={"rate_limit_group": "jobs"},
-        guards=[refuse_writes_in_files_only],
+        opt={"rate_limit_group": "jobs", WRITES_PROJECT_DATA: True},
     )(handler)
 
 

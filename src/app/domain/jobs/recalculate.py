@@ -14,13 +14,12 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.db.models import BackgroundJob, BudgetVersion, Position
-from app.domain.filestore.mirror import mirror_after_job_commit
 from app.domain.jobs.context import JobContext, PermanentJobError
 from app.domain.jobs.progress import ProgressReporter
-from app.domain.projects.cache import invalidate_project
 from app.domain.projects.services import lock_project
 from app.lib.errors import NotFound
 from app.lib.events import project_channel
+from app.lib.unit_of_work import LiveEvent, record
 
 ZERO = Decimal("0.00")
 
@@ -92,17 +91,13 @@ async def recalculate_project(ctx: JobContext, job: BackgroundJob, progress: Pro
         "total_cost": str(project.total_cost),
         "issues": {"red": issues["RED"], "amber": issues["AMBER"], "green": issues["GREEN"]},
     }
-    owner_id = project.owner_id
-
-    async def announce() -> None:
-        await invalidate_project(ctx.redis, job.project_id, owner_id)  # type: ignore[arg-type]
-        await ctx.events.publish(
-            project_channel(job.project_id),  # type: ignore[arg-type]
+    record(
+        session,
+        LiveEvent(
+            project_channel(project.id),
             "budget_recalculated",
-            {"project_id": str(job.project_id), "job_id": str(job.id), **summary},
-        )
-
-    ctx.after_commit(announce)
-    mirror_after_job_commit(ctx, project.id)
+            {"project_id": str(project.id), "job_id": str(job.id), **summary},
+        ),
+    )
     await progress(1.0, "Recalculated", current_step="done")
     return summary

@@ -65,7 +65,7 @@ _JOB_TYPES: dict[str, JobType] = {
             handler_path="app.domain.generation.jobs:generate_budget_job",
             queue="high",
         ),
-        JobType(name="backup", handler_path="app.domain.filestore.backup:backup_database", queue="low", timeout=3600),
+        JobType(name="backup", handler_path="app.domain.system.backup:backup_database", queue="low", timeout=3600),
     )
 }
 

@@ -16,12 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app.config import Settings
 from app.domain.accounts.sessions import SessionUser
 from app.domain.documents.pipeline import THEN_KEY
-from app.domain.filestore.api import refuse_writes_in_files_only
 from app.domain.jobs.queues import JobQueues
 from app.domain.jobs.schemas import JobAccepted
 from app.domain.jobs.services import start_project_job
 from app.domain.kb.schemas import EnrichRequest, KBSearchPage, SearchType
 from app.domain.kb.services import KnowledgeBase
+from app.domain.projects.guards import WRITES_PROJECT_DATA
 from app.lib.pagination import limit_offset_dependency
 
 
@@ -53,9 +53,8 @@ class KnowledgeBaseController(Controller):
     "/api/projects/{project_id:uuid}/enrich",
     status_code=HTTP_202_ACCEPTED,
     tags=["jobs"],
-    opt={"rate_limit_group": "jobs"},
+    opt={"rate_limit_group": "jobs", WRITES_PROJECT_DATA: True},
     summary="Match the latest budget version to the catalogue (an enrich job), then audit it",
-    guards=[refuse_writes_in_files_only],
 )
 async def start_enrich_job(
     project_id: uuid.UUID,

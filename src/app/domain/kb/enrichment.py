@@ -24,11 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import BudgetVersion, Position, Project
 from app.domain.audits.experts import AuditPosition
-from app.domain.audits.pipeline import ProgressCallback, report_nothing
+from app.domain.budgets.services import BUDGET_ORDER
 from app.domain.kb.matching import EnrichmentMatch, match_positions
 from app.domain.kb.reference import CatalogItem
 from app.domain.kb.services import KnowledgeBase
 from app.domain.kb.units import normalize_unit
+from app.domain.projects.stages import ProgressCallback, report_nothing
 from app.lib.errors import NotFound
 
 FUZZY_BATCH = 500
@@ -84,11 +85,7 @@ POSITION_COLUMNS = (
 
 async def version_positions(session: AsyncSession, version_id: uuid.UUID) -> list[dict[str, Any]]:
     """A version's positions as plain rows (``AuditPosition.from_row`` reads them), in budget order."""
-    statement = (
-        select(*POSITION_COLUMNS)
-        .where(Position.version_id == version_id)
-        .order_by(Position.source_line.asc().nulls_last(), Position.created_at.asc(), Position.lineage_id.asc())
-    )
+    statement = select(*POSITION_COLUMNS).where(Position.version_id == version_id).order_by(*BUDGET_ORDER)
     return [dict(row) for row in (await session.execute(statement)).mappings()]
 
 

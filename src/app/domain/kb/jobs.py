@@ -13,15 +13,13 @@ from typing import Any
 import msgspec
 
 from app.db.models import BackgroundJob, utc_now
-from app.domain.audits.pipeline import ProjectStage, engine_of
 from app.domain.documents.pipeline import THEN_KEY, queue_follow_up
-from app.domain.filestore.mirror import mirror_after_job_commit
 from app.domain.jobs.context import JobContext, PermanentJobError
 from app.domain.jobs.progress import ProgressReporter
 from app.domain.kb.enrichment import EnrichmentService
 from app.domain.kb.services import KnowledgeBase
-from app.domain.projects.cache import invalidate_project
 from app.domain.projects.services import lock_project
+from app.domain.projects.stages import ProjectStage, engine_of
 from app.lib.errors import ApplicationError
 
 
@@ -39,7 +37,7 @@ async def enrich_project(ctx: JobContext, job: BackgroundJob, progress: Progress
     project_id = job.project_id
     follow_ups = follow_up_job_types(job.payload)
     engine = engine_of(ctx.session)
-    stage = ProjectStage(engine, ctx.redis, project_id, "enriching")
+    stage = ProjectStage(ctx.commit_context(), project_id, "enriching")
     await stage.enter()
     try:
         outcome = await EnrichmentService(ctx.session, KnowledgeBase(engine, ctx.redis)).enrich(
@@ -70,12 +68,5 @@ async def enrich_project(ctx: JobContext, job: BackgroundJob, progress: Progress
         if isinstance(exc, PermanentJobError) or ctx.attempt > job.max_retries:
             stage.fail_after_rollback()
         raise
-    owner_id = project.owner_id
-
-    async def forget_cached_project() -> None:
-        await invalidate_project(ctx.redis, project_id, owner_id)
-
-    ctx.after_commit(forget_cached_project)
-    mirror_after_job_commit(ctx, project_id)
     await progress(1.0, f"Enriched {outcome.positions} positions", current_step="done")
     return {**msgspec.to_builtins(outcome), "queued": queued, "project_status": project.status}

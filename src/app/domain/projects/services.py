@@ -3,7 +3,9 @@
 PUBLIC for other domains:
     await lock_project(db_session, actor, project_id) -> Project       # SELECT ... FOR UPDATE, 404 if not visible
     await get_project_state(db_session, redis, actor, project_id, ttl_seconds=...) -> ProjectRead   # cached
-    await invalidate_project(redis, project_id, owner_id)               # (app.domain.projects.cache)
+
+Every write takes the row lock, which records ``ProjectChanged`` with the transaction: after its
+commit the cache is dropped and the listeners follow (app.domain.projects.changes).
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ import msgspec
 import structlog
 from advanced_alchemy.filters import LimitOffset, StatementFilter
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,24 +32,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.db.models import Project, utc_now
 from app.domain.accounts.sessions import SessionUser
-from app.domain.filestore.mapping import PROJECT_RESERVED
-from app.domain.filestore.mirror import mirror_deleted_project, mirror_project
-from app.domain.projects.cache import (
-    invalidate_project,
-    may_see,
-    project_state_entry,
-    project_state_key,
-    refresh_project_state,
-    user_projects_key,
-)
+from app.domain.projects.cache import may_see, project_state_entry, project_state_key, user_projects_key
+from app.domain.projects.changes import ProjectChanged, ProjectDeleted, ProjectEdited
 from app.domain.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate
 from app.lib import cache
 from app.lib.errors import NotFound
 from app.lib.pagination import Page
+from app.lib.services import RepositoryService
+from app.lib.unit_of_work import record
 
 logger = structlog.get_logger(__name__)
 
 ProjectPage = Page[ProjectRead]
+# Metadata keys an import wrote (`app migrate-files`: the old id, the old values, the fingerprint);
+# a PATCH of `metadata` keeps them, a re-export and the store's directory depend on them.
+KEPT_METADATA_KEYS = frozenset({"legacy_id", "legacy", "migration"})
 
 
 def project_not_found() -> NotFound:
@@ -68,7 +66,8 @@ def project_storage_dir(settings: Settings, project_id: uuid.UUID) -> Path:
 async def lock_project(db_session: AsyncSession, actor: SessionUser | None, project_id: uuid.UUID) -> Project:
     """Lock the project row for this transaction (serialises writes per project); 404 if not visible.
 
-    `actor=None` is for background work that acts on the owner's behalf.
+    `actor=None` is for background work that acts on the owner's behalf. The lock is taken to write,
+    so it records ``ProjectChanged``: acted on if the transaction commits.
     """
     # populate_existing: a Project loaded earlier in this session must show the row as locked now.
     statement = (
@@ -79,6 +78,7 @@ async def lock_project(db_session: AsyncSession, actor: SessionUser | None, proj
     project = (await db_session.execute(statement)).scalar_one_or_none()
     if project is None:
         raise project_not_found()
+    record(db_session, ProjectChanged(project.id, project.owner_id))
     return project
 
 
@@ -143,24 +143,19 @@ def _list_cache_field(filters: list[StatementFilter], limit_offset: LimitOffset)
 
 
 def keep_migration_keys(current: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
-    """PATCHed metadata keeps what the migration wrote (`legacy_id`, `legacy`, `migration`) when
-    the client's new metadata lacks it: the re-export and the store's directory depend on it."""
-    kept = {key: value for key, value in (current or {}).items() if key in PROJECT_RESERVED and key not in new}
+    """PATCHed metadata keeps what an import wrote (``KEPT_METADATA_KEYS``) when the client's new
+    metadata lacks it."""
+    kept = {key: value for key, value in (current or {}).items() if key in KEPT_METADATA_KEYS and key not in new}
     return {**new, **kept}
 
 
-class ProjectService(SQLAlchemyAsyncRepositoryService[Project]):
-    """Projects of a user; writes commit, then drop the cached state and lists."""
+class ProjectService(RepositoryService[Project]):
+    """Projects of a user; writes commit (the unit of work drops the cached state and lists)."""
 
     class Repository(SQLAlchemyAsyncRepository[Project]):
         model_type = Project
 
     repository_type = Repository
-
-    @property
-    def db_session(self) -> AsyncSession:
-        session: AsyncSession = self.repository.session  # type: ignore[assignment]
-        return session
 
     async def list_for(
         self,
@@ -201,10 +196,9 @@ class ProjectService(SQLAlchemyAsyncRepositoryService[Project]):
         )
         return page if page is not None else await load()
 
-    async def create_for(
-        self, actor: SessionUser, data: ProjectCreate, *, redis: Redis, settings: Settings | None = None
-    ) -> Project:
+    async def create_for(self, actor: SessionUser, data: ProjectCreate) -> Project:
         project = Project(
+            id=uuid.uuid4(),
             owner_id=actor.id,
             name=data.name.strip() or data.name,
             description=data.description,
@@ -212,20 +206,11 @@ class ProjectService(SQLAlchemyAsyncRepositoryService[Project]):
             metadata_=data.metadata,
         )
         self.db_session.add(project)
+        record(self.db_session, ProjectChanged(project.id, project.owner_id))
         await self.db_session.commit()
-        await invalidate_project(redis, project.id, project.owner_id)
-        await mirror_project(self.db_session, project.id, settings=settings, redis=redis)
         return project
 
-    async def update_for(
-        self,
-        actor: SessionUser,
-        project_id: uuid.UUID,
-        data: ProjectUpdate,
-        *,
-        redis: Redis,
-        settings: Settings | None = None,
-    ) -> Project:
+    async def update_for(self, actor: SessionUser, project_id: uuid.UUID, data: ProjectUpdate) -> Project:
         project = await lock_project(self.db_session, actor, project_id)
         if not isinstance(data.name, msgspec.UnsetType):
             project.name = data.name
@@ -236,22 +221,16 @@ class ProjectService(SQLAlchemyAsyncRepositoryService[Project]):
         if not isinstance(data.status, msgspec.UnsetType) and data.status != project.status:
             project.status = data.status
             project.completed_at = utc_now() if data.status == "completed" else None
+        record(self.db_session, ProjectEdited(project.id))
         await self.db_session.commit()
-        await invalidate_project(redis, project.id, project.owner_id)
-        if settings is not None:
-            await refresh_project_state(redis, self.db_session, project.id, ttl_seconds=settings.CACHE_TTL_SECONDS)
-        await mirror_project(self.db_session, project.id, settings=settings, redis=redis)
         return project
 
-    async def delete_for(self, actor: SessionUser, project_id: uuid.UUID, *, redis: Redis, settings: Settings) -> None:
+    async def delete_for(self, actor: SessionUser, project_id: uuid.UUID, *, settings: Settings) -> None:
         """Delete the project (its rows cascade), then its files on disk."""
         project = await lock_project(self.db_session, actor, project_id)
-        owner_id = project.owner_id
-        legacy_metadata = dict(project.metadata_ or {})
+        record(self.db_session, ProjectDeleted(project.id, project.owner_id, dict(project.metadata_ or {})))
         await self.db_session.delete(project)
         await self.db_session.commit()
-        await invalidate_project(redis, project_id, owner_id)
-        await mirror_deleted_project(project_id, legacy_metadata, settings=settings)
         directory = project_storage_dir(settings, project_id)
         try:
             await asyncio.to_thread(shutil.rmtree, directory, ignore_errors=False)

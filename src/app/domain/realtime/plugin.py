@@ -43,6 +43,7 @@ class RealtimePlugin(InitPluginProtocol):
         from app.domain.realtime.sockets import live_events
 
         app_config.dependencies["events"] = Provide(self.provide_events, sync_to_thread=False)
+        app_config.state["events"] = self.events  # after-commit live events (app.lib.unit_of_work)
         app_config.signature_namespace.update(EventPublisher=EventPublisher, LiveChannelsPlugin=LiveChannelsPlugin)
         if self.settings.WEBSOCKET_ENABLED:
             self.channels.on_app_init(app_config)

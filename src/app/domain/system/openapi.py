@@ -31,6 +31,7 @@ from litestar.types import Empty, Message, Scope
 
 from app.domain.accounts.middleware import PUBLIC_PATHS
 from app.domain.accounts.sessions import SESSION_COOKIE
+from app.domain.projects.guards import WRITES_PROJECT_DATA
 from app.lib.rate_limit import SKIP_RATE_LIMIT_OPT
 
 PROBLEM_JSON = "application/problem+json"
@@ -141,7 +142,7 @@ def answered_statuses(
         statuses |= {413, 415}
     if not handler.opt.get(SKIP_RATE_LIMIT_OPT):
         statuses |= {429, 503}
-    if session or "refuse_writes_in_files_only" in guards:
+    if session or handler.opt.get(WRITES_PROJECT_DATA):  # the old file store's files_only guard
         statuses.add(503)
     return statuses | EXTRA_STATUSES.get((path, method), set())
 

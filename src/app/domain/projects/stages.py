@@ -1,10 +1,10 @@
 """The project's pipeline status (draft → parsing → enriching → auditing → completed | failed) during a job.
 
 A job's own work commits at its end, all at once; the project's status and progress must be visible
-while it runs. ``ProjectStage`` therefore writes them in short transactions of its own and drops the
-cached project state after each write. Progress writes never wait for a lock (``SKIP LOCKED``): the
-job itself locks the project row while it stores its result, and a progress write must never wait for
-its own job.
+while it runs. ``ProjectStage`` therefore writes them in short transactions of its own, each recording
+the change (app.domain.projects.changes), so the cached state is dropped after its commit.
+Progress writes never wait for a lock (``SKIP LOCKED``): the job itself locks the project row while it
+stores its result, and a progress write must never wait for its own job.
 """
 
 from __future__ import annotations
@@ -17,12 +17,11 @@ from decimal import Decimal
 from typing import Protocol
 
 import structlog
-from redis.asyncio import Redis
 from sqlalchemy import TextClause, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from app.domain.filestore.mirror import mirror_project
-from app.domain.projects.cache import invalidate_project
+from app.domain.projects.changes import ProjectChanged, ProjectProgressed
+from app.lib.unit_of_work import CommitContext, committed_session, record
 
 logger = structlog.get_logger(__name__)
 
@@ -74,9 +73,8 @@ _FAIL = text("UPDATE projects SET status = 'failed' WHERE id = :id AND status = 
 class ProjectStage:
     """One stage of a project's pipeline, seen from the job that runs it."""
 
-    def __init__(self, engine: AsyncEngine, redis: Redis | None, project_id: uuid.UUID, status: str) -> None:
-        self.engine = engine
-        self.redis = redis
+    def __init__(self, context: CommitContext, project_id: uuid.UUID, status: str) -> None:
+        self.context = context
         self.project_id = project_id
         self.status = status
         self._last_write = 0.0
@@ -92,7 +90,7 @@ class ProjectStage:
             return
         self._last_write = now
         percent = Decimal(str(round(min(max(fraction, 0.0), 1.0) * 100, 2)))
-        await self._write(_PROGRESS, {"status": self.status, "progress": percent})
+        await self._write(_PROGRESS, {"status": self.status, "progress": percent}, change=ProjectProgressed)
 
     def fail_after_rollback(self) -> None:
         """The stage failed for good: say so once the job's transaction has rolled back.
@@ -105,7 +103,6 @@ class ProjectStage:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(FAIL_WRITE_TIMEOUT_SECONDS):
                     await self._write(_FAIL, {"status": self.status})
-            await mirror_project(async_sessionmaker(self.engine), self.project_id, redis=self.redis)
 
         task = asyncio.get_running_loop().create_task(mark())
         _background_tasks.add(task)
@@ -123,15 +120,19 @@ class ProjectStage:
         return both
 
     async def _write(
-        self, statement: TextClause, values: dict[str, object], *, lock_timeout: str | None = None
+        self,
+        statement: TextClause,
+        values: dict[str, object],
+        *,
+        lock_timeout: str | None = None,
+        change: type[ProjectChanged] = ProjectChanged,
     ) -> None:
         try:
-            async with self.engine.begin() as conn:
+            async with committed_session(self.context) as session:
                 if lock_timeout:
-                    await conn.execute(text(f"SET LOCAL lock_timeout = '{lock_timeout}'"))
-                owner_id = (await conn.execute(statement, {"id": self.project_id, **values})).scalar()
+                    await session.execute(text(f"SET LOCAL lock_timeout = '{lock_timeout}'"))
+                owner_id = (await session.execute(statement, {"id": self.project_id, **values})).scalar()
+                if owner_id is not None:
+                    record(session, change(self.project_id, owner_id))
         except Exception as exc:  # the stage's status is for people watching; the job's result is what counts
             logger.warning("project stage not recorded", project_id=str(self.project_id), error=str(exc))
-            return
-        if owner_id is not None and self.redis is not None:
-            await invalidate_project(self.redis, self.project_id, owner_id)

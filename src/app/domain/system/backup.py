@@ -26,7 +26,7 @@ import structlog
 from sqlalchemy.engine import make_url
 
 from app.config import Settings, get_settings
-from app.domain.filestore.atomic import ensure_dir, fsync_dir
+from app.lib.files import ensure_dir, fsync_dir
 from app.lib.operator_errors import with_remedy
 
 logger = structlog.get_logger(__name__)

@@ -1,0 +1,68 @@
+"""Where the API reads a budget's positions from: a source the app is assembled with, PostgreSQL by default.
+
+``position_reads: PositionReads`` in a handler. A plug-in may provide another source (under
+``position_reads`` in ``READ_SOURCES``, see app.domain.projects.reads: the old file store during a
+rollback). A source honours every list filter (`status`, `category`, `code`, `q`, `version`) or refuses it with 400.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from advanced_alchemy.filters import LimitOffset, StatementFilter
+from litestar import Request
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.domain.accounts.sessions import SessionUser
+from app.domain.budgets.schemas import PositionRead
+from app.domain.budgets.services import BudgetService, PositionService, version_not_found
+from app.domain.projects.reads import read_source
+from app.domain.projects.services import get_project_state
+from app.lib.pagination import Page
+
+
+@dataclass(frozen=True)
+class PositionQuery:
+    """Which positions: the project's latest version (or `version`), filtered and paged."""
+
+    project_id: uuid.UUID
+    filters: list[StatementFilter]
+    limit_offset: LimitOffset
+    version: int | None = None
+
+
+@runtime_checkable
+class PositionReads(Protocol):
+    async def page(self, actor: SessionUser, query: PositionQuery) -> tuple[Page[PositionRead], int]:
+        """The positions and the version's number (0: no budget yet)."""
+        ...
+
+
+@dataclass(frozen=True)
+class DatabasePositionReads:
+    session: AsyncSession
+    redis: Redis
+    ttl_seconds: int
+
+    async def page(self, actor: SessionUser, query: PositionQuery) -> tuple[Page[PositionRead], int]:
+        project_id, limit_offset = query.project_id, query.limit_offset
+        state = await get_project_state(self.session, self.redis, actor, project_id, ttl_seconds=self.ttl_seconds)
+        number = query.version if query.version is not None else state.current_version
+        if number == 0:
+            return Page(items=[], total=0, limit=limit_offset.limit, offset=limit_offset.offset), 0
+        budget_version = await BudgetService(session=self.session).version_by_number(project_id, number)
+        if budget_version is None:
+            raise version_not_found()
+        positions = PositionService(session=self.session)
+        return await positions.list_in_version(budget_version.id, query.filters, limit_offset), number
+
+
+def provide_position_reads(
+    request: Request[Any, Any, Any], db_session: AsyncSession, redis: Redis, settings: Settings
+) -> PositionReads:
+    found: PositionReads | None = read_source(request, "position_reads")
+    return found if found is not None else DatabasePositionReads(db_session, redis, settings.CACHE_TTL_SECONDS)
