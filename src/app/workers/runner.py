@@ -30,8 +30,8 @@ from app.domain.jobs.context import JobContext, PermanentJobError
 from app.domain.jobs.progress import ProgressReporter
 from app.domain.jobs.registry import JobHandler, job_type
 from app.domain.jobs.schemas import JobStatusRecord
-from app.domain.jobs.services import TERMINAL_STATUSES, job_timeout, load_job_record
-from app.domain.jobs.status_cache import write_job_status
+from app.domain.jobs.services import job_timeout, load_job_record
+from app.domain.jobs.status_cache import TERMINAL_STATUSES, write_job_status
 from app.lib.events import job_channels, publish_to
 from app.lib.unit_of_work import after_commit
 from app.workers.resources import WorkerResources

@@ -29,10 +29,14 @@ async def test_users_see_their_own_days_and_admins_the_view(
     body = own.json()
     assert body["scope"] == "own"
     assert body["items"] == [{"day": _today(), "projects_created": 3, "projects_completed": 0, "average_cost": "0.00"}]
-    # Someone else's projects are not counted, and asking for everything does not widen a user's view.
-    other = await client.get("/api/analytics/projects", params={"scope": "all"}, headers=bob.headers)
+    # Someone else's projects are not counted, and asking for everything is refused, naming `scope`.
+    other = await client.get("/api/analytics/projects", headers=bob.headers)
     assert other.json()["scope"] == "own"
     assert other.json()["items"] == []
+    refused = await client.get("/api/analytics/projects", params={"scope": "all"}, headers=bob.headers)
+    assert refused.status_code == 403, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert [error["field"] for error in refused.json()["errors"]] == ["scope"]
 
     admin = await make_admin(client, settings)
     await run_sql(settings, text("REFRESH MATERIALIZED VIEW CONCURRENTLY project_analytics"))

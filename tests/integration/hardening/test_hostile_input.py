@@ -65,6 +65,20 @@ async def test_dates_the_database_cannot_take_are_a_400(client: Client, api_user
     assert_problem(await client.get(f"/api/projects?{query}", headers=api_user.headers), 400)
 
 
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("created_after=2026-01-01T00:00:00", "created_after"), ("created_before=2026-01-01T10:00:00", "created_before")],
+)
+async def test_a_date_without_a_time_zone_is_a_400_naming_it(
+    client: Client, api_user: ApiUser, query: str, field: str
+) -> None:
+    # A naive moment would be a guess (UTC? the server's zone?): it is refused, naming the parameter.
+    body = assert_problem(await client.get(f"/api/projects?{query}", headers=api_user.headers), 400, field)
+    assert "time zone" in body["detail"]
+    aware = await client.get("/api/projects?created_after=2026-01-01T00:00:00Z", headers=api_user.headers)
+    assert aware.status_code == 200, aware.text
+
+
 async def test_the_largest_int4_version_is_simply_not_found(
     client: Client, api_user: ApiUser, project: dict[str, Any]
 ) -> None:

@@ -210,3 +210,10 @@ def test_a_list_longer_than_an_answer_shows_says_how_many_it_shows() -> None:
     reply = answer_find(VERSION, rows, parse_message("Top 99999999999999999999 nejdražších položek"))
     assert len(reply.positions) == 50 and reply.positions[0].code == "1000059"
     assert "nejvýš 50" in reply.text
+
+
+def test_positions_above_or_below_a_price_are_listed_by_total_largest_first() -> None:
+    for message in ("Položky dražší než 10 000 Kč", "Položky levnější než 1 000 000 Kč"):
+        reply = answer_find(VERSION, budget(), parse_message(message))
+        totals = [p.total_price for p in reply.positions]
+        assert totals == sorted(totals, reverse=True) and len(totals) >= 3, message

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.accounts.sessions import SessionUser
 from app.domain.analytics.services import DailyProjects, projects_by_day
-from app.lib.errors import InvalidInput, field_error
+from app.lib.errors import Forbidden, InvalidInput, field_error
 
 
 class ProjectAnalytics(msgspec.Struct, kw_only=True):
@@ -44,7 +44,13 @@ class AnalyticsController(Controller):
         since = since or until - datetime.timedelta(days=90)
         if since > until:
             raise InvalidInput("since is after until", errors=[field_error("since", "must not be after until")])
-        everything = view == "all" and current_user.is_admin
+        if view == "all" and not current_user.is_admin:
+            # Said, not quietly narrowed to "own": the caller would read their own figures as everyone's.
+            raise Forbidden(
+                "scope=all (every project) is for administrators.",
+                errors=[field_error("scope", "all is for administrators; use own")],
+            )
+        everything = view == "all"
         owner_id = None if everything else current_user.id
         items = await projects_by_day(db_session, owner_id=owner_id, since=since, until=until)
         return ProjectAnalytics(scope="all" if everything else "own", since=since, until=until, items=items)

@@ -306,6 +306,8 @@ def answer_find(version: VersionInfo, rows: Sequence[PositionRow], intent: Inten
         ordered = by_cost(scoped)
     elif intent.order == "cheapest":
         ordered = by_cost(scoped, descending=False)
+    elif intent.min_total is not None or intent.max_total is not None:
+        ordered = by_cost(scoped)  # a price bound asks about money: the largest first, as "top N" lists
     else:
         ordered = scoped
     if intent.order:

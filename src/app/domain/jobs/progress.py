@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.models import BackgroundJob
 from app.domain.jobs.schemas import JobStatusRecord
-from app.domain.jobs.status_cache import write_job_status
+from app.domain.jobs.status_cache import write_progress_status
 from app.lib.events import EventPublisher, job_channels, publish_to
 
 logger = structlog.get_logger(__name__)
@@ -119,7 +119,7 @@ class ProgressReporter:
             total_steps=self.total_steps,
         )
         self._record = msgspec.structs.replace(self._record, job=job)
-        await write_job_status(self._redis, self._record)
+        await write_progress_status(self._redis, self._record)
         await publish_to(self._events, job_channels(self.project_id, self.user_id), "progress", data)
 
     async def _write_row(self) -> None:

@@ -40,7 +40,6 @@ from app.lib.pagination import Page
 logger = structlog.get_logger(__name__)
 
 ACTIVE_STATUSES = ("queued", "running")
-TERMINAL_STATUSES = ("completed", "failed", "cancelled")
 # `background_jobs.priority` mirrors the queue (SAQ's Redis queues order by queue, not by a number).
 QUEUE_PRIORITY = {"high": 2, "default": 1, "low": 0}
 

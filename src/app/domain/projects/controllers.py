@@ -21,7 +21,7 @@ from app.domain.projects.reads import ProjectReads, project_reads_for
 from app.domain.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate
 from app.domain.projects.services import ProjectPage, ProjectService
 from app.lib.cache import CACHE_PREFETCH_OPT
-from app.lib.pagination import Filters
+from app.lib.pagination import Filters, aware_bounds
 
 
 class ProjectController(Controller):
@@ -40,7 +40,7 @@ class ProjectController(Controller):
     ) -> ProjectPage:
         """Own projects (administrators: all), newest first; filters `status`, `workflow`, `q`,
         `created_after`, `created_before`; `limit`, `offset`."""
-        return await project_reads.page(current_user, list(filters), limit_offset)
+        return await project_reads.page(current_user, aware_bounds(filters), limit_offset)
 
     @post(status_code=HTTP_201_CREATED)
     async def create_project(
