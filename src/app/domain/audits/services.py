@@ -44,9 +44,8 @@ from app.domain.audits.experts import (
 from app.domain.audits.resolutions import sync_resolved_flags
 from app.domain.audits.results import AUDIT_RESULT_COLUMNS, AuditRecord, position_records
 from app.domain.audits.schemas import AuditReport, AuditSummary, IssueRead, PositionAuditRead, VerdictRead
-from app.domain.budgets.services import BUDGET_ORDER
+from app.domain.budgets.queries import BUDGET_ORDER, latest_version, version_positions
 from app.domain.budgets.summary import VersionTotals, summarise_version
-from app.domain.kb.enrichment import latest_version, version_positions
 from app.domain.kb.matching import MatchCandidate
 from app.domain.kb.reference import ExposureTable, ExposureTables
 from app.domain.kb.services import KnowledgeBase

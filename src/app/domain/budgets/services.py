@@ -53,6 +53,7 @@ from app.domain.budgets.changes import (
     sign_problems,
     summary,
 )
+from app.domain.budgets.queries import BUDGET_ORDER
 from app.domain.budgets.records import PositionRecord
 from app.domain.budgets.schemas import PositionRead, VersionSummary
 from app.domain.budgets.summary import summarise_version
@@ -69,8 +70,6 @@ _positions: Table = Position.__table__  # type: ignore[assignment]
 _COPIED_COLUMNS = [c.name for c in _positions.columns if c.name not in ("id", "version_id", "updated_at")]
 
 
-# Budget order: as the positions stand in their file, then as they were added (one place for every query).
-BUDGET_ORDER = (Position.source_line.asc().nulls_last(), Position.created_at.asc(), Position.lineage_id.asc())
 PositionAction = Literal["added", "modified", "removed"]
 _ACTION_VERBS: dict[str, str] = {"added": "add", "modified": "update", "removed": "delete"}
 

@@ -23,30 +23,14 @@ from sqlalchemy.orm import aliased
 from app.config import Settings
 from app.db.models import AuditResult, BackgroundJob, BudgetVersion, Position, Project, utc_now
 from app.domain.accounts.sessions import SessionUser
+from app.domain.budgets.queries import load_version
 from app.domain.exports.schemas import ExportRequest
 from app.domain.exports.sheets import ExportBudget, ExportLine, ExportObject
 from app.domain.jobs.queues import JobQueues
 from app.domain.jobs.services import start_project_job, visible_project
-from app.lib.errors import NotFound, field_error
 
 _SEVERITY_ORDER = {"RED": 0, "AMBER": 1, "GREEN": 2}
 MAX_REASON_CHARACTERS = 4000  # an Excel cell holds 32767; a person reads far fewer
-
-
-async def load_version(session: AsyncSession, project: Project, number: int | None) -> BudgetVersion:
-    """The requested version, or the latest; 404 (NotFound) when the project has none."""
-    wanted = number if number is not None else project.current_version
-    version = await session.scalar(
-        select(BudgetVersion).where(BudgetVersion.project_id == project.id, BudgetVersion.version == wanted)
-    )
-    if version is None:
-        if number is not None:
-            raise NotFound(
-                f"The project has no budget version {wanted}.",
-                errors=[field_error("version", f"the latest version is {project.current_version or 'none'}")],
-            )
-        raise NotFound("The project has no budget yet: upload and parse a budget, or generate one.")
-    return version
 
 
 async def start_export(

@@ -16,21 +16,18 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
 import msgspec
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import BudgetVersion, Position, Project
 from app.domain.audits.experts import AuditPosition
-from app.domain.budgets.services import BUDGET_ORDER
+from app.domain.budgets.queries import latest_version, version_positions
 from app.domain.kb.matching import EnrichmentMatch, match_positions
 from app.domain.kb.reference import CatalogItem
 from app.domain.kb.services import KnowledgeBase
 from app.domain.kb.units import normalize_unit
 from app.domain.projects.stages import ProgressCallback, report_nothing
-from app.lib.errors import NotFound
 
 FUZZY_BATCH = 500
 
@@ -52,41 +49,6 @@ class EnrichmentOutcome(msgspec.Struct, kw_only=True):
     updated: int
     by_rule: dict[str, int]
     fuzzy_lookups: int
-
-
-async def latest_version(session: AsyncSession, project_id: uuid.UUID) -> tuple[Project, BudgetVersion | None]:
-    """The project and its latest budget version (None before the first one); 404 when the project is gone."""
-    project = await session.get(Project, project_id, populate_existing=True)
-    if project is None:
-        raise NotFound("The project does not exist.")
-    version = await session.scalar(
-        select(BudgetVersion).where(
-            BudgetVersion.project_id == project_id, BudgetVersion.version == project.current_version
-        )
-    )
-    return project, version
-
-
-POSITION_COLUMNS = (
-    Position.id,
-    Position.lineage_id,
-    Position.position_number,
-    Position.code,
-    Position.description,
-    Position.category,
-    Position.unit,
-    Position.quantity,
-    Position.unit_price,
-    Position.total_price,
-    Position.metadata_.label("metadata"),
-    Position.enrichment,
-)
-
-
-async def version_positions(session: AsyncSession, version_id: uuid.UUID) -> list[dict[str, Any]]:
-    """A version's positions as plain rows (``AuditPosition.from_row`` reads them), in budget order."""
-    statement = select(*POSITION_COLUMNS).where(Position.version_id == version_id).order_by(*BUDGET_ORDER)
-    return [dict(row) for row in (await session.execute(statement)).mappings()]
 
 
 class EnrichmentService:
