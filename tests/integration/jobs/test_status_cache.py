@@ -16,11 +16,11 @@ def _record(job_id: uuid.UUID, status: str, progress: float) -> JobStatusRecord:
         id=job_id,
         job_type="test_sleep",
         status=status,
-        progress=progress,
+        progress_fraction=progress,
         current_step=None,
         total_steps=None,
         retry_count=0,
-        result=None,
+        result_data=None,
         error=None,
         created_at=datetime.datetime.now(datetime.UTC),
         started_at=None,
@@ -44,6 +44,7 @@ async def test_progress_updates_a_running_job_but_never_an_ended_one(settings: S
     finally:
         await redis.aclose()
 
-    assert shown_running is not None and (shown_running.job.status, shown_running.job.progress) == ("running", 0.4)
+    assert shown_running is not None
+    assert (shown_running.job.status, shown_running.job.progress_fraction) == ("running", 0.4)
     assert shown_cancelled is not None
-    assert (shown_cancelled.job.status, shown_cancelled.job.progress) == ("cancelled", 0.3)
+    assert (shown_cancelled.job.status, shown_cancelled.job.progress_fraction) == ("cancelled", 0.3)

@@ -59,6 +59,19 @@ class AuditResult(CreatedAt, Base):
         "metadata", JSONB, nullable=False, default=dict, server_default=text("'{}'::jsonb")
     )
 
+    # What the orchestrator noted in `metadata` beside the verdict.
+    @property
+    def conflicting_roles(self) -> list[str]:
+        return list((self.metadata_ or {}).get("conflicting_roles", []))
+
+    @property
+    def needs_review(self) -> bool:
+        return bool((self.metadata_ or {}).get("needs_review", False))
+
+    @property
+    def claims(self) -> dict[str, str]:
+        return dict((self.metadata_ or {}).get("claims", {}))
+
 
 RESOLUTIONS = ("accepted_as_is", "fixed", "disputed")
 

@@ -53,3 +53,8 @@ class ChatMessage(CreatedAt, Base):
     answer_source: Mapped[str | None] = mapped_column(String(100))
     # Commands the answer carried out or proposes (e.g. a position edit and the version it made).
     actions: Mapped[list[Any]] = mapped_column(JSONB, nullable=False, default=list, server_default=text("'[]'::jsonb"))
+
+    @property
+    def positions(self) -> list[dict[str, Any]]:
+        """The positions an answer names, kept in `metadata`."""
+        return list((self.metadata_ or {}).get("positions") or [])

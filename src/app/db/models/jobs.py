@@ -61,3 +61,12 @@ class BackgroundJob(Timestamps, Base):
     artifact_path: Mapped[str | None] = mapped_column(String(1000))
     started_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True))
     completed_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+
+    @property
+    def progress_fraction(self) -> float:
+        """`progress` (0..100) as the API and progress events show it, 0..1."""
+        return float(Decimal(self.progress or 0) / 100)
+
+    @property
+    def has_artifact(self) -> bool:
+        return bool(self.artifact_path)

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from app.db.models import User
+from app.lib.schemas import ModelView
 
 EmailText = Annotated[str, msgspec.Meta(min_length=3, max_length=255)]
 PasswordText = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
@@ -41,7 +41,7 @@ class UserAdminUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     role: Literal["user", "pro", "business", "enterprise", "admin"] | msgspec.UnsetType = msgspec.UNSET
 
 
-class UserRead(msgspec.Struct, kw_only=True):
+class UserRead(ModelView, kw_only=True):
     id: uuid.UUID
     email: str
     full_name: str | None
@@ -50,19 +50,6 @@ class UserRead(msgspec.Struct, kw_only=True):
     email_verified: bool
     last_login_at: datetime.datetime | None
     created_at: datetime.datetime
-
-    @classmethod
-    def from_model(cls, user: User) -> UserRead:
-        return cls(
-            id=user.id,
-            email=user.email,
-            full_name=user.full_name,
-            role=user.role,
-            status=user.status,
-            email_verified=user.email_verified,
-            last_login_at=user.last_login_at,
-            created_at=user.created_at,
-        )
 
 
 class LoginResponse(msgspec.Struct, kw_only=True):

@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from app.db.models import AuditResult
+from app.lib.schemas import ModelView
 
 
 class IssueRead(msgspec.Struct, kw_only=True):
@@ -19,7 +19,7 @@ class IssueRead(msgspec.Struct, kw_only=True):
     suggestion: str | None = None
 
 
-class VerdictRead(msgspec.Struct, kw_only=True):
+class VerdictRead(ModelView, kw_only=True):
     """One expert's (or the orchestrator's) verdict on one position.
 
     ``conflicts_with`` are the ids of the other experts' verdicts on the same position that this one
@@ -40,26 +40,6 @@ class VerdictRead(msgspec.Struct, kw_only=True):
     needs_review: bool
     claims: dict[str, str]
     resolved: bool = False  # an estimator resolved this finding (POST …/audit/findings/{id}/resolution)
-
-    @classmethod
-    def from_model(cls, row: AuditResult) -> VerdictRead:
-        metadata = row.metadata_ or {}
-        return cls(
-            id=row.id,
-            expert_role=row.expert_role,
-            status=row.status,
-            confidence=Decimal(row.confidence),
-            reasoning=row.reasoning,
-            evidence=row.evidence or {},
-            issues=msgspec.convert(row.issues or [], list[IssueRead]),
-            suggestions=[str(s) for s in row.suggestions or []],
-            conflicts_with=list(row.conflicts_with or []),
-            conflicting_roles=list(metadata.get("conflicting_roles", [])),
-            resolution=row.resolution,
-            needs_review=bool(metadata.get("needs_review", False)),
-            claims=dict(metadata.get("claims", {})),
-            resolved=row.resolved,
-        )
 
 
 class PositionAuditRead(msgspec.Struct, kw_only=True):

@@ -9,8 +9,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from app.db.models import BudgetVersion, Position
 from app.lib.input_bounds import Metadata, check_metadata
+from app.lib.schemas import ModelView
 
 CENT = Decimal("0.01")
 PositionStatus = Literal["GREEN", "AMBER", "RED"]
@@ -75,7 +75,7 @@ class PositionUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         return values
 
 
-class PositionRead(msgspec.Struct, kw_only=True):
+class PositionRead(ModelView, kw_only=True):
     id: uuid.UUID
     lineage_id: uuid.UUID
     version_id: uuid.UUID
@@ -93,39 +93,13 @@ class PositionRead(msgspec.Struct, kw_only=True):
     source_document_id: uuid.UUID | None
     source_line: int | None
     enrichment: dict[str, Any]
-    metadata: dict[str, Any]
+    metadata_: dict[str, Any] = msgspec.field(name="metadata")
     notes: str | None
     created_at: datetime.datetime
     updated_at: datetime.datetime
 
-    @classmethod
-    def from_model(cls, position: Position) -> PositionRead:
-        return cls(
-            id=position.id,
-            lineage_id=position.lineage_id,
-            version_id=position.version_id,
-            position_number=position.position_number,
-            code=position.code,
-            description=position.description,
-            category=position.category,
-            unit=position.unit,
-            quantity=position.quantity,
-            unit_price=position.unit_price,
-            total_price=position.total_price,
-            status=position.status,
-            confidence=position.confidence,
-            source=position.source,
-            source_document_id=position.source_document_id,
-            source_line=position.source_line,
-            enrichment=dict(position.enrichment or {}),
-            metadata=dict(position.metadata_ or {}),
-            notes=position.notes,
-            created_at=position.created_at,
-            updated_at=position.updated_at,
-        )
 
-
-class VersionSummary(msgspec.Struct, kw_only=True):
+class VersionSummary(ModelView, kw_only=True):
     id: uuid.UUID
     project_id: uuid.UUID
     version: int
@@ -137,46 +111,22 @@ class VersionSummary(msgspec.Struct, kw_only=True):
     created_by: uuid.UUID | None
     created_at: datetime.datetime
 
-    @classmethod
-    def from_model(cls, version: BudgetVersion) -> VersionSummary:
-        return cls(
-            id=version.id,
-            project_id=version.project_id,
-            version=version.version,
-            trigger_type=version.trigger_type,
-            trigger_details=dict(version.trigger_details or {}),
-            total_positions=version.total_positions,
-            total_cost=Decimal(version.total_cost).quantize(CENT),
-            delta_cost=Decimal(version.delta_cost).quantize(CENT),
-            created_by=version.created_by,
-            created_at=version.created_at,
-        )
+    def __post_init__(self) -> None:
+        self.total_cost = self.total_cost.quantize(CENT)
+        self.delta_cost = self.delta_cost.quantize(CENT)
 
 
 class VersionChanges(msgspec.Struct, kw_only=True):
     """added/removed: {lineage_id, position_id, code, description, total_price};
     modified: {lineage_id, position_id, previous_position_id, code, description, fields: {name: {before, after}}}."""
 
-    added: list[dict[str, Any]]
-    removed: list[dict[str, Any]]
-    modified: list[dict[str, Any]]
+    added: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    removed: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    modified: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
 class VersionDetail(VersionSummary, kw_only=True):
     changes: VersionChanges
-
-    @classmethod
-    def from_model(cls, version: BudgetVersion) -> VersionDetail:
-        summary = VersionSummary.from_model(version)
-        changes = version.changes or {}
-        return cls(
-            **msgspec.structs.asdict(summary),
-            changes=VersionChanges(
-                added=list(changes.get("added", [])),
-                removed=list(changes.get("removed", [])),
-                modified=list(changes.get("modified", [])),
-            ),
-        )
 
 
 class PositionChangeResult(msgspec.Struct, kw_only=True):

@@ -114,7 +114,7 @@ class ProgressReporter:
         job = msgspec.structs.replace(
             self._record.job,
             status="running",
-            progress=self.fraction,
+            progress_fraction=self.fraction,
             current_step=self.current_step,
             total_steps=self.total_steps,
         )

@@ -9,8 +9,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from app.db.models import Project
 from app.lib.input_bounds import Metadata, check_metadata
+from app.lib.schemas import ModelView
 
 ProjectStatus = Literal["draft", "parsing", "enriching", "auditing", "completed", "failed"]
 CENT = Decimal("0.01")
@@ -41,7 +41,7 @@ class ProjectUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         check_metadata(self.metadata)
 
 
-class ProjectRead(msgspec.Struct, kw_only=True):
+class ProjectRead(ModelView, kw_only=True):
     """A project with the aggregates of its latest budget version (also the cached project state)."""
 
     id: uuid.UUID
@@ -57,7 +57,7 @@ class ProjectRead(msgspec.Struct, kw_only=True):
     issues_count_red: int
     issues_count_amber: int
     issues_count_green: int
-    metadata: dict[str, Any]
+    metadata_: dict[str, Any] = msgspec.field(name="metadata")
     completed_at: datetime.datetime | None
     created_at: datetime.datetime
     updated_at: datetime.datetime
@@ -65,26 +65,6 @@ class ProjectRead(msgspec.Struct, kw_only=True):
     issues_resolved_red: int = 0
     issues_resolved_amber: int = 0
 
-    @classmethod
-    def from_model(cls, project: Project) -> ProjectRead:
-        return cls(
-            id=project.id,
-            owner_id=project.owner_id,
-            name=project.name,
-            description=project.description,
-            workflow=project.workflow,
-            status=project.status,
-            progress=Decimal(project.progress).quantize(CENT),
-            current_version=project.current_version,
-            total_positions=project.total_positions,
-            total_cost=Decimal(project.total_cost).quantize(CENT),
-            issues_count_red=project.issues_count_red,
-            issues_count_amber=project.issues_count_amber,
-            issues_count_green=project.issues_count_green,
-            metadata=dict(project.metadata_ or {}),
-            completed_at=project.completed_at,
-            created_at=project.created_at,
-            updated_at=project.updated_at,
-            issues_resolved_red=project.issues_resolved_red,
-            issues_resolved_amber=project.issues_resolved_amber,
-        )
+    def __post_init__(self) -> None:
+        self.progress = self.progress.quantize(CENT)
+        self.total_cost = self.total_cost.quantize(CENT)
