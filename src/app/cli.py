@@ -210,9 +210,11 @@ def run_command(with_worker: bool) -> None:
     try:
         with database_errors(settings.database_url):
             migrate(settings.database_url)
-        children.append(subprocess.Popen(_granian_command(settings)))
+        # Each child leads its own process group, so that a child which does not stop in time is killed
+        # with its own children (granian's workers: a master killed alone leaves them serving the port).
+        children.append(subprocess.Popen(_granian_command(settings), process_group=0))
         if with_worker:
-            children.append(subprocess.Popen([sys.executable, "-m", "app", "worker"]))
+            children.append(subprocess.Popen([sys.executable, "-m", "app", "worker"], process_group=0))
         base = f"http://{settings.SERVER_HOST}:{settings.SERVER_PORT}"
         if not _wait_ready(f"{base}/ready", 60, lambda: all(c.poll() is None for c in children)):
             raise click.ClickException("the API did not become ready; see the log above")
@@ -243,7 +245,9 @@ def run_command(with_worker: bool) -> None:
             try:
                 child.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                child.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
         stop_servers(settings, started)
         _echo("stopped")
 
