@@ -32,16 +32,11 @@ from app.domain.documents.parsing import (
     store_parse_failure,
     store_parsed_document,
 )
-from app.domain.documents.pipeline import (
-    THEN_KEY,
-    mark_failed_after_rollback,
-    queue_follow_up,
-    set_project_status,
-    set_project_status_now,
-)
+from app.domain.jobs.chaining import THEN_KEY, queue_follow_up
 from app.domain.jobs.context import JobContext, PermanentJobError
 from app.domain.jobs.progress import ProgressReporter
 from app.domain.projects.services import lock_project
+from app.domain.projects.stages import mark_failed_after_rollback, set_project_status, set_project_status_now
 
 USER_ERROR_NOTE = (
     "Documents that cannot be read are user errors: they are marked failed with parse_error and the job "

@@ -17,12 +17,6 @@ from typing import Any
 import msgspec
 
 from app.db.models import BackgroundJob, Project
-from app.domain.documents.pipeline import (
-    mark_failed_after_rollback,
-    queue_follow_up,
-    set_project_status,
-    set_project_status_now,
-)
 from app.domain.generation.extract import Element, Extraction, extract_elements, merge_extractions
 from app.domain.generation.materials import GenerationParameters
 from app.domain.generation.schemas import GenerateRequest
@@ -34,8 +28,10 @@ from app.domain.generation.services import (
     load_catalogue,
     store_generated_budget,
 )
+from app.domain.jobs.chaining import queue_follow_up
 from app.domain.jobs.context import JobContext, PermanentJobError
 from app.domain.jobs.progress import ProgressReporter
+from app.domain.projects.stages import mark_failed_after_rollback, set_project_status, set_project_status_now
 
 
 def parameters_from(payload: dict[str, Any]) -> GenerationParameters:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.config import Settings
 from app.domain.accounts.sessions import SessionUser
-from app.domain.documents.pipeline import THEN_KEY
+from app.domain.jobs.chaining import THEN_KEY
 from app.domain.jobs.queues import JobQueues
 from app.domain.jobs.schemas import JobAccepted
 from app.domain.jobs.services import start_project_job

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from app.db.models import BackgroundJob, utc_now
-from app.domain.documents.pipeline import THEN_KEY, queue_follow_up
+from app.domain.jobs.chaining import THEN_KEY, queue_follow_up
 from app.domain.jobs.context import JobContext, PermanentJobError
 from app.domain.jobs.progress import ProgressReporter
 from app.domain.kb.enrichment import EnrichmentService

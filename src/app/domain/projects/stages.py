@@ -1,5 +1,9 @@
 """The project's pipeline status (draft → parsing → enriching → auditing → completed | failed) during a job.
 
+A job that starts a phase commits the new status at once in a short transaction of its own
+(``set_project_status_now``, so a client sees "parsing" while the job runs); the status the phase ends
+with is written in the job's own transaction together with its result (``set_project_status``).
+
 A job's own work commits at its end, all at once; the project's status and progress must be visible
 while it runs. ``ProjectStage`` therefore writes them in short transactions of its own, each recording
 the change (app.domain.projects.changes), so the cached state is dropped after its commit.
@@ -17,9 +21,11 @@ from decimal import Decimal
 from typing import Protocol
 
 import structlog
-from sqlalchemy import TextClause, text
+from sqlalchemy import TextClause, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from app.db.models import Project, utc_now
+from app.domain.jobs.context import JobContext
 from app.domain.projects.changes import ProjectChanged, ProjectProgressed
 from app.lib.unit_of_work import CommitContext, committed_session, record
 
@@ -136,3 +142,60 @@ class ProjectStage:
                     record(session, change(self.project_id, owner_id))
         except Exception as exc:  # the stage's status is for people watching; the job's result is what counts
             logger.warning("project stage not recorded", project_id=str(self.project_id), error=str(exc))
+
+
+async def set_project_status_now(ctx: JobContext, project_id: uuid.UUID, status: str) -> str | None:
+    """Commit `status` at once (outside the job's transaction); the previous status, None if no project.
+
+    Call it before the job's transaction touches the project row: that transaction may lock the row
+    later, and this one must not wait for it.
+    """
+    async with committed_session(ctx.commit_context()) as session:
+        row = (
+            await session.execute(
+                select(Project.status, Project.owner_id).where(Project.id == project_id).with_for_update()
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        previous, owner_id = row
+        await session.execute(
+            update(Project)
+            .where(Project.id == project_id)
+            .values(status=status, completed_at=utc_now() if status == "completed" else None)
+        )
+        record(session, ProjectChanged(project_id, owner_id))
+    return str(previous)
+
+
+def set_project_status(project: Project, status: str) -> None:
+    """Set the status in the job's transaction (the project row is already locked by the caller)."""
+    project.status = status
+    project.completed_at = utc_now() if status == "completed" else None
+
+
+def mark_failed_after_rollback(ctx: JobContext, project_id: uuid.UUID, *, while_status: str = "parsing") -> None:
+    """The project says `failed` once this job's transaction has rolled back (the job gave up).
+
+    That transaction may hold the project's row lock, so the update must wait for the rollback: it
+    runs as a task that outlives the handler, and only moves a project still in `while_status`.
+    """
+
+    context = ctx.commit_context()
+
+    async def mark() -> None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(60):
+                async with committed_session(context) as session:
+                    owner_id = await session.scalar(
+                        update(Project)
+                        .where(Project.id == project_id, Project.status == while_status)
+                        .values(status="failed", completed_at=None)
+                        .returning(Project.owner_id)
+                    )
+                    if owner_id is not None:
+                        record(session, ProjectChanged(project_id, owner_id))
+
+    task = asyncio.get_running_loop().create_task(mark())
+    _background_tasks.add(task)
+    task.add_done_callback(_background_tasks.discard)
