@@ -128,6 +128,9 @@ def _redact(url: str) -> str:
     return url
 
 
+GRANIAN_WORKERS_KILL_TIMEOUT_SECONDS = 30
+
+
 def _granian_command(settings: Any) -> list[str]:
     """The API's granian command line; with several workers, /metrics must merge their counters, so
     PROMETHEUS_MULTIPROC_DIR is set (to a fresh directory of this start) unless it already is."""
@@ -154,6 +157,10 @@ def _granian_command(settings: Any) -> list[str]:
         "--no-ws" if not settings.WEBSOCKET_ENABLED else "--ws",
         "--log-level",
         settings.LOG_LEVEL.lower(),
+        # A worker still starting when the stop signal comes never stops (granian 2.8): without a bound the
+        # master waits for it forever. GRANIAN_WORKERS_KILL_TIMEOUT overrides the bound.
+        "--workers-kill-timeout",
+        os.environ.get("GRANIAN_WORKERS_KILL_TIMEOUT") or str(GRANIAN_WORKERS_KILL_TIMEOUT_SECONDS),
     ]
 
 
