@@ -73,7 +73,9 @@ _PROGRESS = text(
     RETURNING user_id
     """
 )
-_FAIL = text("UPDATE projects SET status = 'failed' WHERE id = :id AND status = :status RETURNING user_id")
+_FAIL = text(
+    "UPDATE projects SET status = 'failed', completed_at = NULL WHERE id = :id AND status = :status RETURNING user_id"
+)
 
 
 class ProjectStage:
@@ -175,27 +177,6 @@ def set_project_status(project: Project, status: str) -> None:
 
 
 def mark_failed_after_rollback(ctx: JobContext, project_id: uuid.UUID, *, while_status: str = "parsing") -> None:
-    """The project says `failed` once this job's transaction has rolled back (the job gave up).
-
-    That transaction may hold the project's row lock, so the update must wait for the rollback: it
-    runs as a task that outlives the handler, and only moves a project still in `while_status`.
-    """
-
-    context = ctx.commit_context()
-
-    async def mark() -> None:
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(60):
-                async with committed_session(context) as session:
-                    owner_id = await session.scalar(
-                        update(Project)
-                        .where(Project.id == project_id, Project.status == while_status)
-                        .values(status="failed", completed_at=None)
-                        .returning(Project.owner_id)
-                    )
-                    if owner_id is not None:
-                        record(session, ProjectChanged(project_id, owner_id))
-
-    task = asyncio.get_running_loop().create_task(mark())
-    _background_tasks.add(task)
-    task.add_done_callback(_background_tasks.discard)
+    """The project says `failed` once this job's transaction has rolled back (the job gave up), if it is
+    still in `while_status`: the stage's own failure write (``ProjectStage.fail_after_rollback``)."""
+    ProjectStage(ctx.commit_context(), project_id, while_status).fail_after_rollback()
