@@ -152,12 +152,12 @@ async def run(settings: Settings, cases: list[dict[str, Any]]) -> dict[str, Any]
             project = Project(owner_id=owner.id, name="Assistant benchmark")
             session.add(project)
         actor = SessionUser(id=owner.id, email=owner.email, role="user", status="active", session_id="bench")
-        async with sessions() as session:
+        async with sessions() as session, session.begin():  # create_version leaves the commit to its caller
             await BudgetService(session=session).create_version(project.id, "import", positions=budget_positions())
         async with sessions() as session, session.begin():
             await AuditService(session, KnowledgeBase(engine, redis)).audit(project.id)
         # Two more versions, so that "what changed" has something to tell.
-        async with sessions() as session:
+        async with sessions() as session, session.begin():
             service = BudgetService(session=session)
             latest = await service.version_by_number(project.id, 1)
             assert latest is not None

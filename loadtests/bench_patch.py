@@ -83,7 +83,7 @@ async def run(settings: Settings) -> dict[str, Any]:
             project_id = uuid.UUID(created.json()["id"])
             catalog = load_catalog_extract()
             budget = [as_new_position(p, i) for i, p in enumerate(generate_positions(POSITIONS, catalog), start=1)]
-            async with sessions() as session:
+            async with sessions() as session, session.begin():  # create_version leaves the commit to its caller
                 await BudgetService(session=session).create_version(project_id, "import", positions=budget)
             listed = await client.get(
                 f"/api/projects/{project_id}/positions", params={"limit": 500}, headers=user.headers
@@ -108,7 +108,7 @@ async def run(settings: Settings) -> dict[str, Any]:
         for index in range(SAMPLES):
             lineage = uuid.UUID(first_ids[index % len(first_ids)])
             begun = time.perf_counter()
-            async with sessions() as session:
+            async with sessions() as session, session.begin():
                 await BudgetService(session=session).create_version(
                     project_id, "user_edit", changes=ChangeSet(modified={lineage: {"notes": f"service {index}"}})
                 )

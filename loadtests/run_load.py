@@ -90,9 +90,7 @@ def main() -> int:
                 _wait_ready(port, api)
                 seed_file = Path(metrics_dir) / "seed.json"
                 seeds = asyncio.run(_seed(port, args.users))
-                budget_sizes = asyncio.run(
-                    _add_real_sized_budgets(port, servers.database_url, servers.redis_url, seeds)
-                )
+                budget_sizes = asyncio.run(_add_real_sized_budgets(port, env, seeds))
                 seed_file.write_text(json.dumps(seeds))
                 env_locust = {**os.environ, "LOAD_SEED": str(seed_file)}
                 stats_base = REPORTS / "locust"
@@ -236,16 +234,14 @@ async def _seed(port: int, users: int) -> list[dict[str, object]]:
         return list(await asyncio.gather(*(one(client, i) for i in range(users))))
 
 
-async def _add_real_sized_budgets(
-    port: int, database_url: str, redis_url: str, seeds: list[dict[str, Any]]
-) -> dict[str, int]:
+async def _add_real_sized_budgets(port: int, env: dict[str, str], seeds: list[dict[str, Any]]) -> dict[str, int]:
     """Give some users a budget of real size, written straight into PostgreSQL as one version (like an
     upload would): every 10th user a generated 2,000-position budget, every other 5th the 298 positions
     of the RD Valcha sample (../shared/samples, else 298 generated ones). Their edits then address
     positions of that budget."""
     import httpx
     from redis.asyncio import Redis
-    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+    from sqlalchemy.ext.asyncio import create_async_engine
 
     sys.path.insert(0, str(ROOT / "loadtests"))
     from bench_audit import generate_positions
@@ -253,13 +249,18 @@ async def _add_real_sized_budgets(
 
     from app.domain.budgets.services import BudgetService
     from app.domain.kb.reference import load_catalog_extract
+    from app.lib.redis_events import RedisEventPublisher
+    from app.lib.unit_of_work import CommitContext, committed_session
 
     catalog = load_catalog_extract()
     generated = [as_new_position(p, i) for i, p in enumerate(generate_positions(2000, catalog), start=1)]
     valcha = _valcha_positions() or generated[:298]
-    engine = create_async_engine(database_url, pool_size=2)
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
-    redis = Redis.from_url(redis_url)
+    settings = load_settings(env)  # the API's own settings: same database, Redis and namespace
+    engine = create_async_engine(settings.database_url, pool_size=2)
+    redis = Redis.from_url(settings.REDIS_URL)
+    context = CommitContext(
+        settings=settings, redis=redis, events=RedisEventPublisher(redis, settings.REDIS_NAMESPACE), bind=engine
+    )
     sizes: dict[str, int] = {"2000": 0, str(len(valcha)): 0, "5": 0}
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
@@ -268,9 +269,10 @@ async def _add_real_sized_budgets(
                 if positions is None:
                     sizes["5"] += 1
                     continue
-                async with sessions() as session:  # with redis: the cached project state follows the import
+                # committed through the unit of work, so the cached project state follows the import
+                async with committed_session(context) as session:
                     await BudgetService(session=session).create_version(
-                        uuid.UUID(str(seed["project_id"])), "import", positions=positions, redis=redis
+                        uuid.UUID(str(seed["project_id"])), "import", positions=positions
                     )
                 headers = {"Authorization": f"Bearer {seed['token']}"}
                 page = await client.get(f"/api/projects/{seed['project_id']}/positions?limit=50", headers=headers)
