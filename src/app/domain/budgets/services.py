@@ -533,8 +533,10 @@ class PositionService(RepositoryService[Position]):
             limit_offset,
             order_by=list(BUDGET_ORDER),
         )
+        # A row is shared by the versions of its range (its version_id is the one that wrote it): the
+        # list says the version it was read from.
         return Page(
-            items=[PositionRead.from_model(row) for row in rows],
+            items=[msgspec.structs.replace(PositionRead.from_model(row), version_id=version_id) for row in rows],
             total=total,
             limit=limit_offset.limit,
             offset=limit_offset.offset,
