@@ -44,7 +44,8 @@ from app.domain.audits.experts import (
 from app.domain.audits.resolutions import has_resolutions, sync_resolved_flags
 from app.domain.audits.results import AUDIT_RESULT_COLUMNS, AuditRecord, position_records
 from app.domain.audits.schemas import AuditReport, AuditSummary, IssueRead, PositionAuditRead, VerdictRead
-from app.domain.budgets.queries import BUDGET_ORDER, latest_version, version_positions
+from app.domain.budgets.queries import BUDGET_ORDER, IN_VERSION_SQL, in_version_id, latest_version, version_positions
+from app.domain.budgets.rows import own_rows
 from app.domain.budgets.summary import VersionTotals, summarise_version
 from app.domain.kb.matching import MatchCandidate
 from app.domain.kb.reference import ExposureTable, ExposureTables
@@ -61,17 +62,25 @@ _PROGRESS_LABEL_LENGTH = 60
 # most ~10 events a second anyway, and a call per position cost more than recording its verdicts.
 PROGRESS_EVERY = 25
 
+# The verdicts on the version's rows (a row shared with other versions carries one verdict per expert).
 _DELETE_VERSION_AUDIT = text(
+    f"""
+    DELETE FROM audit_results AS a USING budget_versions AS v, positions AS p
+    WHERE v.id = :version_id AND {IN_VERSION_SQL} AND a.position_id = p.id
     """
-    DELETE FROM audit_results AS a USING positions AS p
-    WHERE a.position_id = p.id AND p.version_id = :version_id
+)
+_VERDICTS = "unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]), CAST(:confidences AS numeric[]))"
+# Rows whose verdict changes (they are made the version's own before they are written).
+_CHANGING_VERDICTS = text(
+    f"""
+    SELECT p.id FROM positions AS p JOIN {_VERDICTS} AS v(id, status, confidence) ON p.id = v.id
+    WHERE (p.status, p.confidence) IS DISTINCT FROM (v.status, v.confidence)
     """
 )
 _WRITE_POSITION_VERDICTS = text(
-    """
+    f"""
     UPDATE positions AS p SET status = v.status, confidence = v.confidence
-    FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]), CAST(:confidences AS numeric[]))
-         AS v(id, status, confidence)
+    FROM {_VERDICTS} AS v(id, status, confidence)
     WHERE p.id = v.id AND (p.status, p.confidence) IS DISTINCT FROM (v.status, v.confidence)
     """
 )
@@ -234,17 +243,18 @@ class AuditService:
         project = await lock_project(session, None, project_id)
         replaced = 0
         if version is not None:
+            verdicts = {
+                "ids": [row["id"] for row in rows],
+                "statuses": [audit.final.status.value for audit in audits],
+                "confidences": [audit.final.confidence for audit in audits],
+            }
+            # Other versions sharing a row keep their status (and their audits' verdicts move with them).
+            changing = list((await session.scalars(_CHANGING_VERDICTS, verdicts)).all())
+            await own_rows(session, version, changing)
             result = await session.execute(_DELETE_VERSION_AUDIT, {"version_id": version.id})
             replaced = int(getattr(result, "rowcount", 0) or 0)
             await copy_audit_records(session, records)
-            await session.execute(
-                _WRITE_POSITION_VERDICTS,
-                {
-                    "ids": [row["id"] for row in rows],
-                    "statuses": [audit.final.status.value for audit in audits],
-                    "confidences": [audit.final.confidence for audit in audits],
-                },
-            )
+            await session.execute(_WRITE_POSITION_VERDICTS, verdicts)
             # Resolutions of unchanged positions carry over to the new verdicts; changed ones are open.
             # The new rows start unresolved, so without any resolution there is nothing to carry over.
             if await has_resolutions(session, project_id):
@@ -273,7 +283,7 @@ async def _version_pricing(session: AsyncSession, version_id: uuid.UUID) -> Budg
     """Whether the version is a priced budget (the same rule the audit applied), from two counts."""
     row = (
         await session.execute(
-            select(func.count(), func.count().filter(Position.unit_price > 0)).where(Position.version_id == version_id)
+            select(func.count(), func.count().filter(Position.unit_price > 0)).where(in_version_id(version_id))
         )
     ).one()
     return BudgetPricing.of_counts(int(row[0]), int(row[1]), AuditSettings().priced_share)

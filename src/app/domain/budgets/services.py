@@ -13,9 +13,11 @@ PUBLIC for other domains (imports, audits, enrichment, chat commands):
     result, position = await budgets.edit_positions(actor, project_id, "modified", changes, details, ...)
 
 How: the project row is locked (`SELECT ... FOR UPDATE`) so versions of one project are made one
-at a time and numbered without gaps; the previous version's positions are copied with one
-INSERT ... SELECT (minus the changed ones), the changed and added ones are bulk-inserted, totals
-come from one aggregate query, and the project's cached aggregates are updated in the same
+at a time and numbered without gaps. Position rows are shared by a range of versions
+(`valid_from <= version < valid_to`, see app.db.models.budgets.Position): the new version closes the
+rows of the changed and removed lineages (one UPDATE of those rows), bulk-inserts the changed and
+added ones, and every other row simply stays open, so an edit writes what changed, not the budget.
+Totals come from one aggregate query, and the project's cached aggregates are updated in the same
 transaction. The commit's unit of work (app.lib.unit_of_work) then drops the project's cache
 entries and announces `budget_recalculated`.
 """
@@ -31,12 +33,12 @@ from typing import Any, Literal
 import msgspec
 from advanced_alchemy.filters import LimitOffset, StatementFilter
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import Table, all_, bindparam, func, insert, literal, select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 
 from app.db.models import BudgetVersion, Position, Project, utc_now
-from app.db.models.budgets import TRIGGER_TYPES
+from app.db.models.budgets import OPEN_VERSION, TRIGGER_TYPES
 from app.domain.accounts.sessions import SessionUser
 from app.domain.budgets.changes import (
     PRICE_INTEGER_DIGITS,
@@ -53,7 +55,7 @@ from app.domain.budgets.changes import (
     sign_problems,
     summary,
 )
-from app.domain.budgets.queries import BUDGET_ORDER
+from app.domain.budgets.queries import BUDGET_ORDER, in_version, in_version_id
 from app.domain.budgets.records import PositionRecord
 from app.domain.budgets.schemas import PositionRead, VersionSummary
 from app.domain.budgets.summary import summarise_version
@@ -67,8 +69,6 @@ from app.lib.services import RepositoryService
 from app.lib.unit_of_work import LiveEvent, record
 
 _positions: Table = Position.__table__  # type: ignore[assignment]
-# Columns copied unchanged from the previous version (id, version_id and updated_at are new).
-_COPIED_COLUMNS = [c.name for c in _positions.columns if c.name not in ("id", "version_id", "updated_at")]
 # A new position row by model attribute (`_COPY_KEYS`) and by column (`_COPY_COLUMNS`), for COPY.
 _COPY_KEYS = tuple(Position.__mapper__.columns.keys())
 _COPY_COLUMNS = tuple(Position.__mapper__.columns[key].name for key in _COPY_KEYS)
@@ -253,8 +253,8 @@ class BudgetService(RepositoryService[BudgetVersion]):
         await session.flush()
 
         now = utc_now()
-        if previous is not None:
-            await self._copy_positions(previous.id, new_version.id, plan.excluded_lineages)
+        if previous is not None and plan.excluded_lineages:
+            await self._close_positions(project.id, previous.version, new_version.version, plan.excluded_lineages)
         records = []
         for lineage_id, values, created_at in plan.rows:
             position_id = uuid.uuid4()
@@ -264,6 +264,8 @@ class BudgetService(RepositoryService[BudgetVersion]):
                 "id": position_id,
                 "project_id": project.id,
                 "version_id": new_version.id,
+                "valid_from": new_version.version,
+                "valid_to": OPEN_VERSION,
                 "lineage_id": lineage_id,
                 "created_at": created_at or now,
                 "updated_at": now,
@@ -327,26 +329,25 @@ class BudgetService(RepositoryService[BudgetVersion]):
         return result, position
 
     async def position_in_version(self, version_id: uuid.UUID, lineage_id: uuid.UUID) -> Position | None:
-        statement = select(Position).where(Position.version_id == version_id, Position.lineage_id == lineage_id)
+        statement = select(Position).where(in_version_id(version_id), Position.lineage_id == lineage_id)
         return (await self.db_session.execute(statement)).scalar_one_or_none()
 
-    async def _copy_positions(
-        self, previous_id: uuid.UUID, new_id: uuid.UUID, excluded_lineages: set[uuid.UUID]
-    ) -> None:
-        """INSERT ... SELECT the previous version's positions, except the excluded lineages."""
-        source = select(
-            func.gen_random_uuid(),
-            literal(new_id, PG_UUID(as_uuid=True)),
-            *[_positions.c[name] for name in _COPIED_COLUMNS],
-            func.now(),
-        ).where(_positions.c.version_id == previous_id)
-        if excluded_lineages:
-            excluded = bindparam("excluded", list(excluded_lineages), type_=ARRAY(PG_UUID(as_uuid=True)))
-            source = source.where(_positions.c.lineage_id != all_(excluded))
-        statement = insert(_positions).from_select(
-            ["id", "version_id", *_COPIED_COLUMNS, "updated_at"], source, include_defaults=False
+    async def _close_positions(self, project_id: uuid.UUID, previous: int, new: int, lineages: set[uuid.UUID]) -> None:
+        """End these lineages' rows of the previous version at the new one (they are changed or removed);
+        every other row of the previous version stays open and so belongs to the new version too."""
+        excluded = bindparam("lineages", list(lineages), type_=ARRAY(PG_UUID(as_uuid=True)))
+        statement = (
+            update(_positions)
+            .where(
+                _positions.c.lineage_id == excluded.any_(),
+                _positions.c.project_id == project_id,
+                _positions.c.valid_to > previous,
+                _positions.c.valid_from <= previous,
+            )
+            # Ending a row's range is not an edit of it: updated_at (an ORM onupdate) stays as it was.
+            .values(valid_to=new, updated_at=_positions.c.updated_at)
         )
-        await self.db_session.execute(statement)
+        await self.db_session.execute(statement, execution_options={"synchronize_session": False})
 
     async def _plan_change_set(
         self, project_id: uuid.UUID, previous: BudgetVersion | None, changes: ChangeSet
@@ -422,9 +423,7 @@ class BudgetService(RepositoryService[BudgetVersion]):
         )
         for position_id, lineage_id in (await session.execute(known)).all():
             lineage_of[position_id] = lineage_id
-        current = select(Position).where(
-            Position.version_id == latest.id, Position.lineage_id.in_(set(lineage_of.values()))
-        )
+        current = select(Position).where(in_version(latest), Position.lineage_id.in_(set(lineage_of.values())))
         by_lineage = {position.lineage_id: position for position in (await session.execute(current)).scalars()}
         for reference in sorted(references):
             if lineage_of[reference] not in by_lineage:
@@ -436,20 +435,19 @@ class BudgetService(RepositoryService[BudgetVersion]):
     ) -> NotFound | Conflict:
         """Why a lineage is not in the latest version: never there (404), removed (404) or replaced (409)."""
         session = self.db_session
+        # The lineage's last row: it ended (valid_to) in the version that removed or replaced it.
         last_seen = (
             await session.execute(
-                select(BudgetVersion.version, Position.code)
-                .join(BudgetVersion, BudgetVersion.id == Position.version_id)
+                select(Position.valid_to, Position.code)
                 .where(Position.project_id == project_id, Position.lineage_id == lineage_id)
-                .order_by(BudgetVersion.version.desc())
+                .order_by(Position.valid_to.desc())
                 .limit(1)
             )
         ).one_or_none()
         if last_seen is None:
             return NotFound(f"Position {reference} does not exist in this project.")
-        last_version, code = last_seen
-        removed_in = await self.version_by_number(project_id, last_version + 1)
-        number = last_version + 1
+        number, code = last_seen
+        removed_in = await self.version_by_number(project_id, number)
         successor = None
         if removed_in is not None and code:
             # A re-import that could not match the row kept its code on the new position.
@@ -476,7 +474,7 @@ class BudgetService(RepositoryService[BudgetVersion]):
         plan = _Plan()
         old: dict[uuid.UUID, Position] = {}
         if previous is not None:
-            statement = select(Position).where(Position.version_id == previous.id)
+            statement = select(Position).where(in_version(previous))
             if source_document_id is not None:
                 statement = statement.where(Position.source_document_id == source_document_id)
             old = {p.lineage_id: p for p in (await self.db_session.execute(statement)).scalars()}
@@ -540,8 +538,8 @@ class PositionService(RepositoryService[Position]):
     ) -> Page[PositionRead]:
         rows, total = await self.get_many_and_count(
             *filters,
+            in_version_id(version_id),
             limit_offset,
-            version_id=version_id,
             order_by=list(BUDGET_ORDER),
         )
         return Page(

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import BudgetVersion, Project
+from app.domain.budgets.queries import IN_VERSION_SQL
 
 # The position values a verdict judged: a resolution lapses when one of them changes.
 JUDGED_COLUMNS = (
@@ -49,11 +50,12 @@ _TOTALS = text(
     FROM (
         SELECT p.metadata->>'object_code' AS object_code, p.category, p.status, p.total_price,
                (r.id IS NOT NULL AND {unchanged_sql("p", "rp")}) AS resolved
-        FROM positions p
+        FROM budget_versions v
+        JOIN positions p ON {IN_VERSION_SQL}
         LEFT JOIN finding_resolutions r
             ON r.project_id = p.project_id AND r.lineage_id = p.lineage_id AND r.expert_role = 'orchestrator'
         LEFT JOIN positions rp ON rp.id = r.position_id
-        WHERE p.version_id = :version_id
+        WHERE v.id = :version_id
     ) AS j
     GROUP BY GROUPING SETS ((j.object_code), (j.category), (j.status, j.resolved), ())
     """

@@ -37,7 +37,7 @@ class ProjectController(Controller):
         project_reads: NamedDependency[ProjectReads],
         filters: Filters,
         limit_offset: NamedDependency[LimitOffset],
-    ) -> ProjectPage:
+    ) -> Response[ProjectPage]:
         """Own projects (administrators: all), newest first; filters `status`, `workflow`, `q`,
         `created_after`, `created_before`; `limit`, `offset`."""
         return await project_reads.page(current_user, aware_bounds(filters), limit_offset)
