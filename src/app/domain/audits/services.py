@@ -45,7 +45,7 @@ from app.domain.audits.resolutions import has_resolutions, sync_resolved_flags
 from app.domain.audits.results import AUDIT_RESULT_COLUMNS, AuditRecord, position_records
 from app.domain.audits.schemas import AuditReport, AuditSummary, IssueRead, PositionAuditRead, VerdictRead
 from app.domain.budgets.queries import BUDGET_ORDER, IN_VERSION_SQL, in_version_id, latest_version, version_positions
-from app.domain.budgets.rows import own_rows
+from app.domain.budgets.rows import own_rows, rows_now
 from app.domain.budgets.summary import VersionTotals, summarise_version
 from app.domain.kb.matching import MatchCandidate
 from app.domain.kb.reference import ExposureTable, ExposureTables
@@ -70,11 +70,16 @@ _DELETE_VERSION_AUDIT = text(
     """
 )
 _VERDICTS = "unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]), CAST(:confidences AS numeric[]))"
-# Rows whose verdict changes (they are made the version's own before they are written).
+# Rows made the version's own before they are written: those whose verdict changes, and those that
+# carry verdicts of a later version's audit (a newer audit sharing the row keeps them, on its copy).
 _CHANGING_VERDICTS = text(
     f"""
     SELECT p.id FROM positions AS p JOIN {_VERDICTS} AS v(id, status, confidence) ON p.id = v.id
     WHERE (p.status, p.confidence) IS DISTINCT FROM (v.status, v.confidence)
+       OR EXISTS (
+           SELECT 1 FROM audit_results AS a JOIN budget_versions AS av ON av.id = a.version_id
+           WHERE a.position_id = p.id AND av.version > :n
+       )
     """
 )
 _WRITE_POSITION_VERDICTS = text(
@@ -243,17 +248,19 @@ class AuditService:
         project = await lock_project(session, None, project_id)
         replaced = 0
         if version is not None:
+            # The rows were read before the lock: another audit may have given the version copies since.
+            now = await rows_now(session, version, [row["id"] for row in rows])
             verdicts = {
-                "ids": [row["id"] for row in rows],
+                "ids": [now[row["id"]] for row in rows],
                 "statuses": [audit.final.status.value for audit in audits],
                 "confidences": [audit.final.confidence for audit in audits],
             }
             # Other versions sharing a row keep their status (and their audits' verdicts move with them).
-            changing = list((await session.scalars(_CHANGING_VERDICTS, verdicts)).all())
+            changing = list((await session.scalars(_CHANGING_VERDICTS, {**verdicts, "n": version.version})).all())
             await own_rows(session, version, changing)
             result = await session.execute(_DELETE_VERSION_AUDIT, {"version_id": version.id})
             replaced = int(getattr(result, "rowcount", 0) or 0)
-            await copy_audit_records(session, records)
+            await copy_audit_records(session, [(*r[:3], now[r[3]], *r[4:]) for r in records])
             await session.execute(_WRITE_POSITION_VERDICTS, verdicts)
             # Resolutions of unchanged positions carry over to the new verdicts; changed ones are open.
             # The new rows start unresolved, so without any resolution there is nothing to carry over.

@@ -36,6 +36,7 @@ from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy.orm import defer
 
 from app.db.models import BudgetVersion, Position, Project, utc_now
 from app.db.models.budgets import OPEN_VERSION, TRIGGER_TYPES
@@ -177,13 +178,23 @@ class BudgetService(RepositoryService[BudgetVersion]):
 
     repository_type = Repository
 
+    async def version_id_by_number(self, project_id: uuid.UUID, number: int) -> uuid.UUID | None:
+        """The id alone (a version row carries its whole diff: an import's lists every position)."""
+        statement = select(BudgetVersion.id).where(
+            BudgetVersion.project_id == project_id, BudgetVersion.version == number
+        )
+        return await self.db_session.scalar(statement)
+
     async def version_by_number(self, project_id: uuid.UUID, number: int) -> BudgetVersion | None:
         statement = select(BudgetVersion).where(BudgetVersion.project_id == project_id, BudgetVersion.version == number)
         return (await self.db_session.execute(statement)).scalar_one_or_none()
 
     async def list_versions(self, project_id: uuid.UUID, limit_offset: LimitOffset) -> Page[VersionSummary]:
+        # Not the diff nor the summary: an import's `changes` lists every position (300 kB of JSON
+        # for 2,000 positions), which each list of versions decoded for nothing.
+        summaries = [defer(BudgetVersion.changes, raiseload=True), defer(BudgetVersion.summary, raiseload=True)]
         rows, total = await self.get_many_and_count(
-            limit_offset, project_id=project_id, order_by=[(BudgetVersion.version, True)]
+            limit_offset, load=summaries, project_id=project_id, order_by=[(BudgetVersion.version, True)]
         )
         return Page(
             items=[VersionSummary.from_model(row) for row in rows],
@@ -542,8 +553,10 @@ class PositionService(RepositoryService[Position]):
             limit_offset,
             order_by=list(BUDGET_ORDER),
         )
+        # A row is shared by the versions of its range (its version_id is the one that wrote it): the
+        # list says the version it was read from.
         return Page(
-            items=[PositionRead.from_model(row) for row in rows],
+            items=[msgspec.structs.replace(PositionRead.from_model(row), version_id=version_id) for row in rows],
             total=total,
             limit=limit_offset.limit,
             offset=limit_offset.offset,
