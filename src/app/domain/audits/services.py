@@ -41,7 +41,7 @@ from app.domain.audits.experts import (
     audit_budget,
     budget_pricing,
 )
-from app.domain.audits.resolutions import sync_resolved_flags
+from app.domain.audits.resolutions import has_resolutions, sync_resolved_flags
 from app.domain.audits.results import AUDIT_RESULT_COLUMNS, AuditRecord, position_records
 from app.domain.audits.schemas import AuditReport, AuditSummary, IssueRead, PositionAuditRead, VerdictRead
 from app.domain.budgets.queries import BUDGET_ORDER, IN_VERSION_SQL, in_version_id, latest_version, version_positions
@@ -52,11 +52,15 @@ from app.domain.kb.reference import ExposureTable, ExposureTables
 from app.domain.kb.services import KnowledgeBase
 from app.domain.projects.services import get_project_state, lock_project
 from app.domain.projects.stages import ProgressCallback, report_nothing
+from app.lib.db import copy_rows
 from app.lib.errors import InvalidInput, field_error
 
 ORCHESTRATOR = "orchestrator"
 EXPERT_ORDER = ("validator", "standards", "concrete", "cost", "structural")
 _PROGRESS_LABEL_LENGTH = 60
+# Progress names every PROGRESS_EVERY-th position (and the first and the last): the reporter sends at
+# most ~10 events a second anyway, and a call per position cost more than recording its verdicts.
+PROGRESS_EVERY = 25
 
 # The verdicts on the version's rows (a row shared with other versions carries one verdict per expert).
 _DELETE_VERSION_AUDIT = text(
@@ -189,11 +193,12 @@ class AuditService:
             row_ids = {str(row["id"]): row["id"] for row in rows}
             total = len(audits)
             for index, (position, audit) in enumerate(zip(positions, audits, strict=True), start=1):
-                await progress(
-                    0.3 + 0.6 * index / total,
-                    f"Auditing position {index}/{total}: {_label(position)}",
-                    current_step="audit",
-                )
+                if index % PROGRESS_EVERY == 1 or index == total:
+                    await progress(
+                        0.3 + 0.6 * index / total,
+                        f"Auditing position {index}/{total}: {_label(position)}",
+                        current_step="audit",
+                    )
                 records.extend(
                     position_records(
                         audit,
@@ -258,7 +263,9 @@ class AuditService:
             await copy_audit_records(session, [(*r[:3], now[r[3]], *r[4:]) for r in records])
             await session.execute(_WRITE_POSITION_VERDICTS, verdicts)
             # Resolutions of unchanged positions carry over to the new verdicts; changed ones are open.
-            await sync_resolved_flags(session, project_id, version.id)
+            # The new rows start unresolved, so without any resolution there is nothing to carry over.
+            if await has_resolutions(session, project_id):
+                await sync_resolved_flags(session, project_id, version.id)
             totals = await summarise_version(session, version)
             if project.current_version == version.version:
                 totals.apply_to(project)
@@ -273,12 +280,7 @@ class AuditService:
 
 async def copy_audit_records(session: AsyncSession, records: Sequence[AuditRecord]) -> None:
     """COPY the records into audit_results on the session's own connection (inside its transaction)."""
-    if not records:
-        return
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    driver: Any = raw.driver_connection
-    await driver.copy_records_to_table("audit_results", records=records, columns=list(AUDIT_RESULT_COLUMNS))
+    await copy_rows(session, "audit_results", AUDIT_RESULT_COLUMNS, records)
 
 
 # ------------------------------------------------------------------------------------------ reading
