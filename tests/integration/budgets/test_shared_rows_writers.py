@@ -22,7 +22,7 @@ from app.domain.audits.services import ORCHESTRATOR, AuditService
 from app.domain.budgets.changes import ChangeSet, NewPosition
 from app.domain.budgets.queries import in_version
 from app.domain.budgets.services import BudgetService
-from app.domain.kb.enrichment import write_enrichment
+from app.domain.kb.enrichment import EnrichmentService, write_enrichment
 from app.domain.kb.matching import EnrichmentMatch
 from app.domain.kb.services import KnowledgeBase
 from tests.support.api import ApiUser
@@ -166,3 +166,40 @@ async def test_a_stale_audit_keeps_to_its_version_and_leaves_a_newer_audit_whole
             assert {v[1] for v in verdicts} == {version.id}, number
             status_of = {v[0]: v[2] for v in verdicts}
             assert all(row.status == status_of[row.id] for row in rows), number
+
+
+async def test_edits_an_audit_and_an_enrichment_at_once_each_change_only_their_version(harness: Harness) -> None:
+    """Ten edits (one note on ten positions), an audit and an enrichment of the same project at once:
+    version k holds the notes of the first k - 1 edits and nothing else changed; statuses only in the
+    audited version, enrichment only in the enriched one; each lineage once per version."""
+    budget = await build_budget(harness, PRICED_BUDGET * 2)
+    project_id = budget.project.id
+    knowledge = KnowledgeBase(harness.engine, harness.redis)
+
+    async def edit(index: int) -> None:
+        async with harness.sessions() as session:
+            change = ChangeSet(modified={budget.position_ids[index]: {"notes": f"e{index}"}})
+            await BudgetService(session=session).create_version(project_id, "user_edit", changes=change)
+            await session.commit()
+
+    async def audit() -> int | None:
+        async with harness.sessions() as session, session.begin():
+            return (await AuditService(session, knowledge).audit(project_id)).version
+
+    async def enrich() -> int | None:
+        async with harness.sessions() as session, session.begin():
+            return (await EnrichmentService(session, knowledge).enrich(project_id)).version
+
+    audited, enriched, *_ = await asyncio.gather(audit(), enrich(), *(edit(i) for i in range(10)))
+    history = await _contents(harness, project_id)  # also: each lineage once per version
+    assert sorted(history) == list(range(1, 12))
+    noted: set[uuid.UUID] = set()
+    for number in range(1, 12):
+        rows = history[number]
+        now_noted = {lineage for lineage, row in rows.items() if row[0] is not None}
+        assert noted <= now_noted and len(now_noted) == number - 1, number
+        noted = now_noted
+        statuses = {row[2] for row in rows.values()}
+        assert (None not in statuses) if number == audited else (statuses == {None}), number
+        enrichments = [row[4] for row in rows.values()]
+        assert all(enrichments) if number == enriched else not any(enrichments), number
