@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -86,14 +86,18 @@ def engine() -> AsyncEngine:
 
 
 async def copy_rows(
-    session: AsyncSession, table: str, columns: Sequence[str], records: Sequence[Sequence[Any]]
+    session: AsyncSession,
+    table: str,
+    columns: Sequence[str],
+    records: Sequence[Sequence[Any]] | AsyncIterator[Sequence[Any]],
 ) -> None:
     """COPY `records` (tuples in `columns` order) into `table` on the session's own connection, inside its
     transaction: one round trip for thousands of rows, where an INSERT per row costs the server an
     executor start-up each. JSON(B) columns take JSON text; columns left out get their server default.
+    An async iterator is sent as it yields, so the server stores the first rows while the rest are made.
     A value PostgreSQL refuses raises SQLAlchemy's DataError (IntegrityError for a constraint), as an
     INSERT of it would, so callers and the error handlers treat both alike."""
-    if not records:
+    if isinstance(records, Sequence) and not records:
         return
     connection = await session.connection()
     raw = await connection.get_raw_connection()

@@ -9,8 +9,9 @@ PUBLIC:
 chapters of unknown codes, the catalogue families, the reference tables), runs the pure
 ``audit_budget`` in a worker thread (a 10,000-position budget keeps the event loop free for
 heartbeats), then — under the project's row lock — replaces the version's earlier audit: one DELETE,
-one COPY of every verdict (one row per expert per position plus the orchestrator's), one UPDATE of
-the positions' status and confidence, and the project's counters and status.
+one COPY of every verdict (one row per expert per position plus the orchestrator's; the rows are
+made while the COPY sends them, so PostgreSQL stores the first while Python builds the next), one
+UPDATE of the positions' status and confidence, and the project's counters and status.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import asyncio
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -187,32 +188,9 @@ class AuditService:
         audits: list[PositionAudit] = await asyncio.to_thread(audit_budget, positions, context) if positions else []
         seconds["audit"] = time.perf_counter() - mark
 
+        results = sum(len(audit.verdicts) + 1 for audit in audits) if version is not None else 0
         mark = time.perf_counter()
-        records: list[AuditRecord] = []
-        if version is not None:
-            row_ids = {str(row["id"]): row["id"] for row in rows}
-            total = len(audits)
-            for index, (position, audit) in enumerate(zip(positions, audits, strict=True), start=1):
-                if index % PROGRESS_EVERY == 1 or index == total:
-                    await progress(
-                        0.3 + 0.6 * index / total,
-                        f"Auditing position {index}/{total}: {_label(position)}",
-                        current_step="audit",
-                    )
-                records.extend(
-                    position_records(
-                        audit,
-                        position_id=row_ids[audit.position_id],
-                        project_id=project_id,
-                        version_id=version.id,
-                        job_id=job_id,
-                    )
-                )
-        seconds["records"] = time.perf_counter() - mark
-
-        await progress(0.92, f"Writing {len(records)} verdicts", current_step="write")
-        mark = time.perf_counter()
-        replaced = await self._store(project_id, version, audits, rows, records)
+        replaced = await self._store(project_id, version, positions, audits, rows, progress=progress, job_id=job_id)
         seconds["write"] = time.perf_counter() - mark
         seconds["total"] = time.perf_counter() - started
 
@@ -222,7 +200,7 @@ class AuditService:
             project_id=project_id,
             version=version.version if version is not None else None,
             positions=len(positions),
-            results_written=len(records),
+            results_written=results,
             results_replaced=replaced,
             red=statuses.get("RED", 0),
             amber=statuses.get("AMBER", 0),
@@ -239,9 +217,12 @@ class AuditService:
         self,
         project_id: uuid.UUID,
         version: BudgetVersion | None,
+        positions: Sequence[AuditPosition],
         audits: Sequence[PositionAudit],
         rows: Sequence[Mapping[str, Any]],
-        records: list[AuditRecord],
+        *,
+        progress: ProgressCallback,
+        job_id: uuid.UUID | None,
     ) -> int:
         """Under the project's row lock: replace the version's audit, mark positions, update the project."""
         session = self.session
@@ -260,7 +241,9 @@ class AuditService:
             await own_rows(session, version, changing)
             result = await session.execute(_DELETE_VERSION_AUDIT, {"version_id": version.id})
             replaced = int(getattr(result, "rowcount", 0) or 0)
-            await copy_audit_records(session, [(*r[:3], now[r[3]], *r[4:]) for r in records])
+            records = _verdict_records(positions, audits, rows, now, project_id, version.id, job_id, progress)
+            await copy_audit_records(session, records)
+            await progress(0.92, f"Stored {len(audits)} positions' verdicts", current_step="write")
             await session.execute(_WRITE_POSITION_VERDICTS, verdicts)
             # Resolutions of unchanged positions carry over to the new verdicts; changed ones are open.
             # The new rows start unresolved, so without any resolution there is nothing to carry over.
@@ -278,7 +261,35 @@ class AuditService:
         return replaced
 
 
-async def copy_audit_records(session: AsyncSession, records: Sequence[AuditRecord]) -> None:
+async def _verdict_records(
+    positions: Sequence[AuditPosition],
+    audits: Sequence[PositionAudit],
+    rows: Sequence[Mapping[str, Any]],
+    row_now: Mapping[uuid.UUID, uuid.UUID],
+    project_id: uuid.UUID,
+    version_id: uuid.UUID,
+    job_id: uuid.UUID | None,
+    progress: ProgressCallback,
+) -> AsyncIterator[AuditRecord]:
+    """The audit_results rows of every position, made while the COPY runs: PostgreSQL stores (checks,
+    indexes) the rows sent so far while the next ones are built, instead of waiting for all of them."""
+    total = len(audits)
+    for index, (position, audit, row) in enumerate(zip(positions, audits, rows, strict=True), start=1):
+        if index % PROGRESS_EVERY == 1 or index == total:
+            await progress(
+                0.3 + 0.6 * index / total,
+                f"Auditing position {index}/{total}: {_label(position)}",
+                current_step="audit",
+            )
+        for record in position_records(
+            audit, position_id=row_now[row["id"]], project_id=project_id, version_id=version_id, job_id=job_id
+        ):
+            yield record
+
+
+async def copy_audit_records(
+    session: AsyncSession, records: Sequence[AuditRecord] | AsyncIterator[AuditRecord]
+) -> None:
     """COPY the records into audit_results on the session's own connection (inside its transaction)."""
     await copy_rows(session, "audit_results", AUDIT_RESULT_COLUMNS, records)
 
