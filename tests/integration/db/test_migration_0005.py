@@ -7,13 +7,25 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
 
 import pytest
+from redis.asyncio import Redis
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
+from app.db.models import AuditResult, BudgetVersion, Position, Project, User
+from app.domain.audits.services import AuditService
+from app.domain.budgets.changes import ChangeSet, NewPosition
+from app.domain.budgets.queries import in_version
+from app.domain.budgets.services import BudgetService
+from app.domain.kb.services import KnowledgeBase
 from app.lib.infra import downgrade, migrate
 from tests.integration.db.test_migration_0002 import _sql
 from tests.integration.db.test_spec_schema import column_problems, constraint_problems, index_problems, load_catalogs
+from tests.support.audit_budgets import PRICED_BUDGET
 from tests.support.servers import TestServers, create_database, drop_database
 
 USER, PROJECT, V1, V2, V3 = (uuid.uuid4() for _ in range(5))
@@ -110,3 +122,114 @@ def test_upgrade_gives_each_row_its_version_and_downgrade_gives_each_version_its
     assert rows[V2] == ([L_KEPT, L_ADDED], [KEPT_2, ADDED_2])
     assert rows[V3][0] == [L_KEPT, L_ADDED] and not set(rows[V3][1]) & {KEPT_2, ADDED_2}
     assert verdict == [(V3, L_ADDED)]
+
+
+# ------------------------------------------- a history made by the app, then the downgrade
+
+
+async def _history_made_by_the_app(url: str, redis_url: str) -> tuple[dict[Any, Any], dict[Any, Any], uuid.UUID]:
+    """Edits, removals, additions and audits (which split shared rows) of one project, as the app
+    makes them; returns every version's positions and its audit's verdicts, by lineage, and the
+    latest version's id."""
+    engine = create_async_engine(url)
+    redis = Redis.from_url(redis_url)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    try:
+        async with sessions() as session, session.begin():
+            user = User(email=f"h-{uuid.uuid4().hex[:8]}@example.cz", password_hash="x", status="active")
+            session.add(user)
+            await session.flush()
+            project = Project(owner_id=user.id, name="Historie", workflow="workflow_a")
+            session.add(project)
+        knowledge = KnowledgeBase(engine, redis)
+        changes = [
+            ChangeSet(modified={0: {"notes": "a"}}),  # type: ignore[dict-item]
+            None,  # an audit of version 2: every row it shares with version 1 is split
+            ChangeSet(removed=[1]),  # type: ignore[list-item]
+            ChangeSet(modified={2: {"quantity": Decimal(7)}}),  # type: ignore[dict-item]
+            None,
+            ChangeSet(added=[NewPosition(description="Nová", code="999999", quantity=Decimal(1))]),
+            None,
+        ]
+        async with sessions() as session:
+            first = await BudgetService(session=session).create_version(
+                project.id, "import", positions=[NewPosition(**_fields(p)) for p in PRICED_BUDGET]
+            )
+            await session.commit()
+        lineages = sorted(first.position_ids)
+        for change in changes:
+            async with sessions() as session, session.begin():
+                if change is None:
+                    await AuditService(session, knowledge).audit(project.id)
+                    continue
+                by_index = ChangeSet(
+                    modified={lineages[i]: values for i, values in change.modified.items()},  # type: ignore[index]
+                    removed=[lineages[i] for i in change.removed],  # type: ignore[index]
+                    added=change.added,
+                )
+                await BudgetService(session=session).create_version(project.id, "user_edit", changes=by_index)
+        rows, verdicts = {}, {}
+        async with sessions() as session:
+            latest = await session.scalar(
+                select(BudgetVersion.id).where(BudgetVersion.project_id == project.id, BudgetVersion.version == 5)
+            )
+            assert latest is not None
+            for version in await session.scalars(select(BudgetVersion).where(BudgetVersion.project_id == project.id)):
+                in_it = (await session.scalars(select(Position).where(in_version(version)))).all()
+                rows[version.id] = {p.lineage_id: (p.code, p.quantity, p.notes, p.status) for p in in_it}
+                found = await session.execute(
+                    select(Position.lineage_id, AuditResult.expert_role, AuditResult.status)
+                    .join(Position, Position.id == AuditResult.position_id)
+                    .where(AuditResult.version_id == version.id)
+                )
+                verdicts[version.id] = {(lineage, role): status for lineage, role, status in found.all()}
+        return rows, verdicts, latest
+    finally:
+        await redis.aclose()
+        await engine.dispose()
+
+
+def _fields(position: NewPosition) -> dict[str, Any]:
+    return {name: getattr(position, name) for name in position.__struct_fields__}
+
+
+@pytest.fixture
+def database_at_head(servers: TestServers) -> Iterator[str]:
+    server_url = make_url(servers.database_url).set(database="postgres").render_as_string(hide_password=False)
+    name = f"{make_url(servers.database_url).database}_h{uuid.uuid4().hex[:6]}"
+    url = create_database(server_url, name)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        drop_database(server_url, name)
+
+
+def test_downgrade_of_a_shared_history_gives_each_version_what_it_read(
+    database_at_head: str, servers: TestServers
+) -> None:
+    url = database_at_head
+    rows, verdicts, latest = asyncio.run(_history_made_by_the_app(url, servers.redis_url))
+    assert len(rows) == 5
+    # The latest version's audit is whole (six verdicts a position); older audits keep what a newer one
+    # did not replace (a row shared by versions carries one verdict per expert).
+    assert len(verdicts[latest]) == 5 * 6
+    downgrade(url, "0004")
+    (positions, results) = _sql(
+        url,
+        [
+            "SELECT version_id, lineage_id, code, quantity, notes, status FROM positions",
+            "SELECT a.version_id, p.version_id, p.lineage_id, a.expert_role, a.recommendation"
+            " FROM audit_results a JOIN positions p ON p.id = a.position_id",
+        ],
+    )
+    after_rows: dict[Any, dict[Any, Any]] = {version: {} for version in rows}
+    for version_id, lineage_id, *content in positions:
+        assert lineage_id not in after_rows[version_id]
+        after_rows[version_id][lineage_id] = tuple(content)
+    assert after_rows == rows
+    after_verdicts: dict[Any, dict[Any, Any]] = {version: {} for version in rows}
+    for audited, holder, lineage_id, role, status in results:
+        assert holder == audited  # a verdict sits on its own version's copy
+        after_verdicts[audited][(lineage_id, role)] = status
+    assert after_verdicts == verdicts

@@ -54,11 +54,11 @@ class DatabasePositionReads:
         number = query.version if query.version is not None else state.current_version
         if number == 0:
             return Page(items=[], total=0, limit=limit_offset.limit, offset=limit_offset.offset), 0
-        budget_version = await BudgetService(session=self.session).version_by_number(project_id, number)
-        if budget_version is None:
+        version_id = await BudgetService(session=self.session).version_id_by_number(project_id, number)
+        if version_id is None:
             raise version_not_found()
         positions = PositionService(session=self.session)
-        return await positions.list_in_version(budget_version.id, query.filters, limit_offset), number
+        return await positions.list_in_version(version_id, query.filters, limit_offset), number
 
 
 def provide_position_reads(

@@ -2,7 +2,8 @@
 
 PUBLIC for audits and kb enrichment:
 
-    await own_rows(session, version, ids)   # before an UPDATE of these rows of `version`
+    now = await rows_now(session, version, ids)   # under the project lock: ids read earlier → ids now
+    await own_rows(session, version, ids)         # before an UPDATE of these rows of `version`
 
 A position row is shared by the versions `valid_from <= n < valid_to` (app.db.models.budgets.Position).
 Before a row of version n is written in place, `own_rows` makes it version n's alone: the row keeps
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import BudgetVersion
 from app.db.models.budgets import OPEN_VERSION
+from app.domain.projects.services import lock_project
 
 # Everything a copy keeps of the row (id, version_id, the range and updated_at are the copy's own).
 _CONTENT = (
@@ -64,13 +66,44 @@ _MOVE_VERDICTS = text(
       AND av.version >= c.valid_from AND av.version < c.valid_to
     """
 )
+# Each row read earlier → its lineage's row in version :n now (`ix_positions_lineage_validity`).
+_ROWS_NOW = text(
+    """
+    SELECT o.id, p.id FROM positions AS o
+    JOIN positions AS p ON p.lineage_id = o.lineage_id AND p.project_id = o.project_id
+         AND p.valid_from <= :n AND p.valid_to > :n
+    WHERE o.id = ANY(CAST(:ids AS uuid[]))
+    """
+)
 _NEXT_VERSION = text("SELECT id FROM budget_versions WHERE project_id = :project_id AND version = :n")
 
 
+async def rows_now(
+    session: AsyncSession, version: BudgetVersion, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, uuid.UUID]:
+    """Lock the project, then map each id of a row read from `version` (before the lock) to the id of
+    that position's row in `version` now.
+
+    A version's content never changes, but its row ids can: own_rows of another version sharing a row
+    (an audit of a version made meanwhile) keeps the id for that version and gives this one a copy.
+    Writing by the ids read would then write on the other version's rows.
+    """
+    if not ids:
+        return {}
+    await lock_project(session, None, version.project_id)
+    found = await session.execute(_ROWS_NOW, {"ids": list(ids), "n": version.version})
+    return {old_id: new_id for old_id, new_id in found.all()}
+
+
 async def own_rows(session: AsyncSession, version: BudgetVersion, ids: Sequence[uuid.UUID]) -> int:
-    """Make these rows of `version` its own before writing on them in place; returns how many were shared."""
+    """Make these rows of `version` its own before writing on them in place; returns how many were shared.
+
+    Takes the project lock first: a version made meanwhile (not yet committed) would otherwise not be
+    seen here, and the write would land on its rows too.
+    """
     if not ids:
         return 0
+    await lock_project(session, None, version.project_id)
     n = version.version
     next_id = await session.scalar(_NEXT_VERSION, {"project_id": version.project_id, "n": n + 1})
     until = n + 1 if next_id is not None else OPEN_VERSION  # the latest version's rows stay open

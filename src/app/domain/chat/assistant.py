@@ -258,7 +258,9 @@ class BudgetAssistant:
         if not lineages:
             return []
         # Two steps with plans that stay index lookups: the lineages' rows in the project's history
-        # ((lineage_id, valid_to) is indexed; a newer row starts in a later version), then their verdicts.
+        # ((lineage_id, valid_to) is indexed), then their verdicts. A row is shared by a range of versions,
+        # so the audited version is the verdict's own (audit_results.version_id), not the row's first
+        # (that one only for a verdict without a version).
         positions = (
             await self.session.execute(
                 select(Position.id, Position.lineage_id, Position.valid_from).where(
@@ -268,22 +270,31 @@ class BudgetAssistant:
         ).all()
         if not positions:
             return []
-        position_lineage = {position_id: (lineage_id, number) for position_id, lineage_id, number in positions}
-        statement = select(
-            AuditResult.position_id,
-            AuditResult.expert_role,
-            AuditResult.status,
-            AuditResult.confidence,
-            AuditResult.reasoning,
-            AuditResult.issues,
-            AuditResult.suggestions,
-            AuditResult.resolved,
-        ).where(AuditResult.position_id.in_(list(position_lineage)), AuditResult.expert_role.in_(list(roles)))
-        rows = sorted((await self.session.execute(statement)).all(), key=lambda row: -position_lineage[row[0]][1])
+        position_lineage = {position_id: (lineage_id, first) for position_id, lineage_id, first in positions}
+        statement = (
+            select(
+                AuditResult.position_id,
+                AuditResult.expert_role,
+                AuditResult.status,
+                AuditResult.confidence,
+                AuditResult.reasoning,
+                AuditResult.issues,
+                AuditResult.suggestions,
+                AuditResult.resolved,
+                BudgetVersion.version,
+            )
+            .outerjoin(BudgetVersion, BudgetVersion.id == AuditResult.version_id)
+            .where(AuditResult.position_id.in_(list(position_lineage)), AuditResult.expert_role.in_(list(roles)))
+        )
+        rows = [
+            (*row[:8], row[8] if row[8] is not None else position_lineage[row[0]][1])
+            for row in (await self.session.execute(statement)).all()
+        ]
+        rows.sort(key=lambda row: -row[8])
         latest: dict[uuid.UUID, int] = {}
         verdicts = []
-        for position_id, role, status, confidence, reasoning, issues, suggestions, resolved in rows:
-            lineage_id, number = position_lineage[position_id]
+        for position_id, role, status, confidence, reasoning, issues, suggestions, resolved, number in rows:
+            lineage_id = position_lineage[position_id][0]
             if latest.setdefault(lineage_id, number) != number:
                 continue  # an older audit of the same lineage
             verdicts.append(

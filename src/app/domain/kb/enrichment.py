@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import BudgetVersion
 from app.domain.audits.experts import AuditPosition
 from app.domain.budgets.queries import latest_version, version_positions
-from app.domain.budgets.rows import own_rows
+from app.domain.budgets.rows import own_rows, rows_now
 from app.domain.kb.matching import EnrichmentMatch, match_positions
 from app.domain.kb.reference import CatalogItem
 from app.domain.kb.services import KnowledgeBase
@@ -133,6 +133,9 @@ async def write_enrichment(
     encoded = [msgspec.json.encode(match).decode() for match in matches]
     params = {"ids": list(ids), "enrichments": encoded}
     if version is not None:
+        # Under the project lock, on the rows the version has now (an audit may have moved their ids).
+        now = await rows_now(session, version, ids)
+        params["ids"] = [now[position_id] for position_id in ids]
         await own_rows(session, version, list((await session.scalars(_CHANGING, params)).all()))
     result = await session.execute(_WRITE_ENRICHMENT, params)
     return int(getattr(result, "rowcount", 0) or 0)
