@@ -16,9 +16,9 @@ from typing import Any
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
-from app.db.models import AuditResult, BudgetVersion, Position
+from app.db.models import AuditResult, BudgetVersion, FindingResolution, Position, Project
 from app.domain.audits.services import ORCHESTRATOR, AuditService
 from app.domain.budgets.changes import ChangeSet, NewPosition
 from app.domain.budgets.queries import in_version
@@ -256,3 +256,30 @@ async def test_every_id_a_position_ever_had_still_addresses_its_lineage(
     for reference in ids["270003"]:
         response = await client.patch(f"{url}/{reference}", json={"notes": reference}, headers=api_user.headers)
         assert response.status_code == 200 and response.json()["position"]["lineage_id"] == before["270003"][1]
+
+
+async def test_deleting_a_project_with_a_shared_history_removes_all_of_it(
+    client: AsyncTestClient[Litestar], api_user: ApiUser, harness: Harness
+) -> None:
+    created = await create_project(client, api_user)
+    project_id = uuid.UUID(created["id"])
+    [project] = await harness.scalars(select(Project).where(Project.id == project_id))
+    budget = await build_budget(harness, PRICED_BUDGET, project=project)
+    async with harness.sessions() as session:
+        change = ChangeSet(modified={budget.position_ids[0]: {"notes": "x"}})
+        await BudgetService(session=session).create_version(project_id, "user_edit", changes=change)
+        await session.commit()
+    async with harness.sessions() as session, session.begin():
+        await AuditService(session, KnowledgeBase(harness.engine, harness.redis)).audit(project_id)
+    url = f"/api/projects/{project_id}"
+    findings = (await client.get(f"{url}/audit", headers=api_user.headers)).json()["items"]
+    red = next(item["verdict"]["id"] for item in findings if item["status"] == "RED")
+    resolved = await client.post(
+        f"{url}/audit/findings/{red}/resolution", json={"resolution": "accepted_as_is"}, headers=api_user.headers
+    )
+    assert resolved.status_code == 200, resolved.text
+
+    assert (await client.delete(url, headers=api_user.headers)).status_code == 204
+    for model in (Position, AuditResult, BudgetVersion, FindingResolution):
+        [(left,)] = await harness.fetch(select(func.count()).select_from(model).where(model.project_id == project_id))
+        assert left == 0, model
