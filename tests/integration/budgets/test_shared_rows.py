@@ -157,3 +157,21 @@ async def test_an_in_place_write_on_a_shared_row_leaves_the_other_versions_as_th
     assert v2_rows[shared_lineage].id == shared_id
     assert verdict_row == v1_rows[shared_lineage].id  # version 1's verdict moved with version 1's copy
     assert all(len(rows) == 3 for rows in (v1_rows, v2_rows, v3_rows))
+
+
+async def test_a_reimport_shares_the_rows_it_does_not_change(settings: Settings, project: dict[str, Any]) -> None:
+    project_id = uuid.UUID(project["id"])
+    async with budget_service(settings) as service:
+        v1 = await service.create_version(project_id, "import", positions=records(20))
+        again = records(20)
+        again[3].quantity = Decimal("5")
+        v2 = await service.create_version(project_id, "import", positions=again)
+    assert [m["fields"] for m in v2.version.changes["modified"]] == [
+        {"quantity": {"before": "2.0000", "after": "5.0000"}, "total_price": {"before": "20.00", "after": "50.00"}}
+    ]
+    assert await _row_count(settings, project_id) == 21  # the changed position only
+    v1_rows, v2_rows = [await _version_rows(settings, project_id, n) for n in (1, 2)]
+    assert len(v2_rows) == 20
+    assert v2.position_ids == {lineage: row.id for lineage, row in v2_rows.items()}
+    changed = {lineage for lineage in v1_rows if v1_rows[lineage].id != v2_rows[lineage].id}
+    assert len(changed) == 1 and v1.position_ids.keys() == v2_rows.keys()

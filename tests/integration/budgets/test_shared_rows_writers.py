@@ -11,21 +11,22 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable
+from decimal import Decimal
 from typing import Any
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
-from app.db.models import AuditResult, BudgetVersion, Position
+from app.db.models import AuditResult, BudgetVersion, FindingResolution, Position, Project
 from app.domain.audits.services import ORCHESTRATOR, AuditService
 from app.domain.budgets.changes import ChangeSet, NewPosition
 from app.domain.budgets.queries import in_version
 from app.domain.budgets.services import BudgetService
-from app.domain.kb.enrichment import write_enrichment
+from app.domain.kb.enrichment import EnrichmentService, write_enrichment
 from app.domain.kb.matching import EnrichmentMatch
 from app.domain.kb.services import KnowledgeBase
-from tests.support.api import ApiUser
+from tests.support.api import ApiUser, create_project
 from tests.support.audit_budgets import PRICED_BUDGET, build_budget
 from tests.support.budgets import budget_service
 from tests.support.job_runs import Harness
@@ -166,3 +167,119 @@ async def test_a_stale_audit_keeps_to_its_version_and_leaves_a_newer_audit_whole
             assert {v[1] for v in verdicts} == {version.id}, number
             status_of = {v[0]: v[2] for v in verdicts}
             assert all(row.status == status_of[row.id] for row in rows), number
+
+
+async def test_edits_an_audit_and_an_enrichment_at_once_each_change_only_their_version(harness: Harness) -> None:
+    """Ten edits (one note on ten positions), an audit and an enrichment of the same project at once:
+    version k holds the notes of the first k - 1 edits and nothing else changed; statuses only in the
+    audited version, enrichment only in the enriched one; each lineage once per version."""
+    budget = await build_budget(harness, PRICED_BUDGET * 2)
+    project_id = budget.project.id
+    knowledge = KnowledgeBase(harness.engine, harness.redis)
+
+    async def edit(index: int) -> None:
+        async with harness.sessions() as session:
+            change = ChangeSet(modified={budget.position_ids[index]: {"notes": f"e{index}"}})
+            await BudgetService(session=session).create_version(project_id, "user_edit", changes=change)
+            await session.commit()
+
+    async def audit() -> int | None:
+        async with harness.sessions() as session, session.begin():
+            return (await AuditService(session, knowledge).audit(project_id)).version
+
+    async def enrich() -> int | None:
+        async with harness.sessions() as session, session.begin():
+            return (await EnrichmentService(session, knowledge).enrich(project_id)).version
+
+    audited, enriched, *_ = await asyncio.gather(audit(), enrich(), *(edit(i) for i in range(10)))
+    history = await _contents(harness, project_id)  # also: each lineage once per version
+    assert sorted(history) == list(range(1, 12))
+    noted: set[uuid.UUID] = set()
+    for number in range(1, 12):
+        rows = history[number]
+        now_noted = {lineage for lineage, row in rows.items() if row[0] is not None}
+        assert noted <= now_noted and len(now_noted) == number - 1, number
+        noted = now_noted
+        statuses = {row[2] for row in rows.values()}
+        assert (None not in statuses) if number == audited else (statuses == {None}), number
+        enrichments = [row[4] for row in rows.values()]
+        assert all(enrichments) if number == enriched else not any(enrichments), number
+
+
+async def test_every_id_a_position_ever_had_still_addresses_its_lineage(
+    client: AsyncTestClient[Litestar], api_user: ApiUser, harness: Harness
+) -> None:
+    """Splitting shared rows gives older versions new row ids: the ids of every list ever read still
+    reach the lineage's latest state, 404 naming the version that removed it, 409 after a re-import."""
+    created = await create_project(client, api_user)
+    project_id = uuid.UUID(created["id"])
+    seeded = [
+        NewPosition(position_number=str(i), code=f"27{i:04d}", description=f"Položka {i}", quantity=Decimal(1))
+        for i in (1, 2, 3)
+    ]
+    async with harness.sessions() as session:
+        await BudgetService(session=session).create_version(project_id, "import", changes=ChangeSet(added=seeded))
+        await session.commit()
+    url = f"/api/projects/{project_id}/positions"
+
+    async def listed(version: int) -> dict[str, list[str]]:
+        """code → [id, lineage_id] in that version."""
+        items = (await client.get(f"{url}?version={version}", headers=api_user.headers)).json()["items"]
+        return {item["code"]: [item["id"], item["lineage_id"]] for item in items}
+
+    before = await listed(1)
+    third = before["270003"][0]
+    assert (await client.patch(f"{url}/{third}", json={"notes": "x"}, headers=api_user.headers)).status_code == 200
+    async with harness.sessions() as session, session.begin():
+        await AuditService(session, KnowledgeBase(harness.engine, harness.redis)).audit(project_id)
+    one, two = await listed(1), await listed(2)
+    assert one["270001"][0] != before["270001"][0]  # version 1 got its own copy; version 2 kept the row
+    assert two["270001"][0] == before["270001"][0]
+    ids = {code: {before[code][0], one[code][0], two[code][0], before[code][1]} for code in before}
+
+    removed = await client.delete(f"{url}/{one['270001'][0]}", headers=api_user.headers)
+    assert removed.status_code == 200 and removed.json()["version"]["version"] == 3
+    for reference in ids["270001"]:
+        response = await client.patch(f"{url}/{reference}", json={"notes": "y"}, headers=api_user.headers)
+        assert response.status_code == 404 and response.json()["removed_in_version"] == 3, response.text
+
+    async with harness.sessions() as session:
+        reimport = [
+            NewPosition(position_number="9", code="270002", description="Jiný popis", quantity=Decimal(1)),
+            NewPosition(position_number="3", code="270003", description="Položka 3", quantity=Decimal(1)),
+        ]
+        await BudgetService(session=session).create_version(project_id, "import", positions=reimport)
+        await session.commit()
+    for reference in ids["270002"]:
+        response = await client.patch(f"{url}/{reference}", json={"notes": "z"}, headers=api_user.headers)
+        assert response.status_code == 409 and "replaced in version 4" in response.json()["detail"], response.text
+    for reference in ids["270003"]:
+        response = await client.patch(f"{url}/{reference}", json={"notes": reference}, headers=api_user.headers)
+        assert response.status_code == 200 and response.json()["position"]["lineage_id"] == before["270003"][1]
+
+
+async def test_deleting_a_project_with_a_shared_history_removes_all_of_it(
+    client: AsyncTestClient[Litestar], api_user: ApiUser, harness: Harness
+) -> None:
+    created = await create_project(client, api_user)
+    project_id = uuid.UUID(created["id"])
+    [project] = await harness.scalars(select(Project).where(Project.id == project_id))
+    budget = await build_budget(harness, PRICED_BUDGET, project=project)
+    async with harness.sessions() as session:
+        change = ChangeSet(modified={budget.position_ids[0]: {"notes": "x"}})
+        await BudgetService(session=session).create_version(project_id, "user_edit", changes=change)
+        await session.commit()
+    async with harness.sessions() as session, session.begin():
+        await AuditService(session, KnowledgeBase(harness.engine, harness.redis)).audit(project_id)
+    url = f"/api/projects/{project_id}"
+    findings = (await client.get(f"{url}/audit", headers=api_user.headers)).json()["items"]
+    red = next(item["verdict"]["id"] for item in findings if item["status"] == "RED")
+    resolved = await client.post(
+        f"{url}/audit/findings/{red}/resolution", json={"resolution": "accepted_as_is"}, headers=api_user.headers
+    )
+    assert resolved.status_code == 200, resolved.text
+
+    assert (await client.delete(url, headers=api_user.headers)).status_code == 204
+    for model in (Position, AuditResult, BudgetVersion, FindingResolution):
+        [(left,)] = await harness.fetch(select(func.count()).select_from(model).where(model.project_id == project_id))
+        assert left == 0, model

@@ -12,15 +12,16 @@ import pytest
 import redis.asyncio as aioredis
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from app.config import Settings
-from app.db.models import Project
+from app.db.models import Position, Project
 from app.domain.projects.schemas import ProjectRead
+from app.domain.projects.services import lock_project
 from app.domain.projects.stages import ProjectStage
 from app.lib import cache
-from app.lib.unit_of_work import CommitContext
+from app.lib.unit_of_work import CommitContext, committed_session
 from tests.support.api import ApiUser, add_position, cache_events, create_project, csv_bytes
 from tests.support.job_runs import RecordedEvents
 
@@ -313,3 +314,52 @@ async def test_an_edit_puts_the_new_state_in_place_so_the_next_read_is_a_hit(
     assert cache_events("project_state") == (hits + 1, misses)  # written through by the edit
     assert state["current_version"] == 2
     assert state["total_cost"] == edited.json()["position"]["total_price"]
+
+
+async def test_the_budget_view_is_cached_and_dropped_by_every_write_to_the_project(
+    client: AsyncTestClient[Litestar],
+    api_user: ApiUser,
+    project: dict[str, Any],
+    redis: aioredis.Redis,
+    settings: Settings,
+) -> None:
+    url = f"/api/projects/{project['id']}/positions"
+    lineage = (await add_position(client, api_user, project["id"]))["position"]["lineage_id"]
+    await add_position(client, api_user, project["id"], code="272326")
+    first = await client.get(url, headers=api_user.headers)
+    hits, misses = cache_events("position_page")
+    second = await client.get(url, headers=api_user.headers)
+    assert cache_events("position_page") == (hits + 1, misses)
+    assert (second.json(), second.headers["etag"]) == (first.json(), '"2"')
+    assert second.headers["content-type"] == "application/json"
+
+    engine = create_async_engine(settings.database_url)
+    context = CommitContext(settings=settings, redis=redis, events=RecordedEvents(), bind=engine)
+    try:
+        # A job writes a verdict in place (the same version), under the project's lock.
+        async with committed_session(context) as session:
+            await lock_project(session, None, uuid.UUID(project["id"]))
+            await session.execute(
+                update(Position).where(Position.lineage_id == uuid.UUID(lineage)).values(status="RED")
+            )
+        verdicts = await client.get(url, headers=api_user.headers)
+        assert verdicts.headers["etag"] == '"2"'
+        assert {p["lineage_id"]: p["status"] for p in verdicts.json()["items"]}[lineage] == "RED"
+        # Progress alone keeps the pages.
+        await ProjectStage(context, uuid.UUID(project["id"]), "draft").progress(0.5)
+        hits, misses = cache_events("position_page")
+        assert (await client.get(url, headers=api_user.headers)).json() == verdicts.json()
+        assert cache_events("position_page") == (hits + 1, misses)
+    finally:
+        await engine.dispose()
+
+    edited = await client.patch(f"{url}/{lineage}", json={"quantity": "3"}, headers=api_user.headers)
+    assert edited.status_code == 200, edited.text
+    after_edit = await client.get(url, headers=api_user.headers)
+    assert after_edit.headers["etag"] == '"3"'
+    assert {p["lineage_id"]: p["quantity"] for p in after_edit.json()["items"]}[lineage] == "3.0000"
+    # Filtered, larger or older pages are read from PostgreSQL, never from this cache.
+    hits, misses = cache_events("position_page")
+    for params in ({"status": "RED"}, {"limit": 200}, {"version": 1}):
+        assert (await client.get(url, params=params, headers=api_user.headers)).status_code == 200
+    assert cache_events("position_page") == (hits, misses)

@@ -509,19 +509,23 @@ class BudgetService(RepositoryService[BudgetVersion]):
                 continue
             continued.add(lineage_id)
             before_position = old[lineage_id]
-            plan.rows.append((lineage_id, values, before_position.created_at))
             diff = field_changes(position_values(before_position), values)
-            if diff:
-                plan.changes["modified"].append(
-                    {
-                        "lineage_id": str(lineage_id),
-                        "position_id": None,
-                        "previous_position_id": str(before_position.id),
-                        "code": values.get("code"),
-                        "description": values.get("description"),
-                        "fields": diff,
-                    }
-                )
+            if not diff:
+                # The same content (every column): the new version shares the row, nothing is written.
+                plan.excluded_lineages.discard(lineage_id)
+                plan.position_ids[lineage_id] = before_position.id
+                continue
+            plan.rows.append((lineage_id, values, before_position.created_at))
+            plan.changes["modified"].append(
+                {
+                    "lineage_id": str(lineage_id),
+                    "position_id": None,
+                    "previous_position_id": str(before_position.id),
+                    "code": values.get("code"),
+                    "description": values.get("description"),
+                    "fields": diff,
+                }
+            )
         for lineage_id, position in old.items():
             if lineage_id not in continued:
                 plan.changes["removed"].append(

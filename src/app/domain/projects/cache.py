@@ -72,9 +72,19 @@ def user_projects_key(owner_id: uuid.UUID | str) -> str:
     return f"user:{owner_id}:projects"
 
 
-async def invalidate_project(redis: Redis, project_id: uuid.UUID | str) -> None:
-    """Forget the cached state of a project; call it after the commit. Never raises."""
-    await cache.invalidate(redis, project_state_key(project_id))
+def project_positions_key(project_id: uuid.UUID | str) -> str:
+    """A hash: the pages of the project's latest budget version (app.domain.budgets.reads), one field
+    per query, dropped with the project's state."""
+    return f"project:{project_id}:positions"
+
+
+async def invalidate_project(redis: Redis, project_id: uuid.UUID | str, *, positions: bool = True) -> None:
+    """Forget the cached state of a project and, unless only its progress moved (`positions=False`),
+    the pages of its positions; call it after the commit. Never raises."""
+    keys = [project_state_key(project_id)]
+    if positions:
+        keys.append(project_positions_key(project_id))
+    await cache.invalidate(redis, *keys)
 
 
 async def invalidate_user_projects(redis: Redis, owner_id: uuid.UUID | str) -> None:

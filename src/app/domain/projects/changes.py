@@ -73,7 +73,11 @@ class ProjectEdited:
 
 @dataclass(frozen=True)
 class ProjectProgressed(ProjectChanged):
-    """Only the project's progress moved (while a job runs): listeners that follow the data skip it."""
+    """Only the project's progress moved (while a job runs): listeners that follow the data skip it,
+    and the cached pages of its positions stay."""
+
+    async def after_commit(self, context: CommitContext) -> None:
+        await invalidate_project(context.redis, self.project_id, positions=False)
 
 
 @dataclass(frozen=True)
