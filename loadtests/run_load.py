@@ -178,6 +178,18 @@ def main() -> int:
             "misses": int(cache_misses),
             "hit_rate": round(cache_hits / total, 4) if total else None,
         }
+    # Beside the two the targets name: the cached plain budget view (GET /positions, latest version).
+    other_caches = {}
+    for cache_name in ("position_page",):
+        hit_labels, miss_labels = (f'cache="{cache_name}",outcome="{outcome}"' for outcome in ("hit", "miss"))
+        cache_hits = _delta(metrics_before, metrics, "concrete_agent_cache_events_total", hit_labels)
+        cache_misses = _delta(metrics_before, metrics, "concrete_agent_cache_events_total", miss_labels)
+        total = cache_hits + cache_misses
+        other_caches[cache_name] = {
+            "hits": int(cache_hits),
+            "misses": int(cache_misses),
+            "hit_rate": round(cache_hits / total, 4) if total else None,
+        }
     hits = sum(entry["hits"] for entry in by_cache.values())
     misses = sum(entry["misses"] for entry in by_cache.values())
     query_sum = _delta(metrics_before, metrics, "concrete_agent_db_query_seconds_sum")
@@ -198,6 +210,7 @@ def main() -> int:
         # budget, filling the caches as a client's first visit does) is reported apart.
         "cache_hit_rate_by_cache": by_cache,
         "cache_events_while_seeding": seeding_cache,
+        "other_caches": other_caches,
         "project_sizes": budget_sizes,
         "db_query_avg_ms": round(1000 * query_sum / query_count, 3) if query_count else None,
         "endpoints": endpoints,
