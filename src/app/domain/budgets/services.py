@@ -99,6 +99,13 @@ def position_values(position: Position) -> dict[str, Any]:
     return {name: getattr(position, name) for name in TRACKED_FIELDS}
 
 
+# The column scale each amount is normalised to (quantize's exponent), built once.
+_QUANTA = tuple(
+    (name, Decimal(1).scaleb(-places))
+    for name, places in (("quantity", QUANTITY_PLACES), ("unit_price", 2), ("total_price", 2), ("confidence", 2))
+)
+
+
 def validate_amounts(values: dict[str, Any], *, prefix: str = "") -> None:
     """Refuse decimals that do not fit their columns, naming the field; normalise the rest to the
     column scale so that diffs and answers show what is stored ("10" → "10.0000")."""
@@ -119,9 +126,9 @@ def validate_amounts(values: dict[str, Any], *, prefix: str = "") -> None:
         errors += [field_error(f"{prefix}{name}", message) for name, message in sign_problems(values)]
     if errors:
         raise InvalidInput("Some amounts do not fit.", errors=errors)
-    for name, places in (("quantity", QUANTITY_PLACES), ("unit_price", 2), ("total_price", 2), ("confidence", 2)):
+    for name, quantum in _QUANTA:
         if values.get(name) is not None:
-            values[name] = values[name].quantize(Decimal(1).scaleb(-places))
+            values[name] = values[name].quantize(quantum)
 
 
 def version_announcement(version: BudgetVersion) -> LiveEvent:
