@@ -6,7 +6,9 @@ SAMPLES times, one after another, each to another position **by its id in the fi
 (ids of an old list stay usable: every edit makes a new version). The app runs in process (Litestar's
 test client: real authentication, rate limits, cache invalidation, events; no network), so the
 figure is the server's time. Target: p95 < 50 ms. Also reports the budget service alone
-(`create_version` with one modified position, committed), which is what an edit costs in PostgreSQL.
+(`create_version` with one modified position, committed), which is what an edit costs in PostgreSQL,
+and the position rows the project holds at the end: versions share unchanged rows, so each edit adds
+one row, not a copy of the budget (`rows_written_per_edit`).
 
 Runs in a database of its own on the PostgreSQL of DATABASE_URL (default: the embedded one), created
 and dropped here; Redis from REDIS_URL. Prints JSON and writes loadtests/reports/patch.json.
@@ -37,9 +39,11 @@ for path in (ROOT, ROOT / "loadtests"):  # run as a script: make `tests.*` and `
 from bench_audit import generate_positions  # noqa: E402
 from bench_audit_e2e import as_new_position  # noqa: E402
 from litestar.testing import AsyncTestClient  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine  # noqa: E402
 
 from app.config import Settings, get_settings, load_settings  # noqa: E402
+from app.db.models import Position  # noqa: E402
 from app.domain.budgets.changes import ChangeSet  # noqa: E402
 from app.domain.budgets.services import BudgetService  # noqa: E402
 from app.domain.kb.reference import load_catalog_extract  # noqa: E402
@@ -114,12 +118,16 @@ async def run(settings: Settings) -> dict[str, Any]:
                 )
             service_ms.append((time.perf_counter() - begun) * 1000)
         versions = WARM_UP + 2 * SAMPLES + 1
+        async with sessions() as session:
+            rows = await session.scalar(select(func.count()).where(Position.project_id == project_id)) or 0
     finally:
         await engine.dispose()
     http = _summary(http_ms)
     return {
         "positions": POSITIONS,
         "versions_made": versions,
+        "position_rows": rows,
+        "rows_written_per_edit": round((rows - POSITIONS) / (versions - 1), 2),
         "target_p95_ms": TARGET_P95_MS,
         "http_patch": {**http, "within_target": http["p95_ms"] < TARGET_P95_MS},
         "service_create_version": _summary(service_ms),

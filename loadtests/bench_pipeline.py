@@ -3,7 +3,8 @@
 Not a test. Starts one API process and one worker (granian and `app worker`, like production) on a
 database and Redis db number of their own, uploads a CSV budget of POSITIONS positions, and waits
 until the audit job the pipeline queues has completed. Reports the time from the upload request to
-the audit's completion, and each job's own duration (from its row: started_at → completed_at).
+the audit's completion, and each job's own duration (from its row: started_at → completed_at) and wait
+(created_at → started_at: the hand-off from the upload or the previous job, queue and dispatcher).
 Target: upload to audited <= 3 s for 2,000 positions.
 
 The positions are the real ones of the exports in ../shared/samples when that folder is there
@@ -140,7 +141,19 @@ async def run(settings: Any, logs: Path, positions: int) -> dict[str, Any]:
         end = datetime.datetime.fromisoformat(job["completed_at"])
         return round((end - start).total_seconds(), 3)
 
-    stages = {job["job_type"]: {"status": job["status"], "seconds": seconds(job)} for job in reversed(jobs)}
+    def waited(job: dict[str, Any]) -> float | None:
+        """From the row's creation (the upload, or the previous job's transaction) to the start of its run."""
+        import datetime
+
+        if not job.get("started_at"):
+            return None
+        start = datetime.datetime.fromisoformat(job["started_at"])
+        return round((start - datetime.datetime.fromisoformat(job["created_at"])).total_seconds(), 3)
+
+    stages = {
+        job["job_type"]: {"status": job["status"], "seconds": seconds(job), "waited_seconds": waited(job)}
+        for job in reversed(jobs)
+    }
     audited = stages.get("audit_project", {}).get("status") == "completed"
     return {
         "benchmark": "upload to audited (CSV budget → parse → enrich → audit), API + one worker",

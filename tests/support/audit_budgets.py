@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from app.db.models import Position, Project
 from app.domain.budgets.changes import NewPosition
+from app.domain.budgets.queries import in_version
 from app.domain.budgets.services import BudgetService
 from tests.support.job_runs import Harness
 
@@ -64,7 +65,7 @@ async def build_budget(
         ids = list(
             (
                 await session.scalars(
-                    select(Position.id).where(Position.version_id == result.version.id).order_by(Position.source_line)
+                    select(Position.id).where(in_version(result.version)).order_by(Position.source_line)
                 )
             ).all()
         )

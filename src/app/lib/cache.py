@@ -40,7 +40,7 @@ from redis.exceptions import RedisError
 
 from app.lib import near_cache
 from app.lib.metrics import count_cache_event
-from app.lib.redis import run_script
+from app.lib.redis import registered_script, run_script
 
 logger = structlog.get_logger(__name__)
 
@@ -203,23 +203,58 @@ async def invalidate(redis: Redis, *keys: str) -> None:
         logger.warning("cache invalidation deferred: redis unavailable", keys=list(keys), error=str(exc))
 
 
+def _fill_args(generation: bytes, entry: CachedBytes, ttl_seconds: int, field: str | None) -> list[Any]:
+    return [
+        generation,
+        ttl_seconds,
+        entry.tag.encode() + SEPARATOR + entry.body,
+        field or "",
+        max(_GENERATION_TTL_SECONDS, 2 * ttl_seconds),
+        _MAX_FIELDS,
+    ]
+
+
 async def _fill(
     redis: Redis, key: str, field: str | None, generation: bytes, entry: CachedBytes, ttl_seconds: int
 ) -> None:
     """Store `entry` if the generation is still the one read before loading it (atomic, in Lua)."""
-    await run_script(
-        redis,
-        _FILL_SCRIPT,
-        [key, generation_key(key)],
-        [
-            generation,
-            ttl_seconds,
-            entry.tag.encode() + SEPARATOR + entry.body,
-            field or "",
-            max(_GENERATION_TTL_SECONDS, 2 * ttl_seconds),
-            _MAX_FIELDS,
-        ],
-    )
+    await run_script(redis, _FILL_SCRIPT, [key, generation_key(key)], _fill_args(generation, entry, ttl_seconds, field))
+
+
+async def usable(redis: Redis) -> bool:
+    """Whether cached entries may be trusted: False while an invalidation that failed earlier (Redis
+    down) cannot be replayed yet. For callers that read entries with a script of their own."""
+    return await _replay_pending(redis)
+
+
+class Fill(NamedTuple):
+    """An entry to store (see `store`): loaded after `generation` was read for `key` (and `field`)."""
+
+    key: str
+    generation: bytes
+    entry: CachedBytes
+    field: str | None = None
+
+
+async def store(redis: Redis, fills: Iterable[Fill], *, ttl_seconds: int) -> None:
+    """Store entries loaded AFTER their generation was read (as a miss does in `get_or_load_entry`):
+    each is kept only if its generation is still that one. One round trip however many; for callers
+    that read entries with a script of their own. Never raises."""
+    batch = list(fills)
+    if not batch:
+        return
+    script = registered_script(redis, _FILL_SCRIPT)
+    try:
+        async with redis.pipeline(transaction=False) as pipe:
+            for fill in batch:
+                await script(
+                    keys=[fill.key, generation_key(fill.key)],
+                    args=_fill_args(fill.generation, fill.entry, ttl_seconds, fill.field),
+                    client=pipe,
+                )
+            await pipe.execute()
+    except RedisError as exc:
+        logger.warning("cache fill skipped: redis unavailable", keys=[fill.key for fill in batch], error=str(exc))
 
 
 def count(family: str, *, hit: bool) -> None:

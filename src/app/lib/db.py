@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from advanced_alchemy.extensions.litestar import (
     AlembicAsyncConfig,
@@ -12,8 +14,12 @@ from advanced_alchemy.extensions.litestar import (
     EngineConfig,
     SQLAlchemyAsyncConfig,
 )
+from asyncpg.exceptions import DataError as PostgresDataError
+from asyncpg.exceptions import IntegrityConstraintViolationError as PostgresIntegrityError
+from asyncpg.exceptions import InterfaceError as AsyncpgInterfaceError
 from litestar import Litestar
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.config import Settings, get_settings
 from app.db.models import Base
@@ -77,3 +83,33 @@ def app_alchemy_config(app: Litestar) -> SQLAlchemyAsyncConfig:
 
 def engine() -> AsyncEngine:
     return alchemy_config().get_engine()
+
+
+async def copy_rows(
+    session: AsyncSession,
+    table: str,
+    columns: Sequence[str],
+    records: Sequence[Sequence[Any]] | AsyncIterator[Sequence[Any]],
+) -> None:
+    """COPY `records` (tuples in `columns` order) into `table` on the session's own connection, inside its
+    transaction: one round trip for thousands of rows, where an INSERT per row costs the server an
+    executor start-up each. JSON(B) columns take JSON text; columns left out get their server default.
+    An async iterator is sent as it yields, so the server stores the first rows while the rest are made.
+    A value PostgreSQL refuses raises SQLAlchemy's DataError (IntegrityError for a constraint), as an
+    INSERT of it would, so callers and the error handlers treat both alike."""
+    if isinstance(records, Sequence) and not records:
+        return
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    statement = f"COPY {table} ({', '.join(columns)})"
+    try:
+        await driver.copy_records_to_table(table, records=records, columns=list(columns))
+    except PostgresIntegrityError as exc:
+        raise IntegrityError(statement, None, exc) from exc
+    except PostgresDataError as exc:
+        raise DataError(statement, None, exc) from exc
+    except AsyncpgInterfaceError as exc:
+        if isinstance(exc, ValueError):  # asyncpg could not encode a value for its column
+            raise DataError(statement, None, exc) from exc
+        raise

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from app.db.models import AuditResult, Position, Project
 from app.domain.audits.jobs import audit_project
 from app.domain.audits.services import AuditService
+from app.domain.budgets.queries import in_version_id
 from app.domain.kb.services import KnowledgeBase
 from tests.support.audit_budgets import (
     CONCRETE_TOO_WEAK,
@@ -51,7 +52,7 @@ async def test_audit_finds_each_kind_of_error_and_stores_every_verdict(harness: 
 
     statuses = await harness.fetch(
         select(Position.status, Position.confidence)
-        .where(Position.version_id == budget.version_id)
+        .where(in_version_id(budget.version_id))
         .order_by(Position.source_line)
     )
     assert [s for s, _ in statuses] == ["RED", "RED", "AMBER", "RED", "GREEN"]

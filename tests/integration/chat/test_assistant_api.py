@@ -330,3 +330,22 @@ async def test_parallel_commands_on_different_positions_all_apply(app: Litestar)
     assert sorted(p["quantity"] for p in latest if p["code"] == "273321311") == ["21.0000", "6.0000"]
     assert next(p for p in latest if p["code"] == "273351121")["unit_price"] == "450.00"
     assert next(p for p in latest if p["code"] == "273361821")["quantity"] == "2.5000"
+
+
+async def test_a_verdict_names_the_version_its_audit_audited(
+    client: AsyncTestClient[Litestar], api_user: ApiUser, harness: Harness
+) -> None:
+    """A re-audit after an edit leaves unchanged rows shared with version 1 (their status is the same):
+    its verdicts are still version 2's audit, not version 1's."""
+    created = await create_project(client, api_user)
+    [project] = await harness.scalars(select(Project).where(Project.id == uuid.UUID(created["id"])))
+    await build_budget(harness, PRICED_BUDGET, project=project)
+    await harness.run(audit_project, job_type="audit_project", project=project)
+    pid = created["id"]
+    await add_position(client, api_user, pid)
+    await harness.run(audit_project, job_type="audit_project", project=project)
+
+    red = await ask(client, api_user, pid, "Které položky jsou červené?")
+    assert red["context"]["audited_versions"] == [2]
+    why = await ask(client, api_user, pid, "Proč je 273313711 červená?")
+    assert why["answer_source"].startswith("audit_results of version 2:")

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import event, select
 
 from app.db.models import BackgroundJob, KBCache, Position, Project
+from app.domain.budgets.queries import in_version_id
 from app.domain.kb.enrichment import EnrichmentService
 from app.domain.kb.jobs import enrich_project
 from app.domain.kb.services import KnowledgeBase
@@ -31,7 +32,7 @@ SMALL_BUDGET = [
 
 async def _enrichments(harness: Harness, version_id: Any) -> list[dict[str, Any]]:
     rows = await harness.fetch(
-        select(Position.enrichment).where(Position.version_id == version_id).order_by(Position.source_line)
+        select(Position.enrichment).where(in_version_id(version_id)).order_by(Position.source_line)
     )
     return [row[0] for row in rows]
 

@@ -169,7 +169,7 @@ def test_the_rows_query_selects_the_row_fields_in_order() -> None:
 
     assert list(sql_select(*ROW_COLUMNS).selected_columns.keys()) == list(PositionRow.__dataclass_fields__)
     listed = VERSION_ROWS_SQL.split("SELECT ", 1)[1].split(" FROM ", 1)[0]
-    names = [re.sub(r"metadata->>'(\w+)'", r"\1", column.strip()) for column in listed.split(",")]
+    names = [re.sub(r"metadata->>'(\w+)'", r"\1", column.strip().removeprefix("p.")) for column in listed.split(",")]
     assert names == list(PositionRow.__dataclass_fields__)
 
 

@@ -22,8 +22,9 @@ VERDICTS = ("GREEN", "AMBER", "RED")
 class AuditResult(CreatedAt, Base):
     __tablename__ = "audit_results"
     __table_args__ = (
+        # No single-column position_id index: the unique (position_id, expert_role) below answers those
+        # look-ups, and an audit writes six rows per position, each once more per index.
         Index("ix_audit_results_project_id", "project_id"),
-        Index("ix_audit_results_position_id", "position_id"),
         Index("ix_audit_results_version_id", "version_id"),
         Index("ix_audit_results_expert_role", "expert_role"),
         Index("ix_audit_results_recommendation", "recommendation"),

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
+    FetchedValue,
     ForeignKey,
     Index,
     Integer,
@@ -36,6 +37,8 @@ TRIGGER_TYPES = (
 )
 POSITION_STATUSES = ("GREEN", "AMBER", "RED")
 POSITION_SOURCES = ("uploaded", "generated", "manual", "migrated")
+# `positions.valid_to` of a row still in the latest version (versions are numbered from 1, INTEGER).
+OPEN_VERSION = 2_147_483_647
 
 
 class BudgetVersion(CreatedAt, Base):
@@ -75,6 +78,14 @@ class BudgetVersion(CreatedAt, Base):
 
 
 class Position(Timestamps, Base):
+    """A position's state in the versions `valid_from <= version < valid_to` of its project.
+
+    An edit closes the changed rows (valid_to = the new version) and inserts their new state; unchanged
+    rows are shared by every version they belong to, so an edit writes what changed, not the budget.
+    `version_id` is the version that wrote the row. Read a version's rows with
+    `app.domain.budgets.queries.in_version`, never by `version_id`.
+    """
+
     __tablename__ = "positions"
     __table_args__ = (
         # No single-column project_id / version_id indexes: (project_id, status) and (version_id, lineage_id)
@@ -87,6 +98,11 @@ class Position(Timestamps, Base):
         # lineage_id identifies "the same position" across versions (diffs, PATCH by a stable id).
         Index("uq_positions_version_lineage", "version_id", "lineage_id", unique=True),
         Index("ix_positions_source_document_id", "source_document_id"),
+        # A version's rows (project_id, valid_to > n, valid_from <= n) and a lineage's row in a version.
+        Index("ix_positions_project_validity", "project_id", "valid_to", "valid_from"),
+        # Unique: a lineage's rows cover disjoint ranges, so they end at different versions (one open row).
+        Index("uq_positions_lineage_valid_to", "lineage_id", "valid_to", unique=True),
+        CheckConstraint("valid_from < valid_to", name="ck_positions_validity"),
         CheckConstraint(f"status IS NULL OR status IN {POSITION_STATUSES}", name="ck_positions_status"),
         CheckConstraint(f"source IN {POSITION_SOURCES}", name="ck_positions_source"),
         CheckConstraint(
@@ -96,6 +112,12 @@ class Position(Timestamps, Base):
 
     project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
     version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("budget_versions.id", ondelete="CASCADE"), nullable=False)
+    # Not given (file-store import, plain SQL): a trigger takes version_id's number, and the version is
+    # written whole (the project's open rows of earlier versions end there).
+    valid_from: Mapped[int] = mapped_column(Integer, nullable=False, server_default=FetchedValue())
+    valid_to: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=OPEN_VERSION, server_default=text(str(OPEN_VERSION))
+    )
     lineage_id: Mapped[uuid.UUID] = mapped_column(
         PG_UUID(as_uuid=True), nullable=False, default=uuid.uuid4, server_default=text("gen_random_uuid()")
     )

@@ -12,6 +12,7 @@ PUBLIC:
     await resolve_finding(session, actor, project_id, finding_id, resolution, note) -> FindingRead
     await reopen_finding(session, actor, project_id, finding_id) -> FindingRead
     await sync_resolved_flags(session, project_id, version_id)    # inside the audit's transaction
+    await has_resolutions(session, project_id)                    # whether there is anything to sync
 Both commit; after the commit the project's cached state is dropped and `finding_resolved` /
 `finding_reopened` goes out (the unit of work, app.lib.unit_of_work).
 """
@@ -85,6 +86,14 @@ class FindingRead(msgspec.Struct, kw_only=True):
 
 def finding_not_found() -> NotFound:
     return NotFound("The finding does not exist.")
+
+
+async def has_resolutions(session: AsyncSession, project_id: uuid.UUID) -> bool:
+    """Whether any finding of the project was ever resolved (and not reopened)."""
+    found = await session.scalar(
+        select(FindingResolution.id).where(FindingResolution.project_id == project_id).limit(1)
+    )
+    return found is not None
 
 
 async def sync_resolved_flags(session: AsyncSession, project_id: uuid.UUID, version_id: uuid.UUID) -> None:

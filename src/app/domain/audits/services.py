@@ -9,8 +9,9 @@ PUBLIC:
 chapters of unknown codes, the catalogue families, the reference tables), runs the pure
 ``audit_budget`` in a worker thread (a 10,000-position budget keeps the event loop free for
 heartbeats), then — under the project's row lock — replaces the version's earlier audit: one DELETE,
-one COPY of every verdict (one row per expert per position plus the orchestrator's), one UPDATE of
-the positions' status and confidence, and the project's counters and status.
+one COPY of every verdict (one row per expert per position plus the orchestrator's; the rows are
+made while the COPY sends them, so PostgreSQL stores the first while Python builds the next), one
+UPDATE of the positions' status and confidence, and the project's counters and status.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import asyncio
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -41,33 +42,51 @@ from app.domain.audits.experts import (
     audit_budget,
     budget_pricing,
 )
-from app.domain.audits.resolutions import sync_resolved_flags
+from app.domain.audits.resolutions import has_resolutions, sync_resolved_flags
 from app.domain.audits.results import AUDIT_RESULT_COLUMNS, AuditRecord, position_records
 from app.domain.audits.schemas import AuditReport, AuditSummary, IssueRead, PositionAuditRead, VerdictRead
-from app.domain.budgets.queries import BUDGET_ORDER, latest_version, version_positions
+from app.domain.budgets.queries import BUDGET_ORDER, IN_VERSION_SQL, in_version_id, latest_version, version_positions
+from app.domain.budgets.rows import own_rows, rows_now
 from app.domain.budgets.summary import VersionTotals, summarise_version
 from app.domain.kb.matching import MatchCandidate
 from app.domain.kb.reference import ExposureTable, ExposureTables
 from app.domain.kb.services import KnowledgeBase
 from app.domain.projects.services import get_project_state, lock_project
 from app.domain.projects.stages import ProgressCallback, report_nothing
+from app.lib.db import copy_rows
 from app.lib.errors import InvalidInput, field_error
 
 ORCHESTRATOR = "orchestrator"
 EXPERT_ORDER = ("validator", "standards", "concrete", "cost", "structural")
 _PROGRESS_LABEL_LENGTH = 60
+# Progress names every PROGRESS_EVERY-th position (and the first and the last): the reporter sends at
+# most ~10 events a second anyway, and a call per position cost more than recording its verdicts.
+PROGRESS_EVERY = 25
 
+# The verdicts on the version's rows (a row shared with other versions carries one verdict per expert).
 _DELETE_VERSION_AUDIT = text(
+    f"""
+    DELETE FROM audit_results AS a USING budget_versions AS v, positions AS p
+    WHERE v.id = :version_id AND {IN_VERSION_SQL} AND a.position_id = p.id
     """
-    DELETE FROM audit_results AS a USING positions AS p
-    WHERE a.position_id = p.id AND p.version_id = :version_id
+)
+_VERDICTS = "unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]), CAST(:confidences AS numeric[]))"
+# Rows made the version's own before they are written: those whose verdict changes, and those that
+# carry verdicts of a later version's audit (a newer audit sharing the row keeps them, on its copy).
+_CHANGING_VERDICTS = text(
+    f"""
+    SELECT p.id FROM positions AS p JOIN {_VERDICTS} AS v(id, status, confidence) ON p.id = v.id
+    WHERE (p.status, p.confidence) IS DISTINCT FROM (v.status, v.confidence)
+       OR EXISTS (
+           SELECT 1 FROM audit_results AS a JOIN budget_versions AS av ON av.id = a.version_id
+           WHERE a.position_id = p.id AND av.version > :n
+       )
     """
 )
 _WRITE_POSITION_VERDICTS = text(
-    """
+    f"""
     UPDATE positions AS p SET status = v.status, confidence = v.confidence
-    FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]), CAST(:confidences AS numeric[]))
-         AS v(id, status, confidence)
+    FROM {_VERDICTS} AS v(id, status, confidence)
     WHERE p.id = v.id AND (p.status, p.confidence) IS DISTINCT FROM (v.status, v.confidence)
     """
 )
@@ -169,31 +188,9 @@ class AuditService:
         audits: list[PositionAudit] = await asyncio.to_thread(audit_budget, positions, context) if positions else []
         seconds["audit"] = time.perf_counter() - mark
 
+        results = sum(len(audit.verdicts) + 1 for audit in audits) if version is not None else 0
         mark = time.perf_counter()
-        records: list[AuditRecord] = []
-        if version is not None:
-            row_ids = {str(row["id"]): row["id"] for row in rows}
-            total = len(audits)
-            for index, (position, audit) in enumerate(zip(positions, audits, strict=True), start=1):
-                await progress(
-                    0.3 + 0.6 * index / total,
-                    f"Auditing position {index}/{total}: {_label(position)}",
-                    current_step="audit",
-                )
-                records.extend(
-                    position_records(
-                        audit,
-                        position_id=row_ids[audit.position_id],
-                        project_id=project_id,
-                        version_id=version.id,
-                        job_id=job_id,
-                    )
-                )
-        seconds["records"] = time.perf_counter() - mark
-
-        await progress(0.92, f"Writing {len(records)} verdicts", current_step="write")
-        mark = time.perf_counter()
-        replaced = await self._store(project_id, version, audits, rows, records)
+        replaced = await self._store(project_id, version, positions, audits, rows, progress=progress, job_id=job_id)
         seconds["write"] = time.perf_counter() - mark
         seconds["total"] = time.perf_counter() - started
 
@@ -203,7 +200,7 @@ class AuditService:
             project_id=project_id,
             version=version.version if version is not None else None,
             positions=len(positions),
-            results_written=len(records),
+            results_written=results,
             results_replaced=replaced,
             red=statuses.get("RED", 0),
             amber=statuses.get("AMBER", 0),
@@ -220,28 +217,38 @@ class AuditService:
         self,
         project_id: uuid.UUID,
         version: BudgetVersion | None,
+        positions: Sequence[AuditPosition],
         audits: Sequence[PositionAudit],
         rows: Sequence[Mapping[str, Any]],
-        records: list[AuditRecord],
+        *,
+        progress: ProgressCallback,
+        job_id: uuid.UUID | None,
     ) -> int:
         """Under the project's row lock: replace the version's audit, mark positions, update the project."""
         session = self.session
         project = await lock_project(session, None, project_id)
         replaced = 0
         if version is not None:
+            # The rows were read before the lock: another audit may have given the version copies since.
+            now = await rows_now(session, version, [row["id"] for row in rows])
+            verdicts = {
+                "ids": [now[row["id"]] for row in rows],
+                "statuses": [audit.final.status.value for audit in audits],
+                "confidences": [audit.final.confidence for audit in audits],
+            }
+            # Other versions sharing a row keep their status (and their audits' verdicts move with them).
+            changing = list((await session.scalars(_CHANGING_VERDICTS, {**verdicts, "n": version.version})).all())
+            await own_rows(session, version, changing)
             result = await session.execute(_DELETE_VERSION_AUDIT, {"version_id": version.id})
             replaced = int(getattr(result, "rowcount", 0) or 0)
+            records = _verdict_records(positions, audits, rows, now, project_id, version.id, job_id, progress)
             await copy_audit_records(session, records)
-            await session.execute(
-                _WRITE_POSITION_VERDICTS,
-                {
-                    "ids": [row["id"] for row in rows],
-                    "statuses": [audit.final.status.value for audit in audits],
-                    "confidences": [audit.final.confidence for audit in audits],
-                },
-            )
+            await progress(0.92, f"Stored {len(audits)} positions' verdicts", current_step="write")
+            await session.execute(_WRITE_POSITION_VERDICTS, verdicts)
             # Resolutions of unchanged positions carry over to the new verdicts; changed ones are open.
-            await sync_resolved_flags(session, project_id, version.id)
+            # The new rows start unresolved, so without any resolution there is nothing to carry over.
+            if await has_resolutions(session, project_id):
+                await sync_resolved_flags(session, project_id, version.id)
             totals = await summarise_version(session, version)
             if project.current_version == version.version:
                 totals.apply_to(project)
@@ -254,14 +261,37 @@ class AuditService:
         return replaced
 
 
-async def copy_audit_records(session: AsyncSession, records: Sequence[AuditRecord]) -> None:
+async def _verdict_records(
+    positions: Sequence[AuditPosition],
+    audits: Sequence[PositionAudit],
+    rows: Sequence[Mapping[str, Any]],
+    row_now: Mapping[uuid.UUID, uuid.UUID],
+    project_id: uuid.UUID,
+    version_id: uuid.UUID,
+    job_id: uuid.UUID | None,
+    progress: ProgressCallback,
+) -> AsyncIterator[AuditRecord]:
+    """The audit_results rows of every position, made while the COPY runs: PostgreSQL stores (checks,
+    indexes) the rows sent so far while the next ones are built, instead of waiting for all of them."""
+    total = len(audits)
+    for index, (position, audit, row) in enumerate(zip(positions, audits, rows, strict=True), start=1):
+        if index % PROGRESS_EVERY == 1 or index == total:
+            await progress(
+                0.3 + 0.6 * index / total,
+                f"Auditing position {index}/{total}: {_label(position)}",
+                current_step="audit",
+            )
+        for record in position_records(
+            audit, position_id=row_now[row["id"]], project_id=project_id, version_id=version_id, job_id=job_id
+        ):
+            yield record
+
+
+async def copy_audit_records(
+    session: AsyncSession, records: Sequence[AuditRecord] | AsyncIterator[AuditRecord]
+) -> None:
     """COPY the records into audit_results on the session's own connection (inside its transaction)."""
-    if not records:
-        return
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    driver: Any = raw.driver_connection
-    await driver.copy_records_to_table("audit_results", records=records, columns=list(AUDIT_RESULT_COLUMNS))
+    await copy_rows(session, "audit_results", AUDIT_RESULT_COLUMNS, records)
 
 
 # ------------------------------------------------------------------------------------------ reading
@@ -271,7 +301,7 @@ async def _version_pricing(session: AsyncSession, version_id: uuid.UUID) -> Budg
     """Whether the version is a priced budget (the same rule the audit applied), from two counts."""
     row = (
         await session.execute(
-            select(func.count(), func.count().filter(Position.unit_price > 0)).where(Position.version_id == version_id)
+            select(func.count(), func.count().filter(Position.unit_price > 0)).where(in_version_id(version_id))
         )
     ).one()
     return BudgetPricing.of_counts(int(row[0]), int(row[1]), AuditSettings().priced_share)

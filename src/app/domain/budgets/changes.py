@@ -55,6 +55,10 @@ def line_total(quantity: Decimal | None, unit_price: Decimal | None) -> Decimal 
     return round_money(quantity * unit_price)
 
 
+# 10^n for the integer-digit limits (built once: an import checks four amounts of each of thousands of positions).
+_POWER_OF_TEN = {digits: Decimal(10) ** digits for digits in range(1, 20)}
+
+
 def decimal_problem(value: Decimal | None, *, places: int, integer_digits: int) -> str | None:
     """Why a decimal does not fit its column (None when it fits)."""
     if value is None:
@@ -64,7 +68,8 @@ def decimal_problem(value: Decimal | None, *, places: int, integer_digits: int) 
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and -exponent > places:
         return f"must have at most {places} decimal places"
-    if abs(value) >= Decimal(10) ** integer_digits:
+    limit = _POWER_OF_TEN.get(integer_digits) or Decimal(10) ** integer_digits
+    if abs(value) >= limit:
         return f"must be smaller than 10^{integer_digits}"
     return None
 

@@ -13,9 +13,11 @@ PUBLIC for other domains (imports, audits, enrichment, chat commands):
     result, position = await budgets.edit_positions(actor, project_id, "modified", changes, details, ...)
 
 How: the project row is locked (`SELECT ... FOR UPDATE`) so versions of one project are made one
-at a time and numbered without gaps; the previous version's positions are copied with one
-INSERT ... SELECT (minus the changed ones), the changed and added ones are bulk-inserted, totals
-come from one aggregate query, and the project's cached aggregates are updated in the same
+at a time and numbered without gaps. Position rows are shared by a range of versions
+(`valid_from <= version < valid_to`, see app.db.models.budgets.Position): the new version closes the
+rows of the changed and removed lineages (one UPDATE of those rows), bulk-inserts the changed and
+added ones, and every other row simply stays open, so an edit writes what changed, not the budget.
+Totals come from one aggregate query, and the project's cached aggregates are updated in the same
 transaction. The commit's unit of work (app.lib.unit_of_work) then drops the project's cache
 entries and announces `budget_recalculated`.
 """
@@ -31,12 +33,13 @@ from typing import Any, Literal
 import msgspec
 from advanced_alchemy.filters import LimitOffset, StatementFilter
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import Table, all_, bindparam, func, insert, literal, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy.orm import defer
 
 from app.db.models import BudgetVersion, Position, Project, utc_now
-from app.db.models.budgets import TRIGGER_TYPES
+from app.db.models.budgets import OPEN_VERSION, TRIGGER_TYPES
 from app.domain.accounts.sessions import SessionUser
 from app.domain.budgets.changes import (
     PRICE_INTEGER_DIGITS,
@@ -53,12 +56,13 @@ from app.domain.budgets.changes import (
     sign_problems,
     summary,
 )
-from app.domain.budgets.queries import BUDGET_ORDER
+from app.domain.budgets.queries import BUDGET_ORDER, in_version, in_version_id
 from app.domain.budgets.records import PositionRecord
 from app.domain.budgets.schemas import PositionRead, VersionSummary
 from app.domain.budgets.summary import summarise_version
 from app.domain.projects.changes import ProjectEdited
 from app.domain.projects.services import lock_project
+from app.lib.db import copy_rows
 from app.lib.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, field_error
 from app.lib.events import project_channel
 from app.lib.pagination import Page
@@ -66,8 +70,15 @@ from app.lib.services import RepositoryService
 from app.lib.unit_of_work import LiveEvent, record
 
 _positions: Table = Position.__table__  # type: ignore[assignment]
-# Columns copied unchanged from the previous version (id, version_id and updated_at are new).
-_COPIED_COLUMNS = [c.name for c in _positions.columns if c.name not in ("id", "version_id", "updated_at")]
+# A new position row by model attribute (`_COPY_KEYS`) and by column (`_COPY_COLUMNS`), for COPY.
+_COPY_KEYS = tuple(Position.__mapper__.columns.keys())
+_COPY_COLUMNS = tuple(Position.__mapper__.columns[key].name for key in _COPY_KEYS)
+_JSON_KEYS = frozenset(key for key in _COPY_KEYS if isinstance(Position.__mapper__.columns[key].type, JSONB))
+_encode_json = msgspec.json.Encoder(decimal_format="number").encode
+
+
+def _json_text(value: Any) -> str:
+    return _encode_json(value).decode()
 
 
 PositionAction = Literal["added", "modified", "removed"]
@@ -86,6 +97,13 @@ class NewVersion:
 
 def position_values(position: Position) -> dict[str, Any]:
     return {name: getattr(position, name) for name in TRACKED_FIELDS}
+
+
+# The column scale each amount is normalised to (quantize's exponent), built once.
+_QUANTA = tuple(
+    (name, Decimal(1).scaleb(-places))
+    for name, places in (("quantity", QUANTITY_PLACES), ("unit_price", 2), ("total_price", 2), ("confidence", 2))
+)
 
 
 def validate_amounts(values: dict[str, Any], *, prefix: str = "") -> None:
@@ -108,9 +126,9 @@ def validate_amounts(values: dict[str, Any], *, prefix: str = "") -> None:
         errors += [field_error(f"{prefix}{name}", message) for name, message in sign_problems(values)]
     if errors:
         raise InvalidInput("Some amounts do not fit.", errors=errors)
-    for name, places in (("quantity", QUANTITY_PLACES), ("unit_price", 2), ("total_price", 2), ("confidence", 2)):
+    for name, quantum in _QUANTA:
         if values.get(name) is not None:
-            values[name] = values[name].quantize(Decimal(1).scaleb(-places))
+            values[name] = values[name].quantize(quantum)
 
 
 def version_announcement(version: BudgetVersion) -> LiveEvent:
@@ -167,13 +185,23 @@ class BudgetService(RepositoryService[BudgetVersion]):
 
     repository_type = Repository
 
+    async def version_id_by_number(self, project_id: uuid.UUID, number: int) -> uuid.UUID | None:
+        """The id alone (a version row carries its whole diff: an import's lists every position)."""
+        statement = select(BudgetVersion.id).where(
+            BudgetVersion.project_id == project_id, BudgetVersion.version == number
+        )
+        return await self.db_session.scalar(statement)
+
     async def version_by_number(self, project_id: uuid.UUID, number: int) -> BudgetVersion | None:
         statement = select(BudgetVersion).where(BudgetVersion.project_id == project_id, BudgetVersion.version == number)
         return (await self.db_session.execute(statement)).scalar_one_or_none()
 
     async def list_versions(self, project_id: uuid.UUID, limit_offset: LimitOffset) -> Page[VersionSummary]:
+        # Not the diff nor the summary: an import's `changes` lists every position (300 kB of JSON
+        # for 2,000 positions), which each list of versions decoded for nothing.
+        summaries = [defer(BudgetVersion.changes, raiseload=True), defer(BudgetVersion.summary, raiseload=True)]
         rows, total = await self.get_many_and_count(
-            limit_offset, project_id=project_id, order_by=[(BudgetVersion.version, True)]
+            limit_offset, load=summaries, project_id=project_id, order_by=[(BudgetVersion.version, True)]
         )
         return Page(
             items=[VersionSummary.from_model(row) for row in rows],
@@ -243,25 +271,26 @@ class BudgetService(RepositoryService[BudgetVersion]):
         await session.flush()
 
         now = utc_now()
-        if previous is not None:
-            await self._copy_positions(previous.id, new_version.id, plan.excluded_lineages)
-        rows = []
+        if previous is not None and plan.excluded_lineages:
+            await self._close_positions(project.id, previous.version, new_version.version, plan.excluded_lineages)
+        records = []
         for lineage_id, values, created_at in plan.rows:
             position_id = uuid.uuid4()
             plan.position_ids[lineage_id] = position_id
-            rows.append(
-                {
-                    **values,
-                    "id": position_id,
-                    "project_id": project.id,
-                    "version_id": new_version.id,
-                    "lineage_id": lineage_id,
-                    "created_at": created_at or now,
-                    "updated_at": now,
-                }
-            )
-        if rows:
-            await session.execute(insert(Position), rows)
+            row = {
+                **values,
+                "id": position_id,
+                "project_id": project.id,
+                "version_id": new_version.id,
+                "valid_from": new_version.version,
+                "valid_to": OPEN_VERSION,
+                "lineage_id": lineage_id,
+                "created_at": created_at or now,
+                "updated_at": now,
+            }
+            records.append(tuple(_json_text(row[key]) if key in _JSON_KEYS else row[key] for key in _COPY_KEYS))
+        # One COPY: an imported budget writes thousands of positions (an INSERT per row cost ~3× as much).
+        await copy_rows(session, "positions", _COPY_COLUMNS, records)
         for entry in plan.changes["added"]:
             entry["position_id"] = str(plan.position_ids[uuid.UUID(entry["lineage_id"])])
         for entry in plan.changes["modified"]:
@@ -318,26 +347,25 @@ class BudgetService(RepositoryService[BudgetVersion]):
         return result, position
 
     async def position_in_version(self, version_id: uuid.UUID, lineage_id: uuid.UUID) -> Position | None:
-        statement = select(Position).where(Position.version_id == version_id, Position.lineage_id == lineage_id)
+        statement = select(Position).where(in_version_id(version_id), Position.lineage_id == lineage_id)
         return (await self.db_session.execute(statement)).scalar_one_or_none()
 
-    async def _copy_positions(
-        self, previous_id: uuid.UUID, new_id: uuid.UUID, excluded_lineages: set[uuid.UUID]
-    ) -> None:
-        """INSERT ... SELECT the previous version's positions, except the excluded lineages."""
-        source = select(
-            func.gen_random_uuid(),
-            literal(new_id, PG_UUID(as_uuid=True)),
-            *[_positions.c[name] for name in _COPIED_COLUMNS],
-            func.now(),
-        ).where(_positions.c.version_id == previous_id)
-        if excluded_lineages:
-            excluded = bindparam("excluded", list(excluded_lineages), type_=ARRAY(PG_UUID(as_uuid=True)))
-            source = source.where(_positions.c.lineage_id != all_(excluded))
-        statement = insert(_positions).from_select(
-            ["id", "version_id", *_COPIED_COLUMNS, "updated_at"], source, include_defaults=False
+    async def _close_positions(self, project_id: uuid.UUID, previous: int, new: int, lineages: set[uuid.UUID]) -> None:
+        """End these lineages' rows of the previous version at the new one (they are changed or removed);
+        every other row of the previous version stays open and so belongs to the new version too."""
+        excluded = bindparam("lineages", list(lineages), type_=ARRAY(PG_UUID(as_uuid=True)))
+        statement = (
+            update(_positions)
+            .where(
+                _positions.c.lineage_id == excluded.any_(),
+                _positions.c.project_id == project_id,
+                _positions.c.valid_to > previous,
+                _positions.c.valid_from <= previous,
+            )
+            # Ending a row's range is not an edit of it: updated_at (an ORM onupdate) stays as it was.
+            .values(valid_to=new, updated_at=_positions.c.updated_at)
         )
-        await self.db_session.execute(statement)
+        await self.db_session.execute(statement, execution_options={"synchronize_session": False})
 
     async def _plan_change_set(
         self, project_id: uuid.UUID, previous: BudgetVersion | None, changes: ChangeSet
@@ -413,9 +441,7 @@ class BudgetService(RepositoryService[BudgetVersion]):
         )
         for position_id, lineage_id in (await session.execute(known)).all():
             lineage_of[position_id] = lineage_id
-        current = select(Position).where(
-            Position.version_id == latest.id, Position.lineage_id.in_(set(lineage_of.values()))
-        )
+        current = select(Position).where(in_version(latest), Position.lineage_id.in_(set(lineage_of.values())))
         by_lineage = {position.lineage_id: position for position in (await session.execute(current)).scalars()}
         for reference in sorted(references):
             if lineage_of[reference] not in by_lineage:
@@ -427,20 +453,19 @@ class BudgetService(RepositoryService[BudgetVersion]):
     ) -> NotFound | Conflict:
         """Why a lineage is not in the latest version: never there (404), removed (404) or replaced (409)."""
         session = self.db_session
+        # The lineage's last row: it ended (valid_to) in the version that removed or replaced it.
         last_seen = (
             await session.execute(
-                select(BudgetVersion.version, Position.code)
-                .join(BudgetVersion, BudgetVersion.id == Position.version_id)
+                select(Position.valid_to, Position.code)
                 .where(Position.project_id == project_id, Position.lineage_id == lineage_id)
-                .order_by(BudgetVersion.version.desc())
+                .order_by(Position.valid_to.desc())
                 .limit(1)
             )
         ).one_or_none()
         if last_seen is None:
             return NotFound(f"Position {reference} does not exist in this project.")
-        last_version, code = last_seen
-        removed_in = await self.version_by_number(project_id, last_version + 1)
-        number = last_version + 1
+        number, code = last_seen
+        removed_in = await self.version_by_number(project_id, number)
         successor = None
         if removed_in is not None and code:
             # A re-import that could not match the row kept its code on the new position.
@@ -467,7 +492,7 @@ class BudgetService(RepositoryService[BudgetVersion]):
         plan = _Plan()
         old: dict[uuid.UUID, Position] = {}
         if previous is not None:
-            statement = select(Position).where(Position.version_id == previous.id)
+            statement = select(Position).where(in_version(previous))
             if source_document_id is not None:
                 statement = statement.where(Position.source_document_id == source_document_id)
             old = {p.lineage_id: p for p in (await self.db_session.execute(statement)).scalars()}
@@ -484,19 +509,23 @@ class BudgetService(RepositoryService[BudgetVersion]):
                 continue
             continued.add(lineage_id)
             before_position = old[lineage_id]
-            plan.rows.append((lineage_id, values, before_position.created_at))
             diff = field_changes(position_values(before_position), values)
-            if diff:
-                plan.changes["modified"].append(
-                    {
-                        "lineage_id": str(lineage_id),
-                        "position_id": None,
-                        "previous_position_id": str(before_position.id),
-                        "code": values.get("code"),
-                        "description": values.get("description"),
-                        "fields": diff,
-                    }
-                )
+            if not diff:
+                # The same content (every column): the new version shares the row, nothing is written.
+                plan.excluded_lineages.discard(lineage_id)
+                plan.position_ids[lineage_id] = before_position.id
+                continue
+            plan.rows.append((lineage_id, values, before_position.created_at))
+            plan.changes["modified"].append(
+                {
+                    "lineage_id": str(lineage_id),
+                    "position_id": None,
+                    "previous_position_id": str(before_position.id),
+                    "code": values.get("code"),
+                    "description": values.get("description"),
+                    "fields": diff,
+                }
+            )
         for lineage_id, position in old.items():
             if lineage_id not in continued:
                 plan.changes["removed"].append(
@@ -531,12 +560,14 @@ class PositionService(RepositoryService[Position]):
     ) -> Page[PositionRead]:
         rows, total = await self.get_many_and_count(
             *filters,
+            in_version_id(version_id),
             limit_offset,
-            version_id=version_id,
             order_by=list(BUDGET_ORDER),
         )
+        # A row is shared by the versions of its range (its version_id is the one that wrote it): the
+        # list says the version it was read from.
         return Page(
-            items=[PositionRead.from_model(row) for row in rows],
+            items=[msgspec.structs.replace(PositionRead.from_model(row), version_id=version_id) for row in rows],
             total=total,
             limit=limit_offset.limit,
             offset=limit_offset.offset,

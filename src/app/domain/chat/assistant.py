@@ -26,6 +26,7 @@ from app.config import Settings
 from app.db.models import AuditResult, BudgetVersion, Position, Project, utc_now
 from app.domain.accounts.sessions import SessionUser
 from app.domain.budgets.changes import ChangeSet
+from app.domain.budgets.queries import IN_VERSION_SQL, in_version, in_version_id
 from app.domain.budgets.services import BudgetService, position_announcement
 from app.domain.chat.answers import (
     MentionedPosition,
@@ -75,9 +76,10 @@ ROW_COLUMNS = (
 )
 # The same columns as ROW_COLUMNS (a test holds them equal), in budget order, for asyncpg.
 VERSION_ROWS_SQL = (
-    "SELECT id, lineage_id, position_number, code, description, category, metadata->>'object_code', unit,"
-    " quantity, unit_price, total_price, status, metadata->>'object_name' FROM positions WHERE version_id = $1"
-    " ORDER BY source_line ASC NULLS LAST, created_at ASC, lineage_id ASC"
+    "SELECT p.id, p.lineage_id, p.position_number, p.code, p.description, p.category, p.metadata->>'object_code',"
+    " p.unit, p.quantity, p.unit_price, p.total_price, p.status, p.metadata->>'object_name'"
+    f" FROM budget_versions v JOIN positions p ON {IN_VERSION_SQL} WHERE v.id = $1"
+    " ORDER BY p.source_line ASC NULLS LAST, p.created_at ASC, p.lineage_id ASC"
 )
 _EDITED_FIELD = {"set_quantity": "quantity", "set_price": "unit_price"}
 EDIT_ATTEMPTS = 6  # a command retried on a moved-on budget: one per competing edit, bounded
@@ -131,9 +133,7 @@ async def version_rows(
     when the version's rows have not been written since; `fingerprint` when the caller read it)."""
     if fingerprint is None:
         count, newest = (
-            await session.execute(
-                select(func.count(), func.max(Position.updated_at)).where(Position.version_id == version_id)
-            )
+            await session.execute(select(func.count(), func.max(Position.updated_at)).where(in_version_id(version_id)))
         ).one()
         fingerprint = (count, newest)
     cached = version_row_cache.get(version_id, fingerprint)
@@ -224,7 +224,7 @@ class BudgetAssistant:
 
     async def _latest_version(self, project_id: uuid.UUID) -> tuple[VersionInfo, Fingerprint] | None:
         """The project's latest version and its rows' fingerprint, in one round trip (None: no budget yet)."""
-        in_version = Position.version_id == BudgetVersion.id
+        in_version_ = in_version(BudgetVersion)
         found = (
             await self.session.execute(
                 select(
@@ -232,8 +232,8 @@ class BudgetAssistant:
                     BudgetVersion.version,
                     BudgetVersion.total_cost,
                     BudgetVersion.total_positions,
-                    select(func.count()).where(in_version).scalar_subquery(),
-                    select(func.max(Position.updated_at)).where(in_version).scalar_subquery(),
+                    select(func.count()).where(in_version_).scalar_subquery(),
+                    select(func.max(Position.updated_at)).where(in_version_).scalar_subquery(),
                 )
                 .join(Project, Project.id == BudgetVersion.project_id)
                 .where(Project.id == project_id, BudgetVersion.version == Project.current_version)
@@ -257,33 +257,44 @@ class BudgetAssistant:
         """Verdicts on these lineages from the latest audit of each (newest audited version first)."""
         if not lineages:
             return []
-        # Two steps with plans that stay index lookups: the lineages' positions in every version of the
-        # project ((version_id, lineage_id) is indexed), then the verdicts on those positions.
+        # Two steps with plans that stay index lookups: the lineages' rows in the project's history
+        # ((lineage_id, valid_to) is indexed), then their verdicts. A row is shared by a range of versions,
+        # so the audited version is the verdict's own (audit_results.version_id), not the row's first
+        # (that one only for a verdict without a version).
         positions = (
             await self.session.execute(
-                select(Position.id, Position.lineage_id, BudgetVersion.version)
-                .join(BudgetVersion, BudgetVersion.id == Position.version_id)
-                .where(BudgetVersion.project_id == project_id, Position.lineage_id.in_(list(lineages)))
+                select(Position.id, Position.lineage_id, Position.valid_from).where(
+                    Position.project_id == project_id, Position.lineage_id.in_(list(lineages))
+                )
             )
         ).all()
         if not positions:
             return []
-        position_lineage = {position_id: (lineage_id, number) for position_id, lineage_id, number in positions}
-        statement = select(
-            AuditResult.position_id,
-            AuditResult.expert_role,
-            AuditResult.status,
-            AuditResult.confidence,
-            AuditResult.reasoning,
-            AuditResult.issues,
-            AuditResult.suggestions,
-            AuditResult.resolved,
-        ).where(AuditResult.position_id.in_(list(position_lineage)), AuditResult.expert_role.in_(list(roles)))
-        rows = sorted((await self.session.execute(statement)).all(), key=lambda row: -position_lineage[row[0]][1])
+        position_lineage = {position_id: (lineage_id, first) for position_id, lineage_id, first in positions}
+        statement = (
+            select(
+                AuditResult.position_id,
+                AuditResult.expert_role,
+                AuditResult.status,
+                AuditResult.confidence,
+                AuditResult.reasoning,
+                AuditResult.issues,
+                AuditResult.suggestions,
+                AuditResult.resolved,
+                BudgetVersion.version,
+            )
+            .outerjoin(BudgetVersion, BudgetVersion.id == AuditResult.version_id)
+            .where(AuditResult.position_id.in_(list(position_lineage)), AuditResult.expert_role.in_(list(roles)))
+        )
+        rows = [
+            (*row[:8], row[8] if row[8] is not None else position_lineage[row[0]][1])
+            for row in (await self.session.execute(statement)).all()
+        ]
+        rows.sort(key=lambda row: -row[8])
         latest: dict[uuid.UUID, int] = {}
         verdicts = []
-        for position_id, role, status, confidence, reasoning, issues, suggestions, resolved in rows:
-            lineage_id, number = position_lineage[position_id]
+        for position_id, role, status, confidence, reasoning, issues, suggestions, resolved, number in rows:
+            lineage_id = position_lineage[position_id][0]
             if latest.setdefault(lineage_id, number) != number:
                 continue  # an older audit of the same lineage
             verdicts.append(
@@ -477,9 +488,7 @@ class BudgetAssistant:
         if field is not None:
             found = (
                 await self.session.execute(
-                    select(*ROW_COLUMNS).where(
-                        Position.version_id == result.version.id, Position.lineage_id == row.lineage_id
-                    )
+                    select(*ROW_COLUMNS).where(in_version(result.version), Position.lineage_id == row.lineage_id)
                 )
             ).one_or_none()
             after_row = PositionRow(*found) if found is not None else None

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import BudgetVersion, Position, Project
 from app.domain.budgets.changes import ChangeSet, NewPosition, json_value, match_replacement
+from app.domain.budgets.queries import in_version
 
 # What a source file (or a generator) decides about a position; status, confidence and enrichment
 # belong to the audit and the enrichment of that content and are replaced when it changes.
@@ -52,7 +53,7 @@ async def latest_positions(
     """Positions of the project's latest version that came from one document or one source (one query)."""
     statement = (
         select(Position)
-        .join(BudgetVersion, BudgetVersion.id == Position.version_id)
+        .join(BudgetVersion, in_version(BudgetVersion))
         .where(BudgetVersion.project_id == project.id, BudgetVersion.version == project.current_version)
     )
     if source_document_id is not None:

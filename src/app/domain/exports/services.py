@@ -23,7 +23,7 @@ from sqlalchemy.orm import aliased
 from app.config import Settings
 from app.db.models import AuditResult, BackgroundJob, BudgetVersion, Position, Project, utc_now
 from app.domain.accounts.sessions import SessionUser
-from app.domain.budgets.queries import load_version
+from app.domain.budgets.queries import in_version, load_version
 from app.domain.exports.schemas import ExportRequest
 from app.domain.exports.sheets import ExportBudget, ExportLine, ExportObject
 from app.domain.jobs.queues import JobQueues
@@ -71,7 +71,7 @@ async def _audit_rows(session: AsyncSession, version: BudgetVersion) -> dict[uui
         select(current.id, audited.id, AuditResult)
         .select_from(AuditResult)
         .join(audited, audited.id == AuditResult.position_id)
-        .join(current, and_(current.lineage_id == audited.lineage_id, current.version_id == version.id))
+        .join(current, and_(current.lineage_id == audited.lineage_id, in_version(version, current)))
         .where(AuditResult.project_id == version.project_id)
         .order_by(AuditResult.created_at.desc())
     )
@@ -116,9 +116,7 @@ async def load_export(
     session: AsyncSession, project: Project, version_number: int | None, *, now: datetime.datetime | None = None
 ) -> ExportBudget:
     version = await load_version(session, project, version_number)
-    positions = sorted(
-        (await session.scalars(select(Position).where(Position.version_id == version.id))).all(), key=_position_order
-    )
+    positions = sorted((await session.scalars(select(Position).where(in_version(version)))).all(), key=_position_order)
     audits = await _audit_rows(session, version)
     objects: dict[tuple[str | None, str | None], ExportObject] = {}
     for position in positions:

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.db.models import AuditResult, BudgetVersion, Position, Project, ProjectDocument, User
+from app.domain.budgets.queries import in_version
 from app.domain.filestore.mapping import StoredProject
 
 Executor = AsyncSession | AsyncConnection
@@ -24,6 +25,8 @@ _versions = BudgetVersion.__table__
 _positions = Position.__table__
 _audits = AuditResult.__table__
 _documents = ProjectDocument.__table__
+# Where a row sits in the version history: not a field of the file store's position records.
+_RANGE_COLUMNS = ("valid_from", "valid_to")
 
 
 async def load_projects(db: Executor, project_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, StoredProject]:
@@ -40,14 +43,18 @@ async def load_projects(db: Executor, project_ids: Sequence[uuid.UUID]) -> dict[
     if not project_rows:
         return {}
     latest = (
-        select(_versions.c.id)
+        select(_versions.c.project_id, _versions.c.version)
         .where(_versions.c.project_id.in_(ids))
         .distinct(_versions.c.project_id)
         .order_by(_versions.c.project_id, _versions.c.version.desc())
+        .subquery()
     )
-    version_ids = [row["id"] for row in await _fetch(db, latest)]
-    positions = (
-        await _fetch(db, select(_positions).where(_positions.c.version_id.in_(version_ids))) if version_ids else []
+    # The latest version's rows (rows are shared by a range of versions: app.db.models.budgets.Position).
+    positions = await _fetch(
+        db,
+        select(*[column for column in _positions.c if column.name not in _RANGE_COLUMNS]).join(
+            latest, in_version(latest.c, _positions.c)
+        ),
     )
     position_ids = [row["id"] for row in positions]
     audits = await _fetch(db, select(_audits).where(_audits.c.position_id.in_(position_ids))) if position_ids else []

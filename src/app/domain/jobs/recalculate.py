@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.db.models import BackgroundJob, BudgetVersion, Position
+from app.domain.budgets.queries import in_version
 from app.domain.jobs.context import JobContext, PermanentJobError
 from app.domain.jobs.progress import ProgressReporter
 from app.domain.projects.services import lock_project
@@ -38,9 +39,10 @@ async def recalculate_project(ctx: JobContext, job: BackgroundJob, progress: Pro
         version_id: (count, total or ZERO)
         for version_id, count, total in (
             await session.execute(
-                select(Position.version_id, func.count(), func.sum(Position.total_price))
-                .where(Position.project_id == project.id)
-                .group_by(Position.version_id)
+                select(BudgetVersion.id, func.count(), func.sum(Position.total_price))
+                .join(Position, in_version(BudgetVersion))
+                .where(BudgetVersion.project_id == project.id)
+                .group_by(BudgetVersion.id)
             )
         ).all()
     }
@@ -70,7 +72,7 @@ async def recalculate_project(ctx: JobContext, job: BackgroundJob, progress: Pro
         for status, count in (
             await session.execute(
                 select(Position.status, func.count())
-                .where(Position.version_id == latest.id, Position.status.is_not(None))
+                .where(in_version(latest), Position.status.is_not(None))
                 .group_by(Position.status)
             )
         ).all():

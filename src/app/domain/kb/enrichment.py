@@ -21,8 +21,10 @@ import msgspec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.models import BudgetVersion
 from app.domain.audits.experts import AuditPosition
 from app.domain.budgets.queries import latest_version, version_positions
+from app.domain.budgets.rows import own_rows, rows_now
 from app.domain.kb.matching import EnrichmentMatch, match_positions
 from app.domain.kb.reference import CatalogItem
 from app.domain.kb.services import KnowledgeBase
@@ -31,11 +33,19 @@ from app.domain.projects.stages import ProgressCallback, report_nothing
 
 FUZZY_BATCH = 500
 
+_MATCHES = "unnest(CAST(:ids AS uuid[]), CAST(:enrichments AS text[])) AS v(id, enrichment)"
 _WRITE_ENRICHMENT = text(
-    """
+    f"""
     UPDATE positions AS p SET enrichment = CAST(v.enrichment AS jsonb)
-    FROM unnest(CAST(:ids AS uuid[]), CAST(:enrichments AS text[])) AS v(id, enrichment)
+    FROM {_MATCHES}
     WHERE p.id = v.id AND p.enrichment IS DISTINCT FROM CAST(v.enrichment AS jsonb)
+    """
+)
+# Rows whose match changes (they are made the version's own before they are written).
+_CHANGING = text(
+    f"""
+    SELECT p.id FROM positions AS p JOIN {_MATCHES} ON p.id = v.id
+    WHERE p.enrichment IS DISTINCT FROM CAST(v.enrichment AS jsonb)
     """
 )
 
@@ -98,7 +108,7 @@ class EnrichmentService:
                 matches[index] = match
 
         await progress(0.85, "Storing matches", current_step="store")
-        updated = await write_enrichment(self.session, [row["id"] for row in rows], matches)
+        updated = await write_enrichment(self.session, [row["id"] for row in rows], matches, version=version)
         return EnrichmentOutcome(
             project_id=project_id,
             version=version.version,
@@ -109,10 +119,23 @@ class EnrichmentService:
         )
 
 
-async def write_enrichment(session: AsyncSession, ids: Sequence[uuid.UUID], matches: Sequence[EnrichmentMatch]) -> int:
-    """One UPDATE for all positions; rows that already hold the same match are left alone."""
+async def write_enrichment(
+    session: AsyncSession,
+    ids: Sequence[uuid.UUID],
+    matches: Sequence[EnrichmentMatch],
+    *,
+    version: BudgetVersion | None = None,
+) -> int:
+    """One UPDATE for all positions; rows that already hold the same match are left alone. With the
+    version the rows were read from, rows it shares with other versions are made its own first."""
     if not ids:
         return 0
     encoded = [msgspec.json.encode(match).decode() for match in matches]
-    result = await session.execute(_WRITE_ENRICHMENT, {"ids": list(ids), "enrichments": encoded})
+    params = {"ids": list(ids), "enrichments": encoded}
+    if version is not None:
+        # Under the project lock, on the rows the version has now (an audit may have moved their ids).
+        now = await rows_now(session, version, ids)
+        params["ids"] = [now[position_id] for position_id in ids]
+        await own_rows(session, version, list((await session.scalars(_CHANGING, params)).all()))
+    result = await session.execute(_WRITE_ENRICHMENT, params)
     return int(getattr(result, "rowcount", 0) or 0)

@@ -1,8 +1,16 @@
 """What a transaction did to a project, recorded with it (app.lib.unit_of_work) and acted on after its commit.
 
 Every write to a project's data takes the project's row lock (``lock_project``), which records
-``ProjectChanged``; after the commit the project's cached state and its owner's lists are dropped,
-and listeners (the old file store's mirror) follow. A deletion records ``ProjectDeleted``.
+``ProjectChanged``: after the commit the project's cached state is dropped, and listeners (the old
+file store's mirror) follow. A deletion records ``ProjectDeleted``.
+
+What can change a user's list pages — a project created or deleted, a change of a field the list
+filters or sorts by (``LISTED_FIELDS``) — records ``ProjectListChanged``: after the commit the
+owner's list pages are dropped. Through the ORM it is recorded here, at every flush (a new or deleted
+``Project``, a changed listed attribute), so no write path can forget it; a statement that writes
+those columns without the ORM (app.domain.projects.stages) records it itself. An edit that changes
+none of them (a position, the totals, the progress) leaves the pages alone: they hold only ids, and
+their items are the projects' state entries (app.domain.projects.cache).
 """
 
 from __future__ import annotations
@@ -11,10 +19,18 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from sqlalchemy import event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
-from app.domain.projects.cache import invalidate_project, refresh_project_state
-from app.lib.unit_of_work import CommitContext
+from app.db.models import Project
+from app.domain.projects.cache import (
+    LISTED_FIELDS,
+    invalidate_project,
+    invalidate_user_projects,
+    refresh_project_state,
+)
+from app.lib.unit_of_work import CommitContext, record
 
 
 @dataclass(frozen=True)
@@ -26,7 +42,18 @@ class ProjectChanged:
     announces: ClassVar[bool] = False
 
     async def after_commit(self, context: CommitContext) -> None:
-        await invalidate_project(context.redis, self.project_id, self.owner_id)
+        await invalidate_project(context.redis, self.project_id)
+
+
+@dataclass(frozen=True)
+class ProjectListChanged:
+    """The owner's list pages may have changed: a project came or went, or a listed field changed."""
+
+    owner_id: uuid.UUID
+    announces: ClassVar[bool] = False
+
+    async def after_commit(self, context: CommitContext) -> None:
+        await invalidate_user_projects(context.redis, self.owner_id)
 
 
 @dataclass(frozen=True)
@@ -46,7 +73,11 @@ class ProjectEdited:
 
 @dataclass(frozen=True)
 class ProjectProgressed(ProjectChanged):
-    """Only the project's progress moved (while a job runs): listeners that follow the data skip it."""
+    """Only the project's progress moved (while a job runs): listeners that follow the data skip it,
+    and the cached pages of its positions stay."""
+
+    async def after_commit(self, context: CommitContext) -> None:
+        await invalidate_project(context.redis, self.project_id, positions=False)
 
 
 @dataclass(frozen=True)
@@ -54,3 +85,25 @@ class ProjectDeleted(ProjectChanged):
     """The project is gone; ``metadata`` is its row's metadata from before the delete."""
 
     metadata: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+def _changes_a_list(project: Project) -> bool:
+    attributes = inspect(project).attrs
+    return any(attributes[name].history.has_changes() for name in LISTED_FIELDS)
+
+
+@event.listens_for(Session, "before_flush")
+def _record_list_changes(session: Session, flush_context: Any, instances: Any) -> None:
+    """Every flush that inserts or deletes a project, or changes a listed field of one, records
+    ``ProjectListChanged`` for the owner (the old owner too, should a project ever change hands)."""
+    owners: set[uuid.UUID] = set()
+    for project in (*session.new, *session.deleted):
+        if isinstance(project, Project) and project.owner_id is not None:
+            owners.add(project.owner_id)
+    for project in session.dirty:
+        if isinstance(project, Project) and _changes_a_list(project):
+            owners.update(owner for owner in inspect(project).attrs.owner_id.history.sum() if owner is not None)
+            if project.owner_id is not None:
+                owners.add(project.owner_id)
+    for owner_id in owners:
+        record(session, ProjectListChanged(owner_id))

@@ -34,8 +34,10 @@ READ_SOURCES = "read_sources"
 
 @runtime_checkable
 class ProjectReads(Protocol):
-    async def page(self, actor: SessionUser, filters: list[StatementFilter], limit_offset: LimitOffset) -> ProjectPage:
-        """The actor's projects (administrators: all), newest first."""
+    async def page(
+        self, actor: SessionUser, filters: list[StatementFilter], limit_offset: LimitOffset
+    ) -> ProjectPage | bytes:
+        """The actor's projects (administrators: all), newest first (or their page as JSON, ready to send)."""
         ...
 
     async def one(self, actor: SessionUser, project_id: uuid.UUID) -> Response[ProjectRead]:
@@ -53,7 +55,9 @@ class DatabaseProjectReads:
     new_session: Callable[[], Any]
     session: AsyncSession | None = None
 
-    async def page(self, actor: SessionUser, filters: list[StatementFilter], limit_offset: LimitOffset) -> ProjectPage:
+    async def page(
+        self, actor: SessionUser, filters: list[StatementFilter], limit_offset: LimitOffset
+    ) -> ProjectPage | bytes:
         async with self._session() as session:
             service = ProjectService(session=session)
             return await service.list_for(actor, filters, limit_offset, redis=self.redis, ttl_seconds=self.ttl_seconds)

@@ -26,13 +26,24 @@ import structlog
 from advanced_alchemy.filters import LimitOffset, StatementFilter
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from redis.asyncio import Redis
-from sqlalchemy import select
+from redis.exceptions import RedisError
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db.models import Project, utc_now
 from app.domain.accounts.sessions import SessionUser
-from app.domain.projects.cache import may_see, project_state_entry, project_state_key, user_projects_key
+from app.domain.projects.cache import (
+    ListPage,
+    list_page_entry,
+    list_page_of,
+    may_see,
+    project_state_entry,
+    project_state_key,
+    read_list_page,
+    read_project_states,
+    user_projects_key,
+)
 from app.domain.projects.changes import ProjectChanged, ProjectDeleted, ProjectEdited
 from app.domain.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate
 from app.lib import cache
@@ -137,9 +148,21 @@ def _canonical(value: Any) -> Any:
 
 
 def _list_cache_field(filters: list[StatementFilter], limit_offset: LimitOffset) -> str:
-    """One hash field per distinct query, the same in every API process."""
-    text = json.dumps(_canonical([*filters, limit_offset]), sort_keys=True)
+    """One hash field per distinct query, the same in every API process. ("ids": the fields of pages
+    that hold ids; a release that cached whole pages under the same hash used other fields.)"""
+    text = json.dumps(["ids", _canonical([*filters, limit_offset])], sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+# The list's order (API.md: newest first); the id settles equal creation times.
+_LIST_ORDER = (Project.created_at.desc(), Project.id.desc())
+_encode = msgspec.json.Encoder().encode
+
+
+def _page_json(items: list[bytes], total: int, limit_offset: LimitOffset) -> bytes:
+    """A ``ProjectPage`` as msgspec would encode it, around items that are already JSON."""
+    tail = f'],"total":{total},"limit":{limit_offset.limit},"offset":{limit_offset.offset}}}'
+    return b'{"items":[' + b",".join(items) + tail.encode()
 
 
 def keep_migration_keys(current: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
@@ -165,36 +188,100 @@ class ProjectService(RepositoryService[Project]):
         *,
         redis: Redis,
         ttl_seconds: int,
-    ) -> ProjectPage:
-        """Own projects (all for administrators), newest first; a user's lists are cached."""
+    ) -> bytes:
+        """Own projects (all for administrators), newest first: the JSON of a ``ProjectPage``.
 
-        async def load() -> ProjectPage:
-            scope: dict[str, Any] = {} if actor.is_admin else {"owner_id": actor.id}
-            rows, total = await self.get_many_and_count(
-                *filters,
-                limit_offset,
-                order_by=[(Project.created_at, True), (Project.id, True)],
-                **scope,
-            )
-            return ProjectPage(
-                items=[ProjectRead.from_model(row) for row in rows],
-                total=total,
-                limit=limit_offset.limit,
-                offset=limit_offset.offset,
-            )
-
+        A user's page is cached as the ids it shows and its total; its items are the projects' own
+        cached states, read in the same Redis call (app.domain.projects.cache). An edit of a project
+        therefore leaves the page a hit, with that project's new state in it; a project that came,
+        went or changed a listed field drops the user's pages (``ProjectListChanged``)."""
         if actor.is_admin:  # an administrator's list spans every owner: not worth caching
-            return await load()
-        page = await cache.get_or_load(
-            redis,
-            user_projects_key(actor.id),
-            load,
-            ProjectPage,
-            ttl_seconds=ttl_seconds,
-            field=_list_cache_field(filters, limit_offset),
-            family="project_list",
+            return await self._page_from_database(None, filters, limit_offset)
+        field = _list_cache_field(filters, limit_offset)
+        try:
+            if not await cache.usable(redis):
+                return await self._page_from_database(actor.id, filters, limit_offset)
+            page_read, item_reads = await read_list_page(redis, actor.id, field)
+            stored = cache.current_entry(page_read)
+            page_hit = stored is not None and stored.tag == str(actor.id)
+            if stored is not None and page_hit:
+                page = list_page_of(stored)
+            else:
+                page = await self._list_page(actor.id, filters, limit_offset)
+                entry = list_page_entry(actor.id, page)
+                fill = cache.Fill(user_projects_key(actor.id), page_read.generation, entry, field)
+                await cache.store(redis, [fill], ttl_seconds=ttl_seconds)
+                item_reads = await read_project_states(redis, page.ids)
+        except RedisError as exc:
+            logger.warning("project list cache skipped: redis unavailable", error=str(exc))
+            return await self._page_from_database(actor.id, filters, limit_offset)
+        items, all_cached = await self._item_states(actor.id, page.ids, item_reads, redis, ttl_seconds)
+        cache.count("project_list", hit=page_hit and all_cached)
+        if items is None:  # a listed project was deleted meanwhile: answer from PostgreSQL alone
+            return await self._page_from_database(actor.id, filters, limit_offset)
+        return _page_json(items, page.total, limit_offset)
+
+    def _listed(self, owner_id: uuid.UUID | None, filters: list[StatementFilter], statement: Any) -> Any:
+        if owner_id is not None:
+            statement = statement.where(Project.owner_id == owner_id)
+        for statement_filter in filters:
+            statement = statement_filter.append_to_statement(statement, Project)
+        return statement
+
+    async def _list_page(
+        self, owner_id: uuid.UUID, filters: list[StatementFilter], limit_offset: LimitOffset
+    ) -> ListPage:
+        """The ids of one page of a user's list, newest first, and the total of the query (one query,
+        a second only for a page past the end)."""
+        statement = self._listed(owner_id, filters, select(Project.id, func.count().over()))
+        statement = limit_offset.append_to_statement(statement.order_by(*_LIST_ORDER), Project)
+        rows = (await self.db_session.execute(statement)).all()
+        if rows:
+            return ListPage(ids=[str(row[0]) for row in rows], total=int(rows[0][1]))
+        total = await self.db_session.scalar(self._listed(owner_id, filters, select(func.count(Project.id))))
+        return ListPage(ids=[], total=int(total or 0))
+
+    async def _item_states(
+        self, owner_id: uuid.UUID, ids: list[str], reads: list[cache.CacheRead], redis: Redis, ttl_seconds: int
+    ) -> tuple[list[bytes] | None, bool]:
+        """The states of the listed projects, in order, from their cache entries (`reads`, one per id);
+        those not cached (an edit by a job, an expired entry) are loaded in one query and stored.
+        Also whether all were cached; (None, False) when a listed project no longer exists."""
+        owner = str(owner_id)
+        bodies: list[bytes | None] = []
+        missing: dict[uuid.UUID, bytes] = {}  # id -> the generation its entry was read under
+        for project_id, read in zip(ids, reads, strict=True):
+            entry = cache.current_entry(read)
+            visible = entry is not None and entry.tag == owner
+            bodies.append(entry.body if entry is not None and visible else None)
+            if not visible:
+                missing[uuid.UUID(project_id)] = read.generation
+        if not missing:
+            return [body for body in bodies if body is not None], True
+        statement = select(Project).where(Project.id.in_(missing), Project.owner_id == owner_id)
+        loaded = {
+            str(project.id): project_state_entry(project)
+            for project in await self.db_session.scalars(statement.execution_options(populate_existing=True))
+        }
+        if len(loaded) < len(missing):
+            return None, False
+        fills = [
+            cache.Fill(project_state_key(project_id), generation, loaded[str(project_id)])
+            for project_id, generation in missing.items()
+        ]
+        await cache.store(redis, fills, ttl_seconds=ttl_seconds)
+        return [
+            body if body is not None else loaded[project_id].body for project_id, body in zip(ids, bodies, strict=True)
+        ], False
+
+    async def _page_from_database(
+        self, owner_id: uuid.UUID | None, filters: list[StatementFilter], limit_offset: LimitOffset
+    ) -> bytes:
+        scope: dict[str, Any] = {} if owner_id is None else {"owner_id": owner_id}
+        rows, total = await self.get_many_and_count(
+            *filters, limit_offset, order_by=[(Project.created_at, True), (Project.id, True)], **scope
         )
-        return page if page is not None else await load()
+        return _page_json([_encode(ProjectRead.from_model(row)) for row in rows], total, limit_offset)
 
     async def create_for(self, actor: SessionUser, data: ProjectCreate) -> Project:
         project = Project(

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.db.models import Project, utc_now
 from app.domain.jobs.context import JobContext
-from app.domain.projects.changes import ProjectChanged, ProjectProgressed
+from app.domain.projects.changes import ProjectChanged, ProjectListChanged, ProjectProgressed
 from app.lib.unit_of_work import CommitContext, committed_session, record
 
 logger = structlog.get_logger(__name__)
@@ -98,7 +98,9 @@ class ProjectStage:
             return
         self._last_write = now
         percent = Decimal(str(round(min(max(fraction, 0.0), 1.0) * 100, 2)))
-        await self._write(_PROGRESS, {"status": self.status, "progress": percent}, change=ProjectProgressed)
+        await self._write(
+            _PROGRESS, {"status": self.status, "progress": percent}, change=ProjectProgressed, changes_status=False
+        )
 
     def fail_after_rollback(self) -> None:
         """The stage failed for good: say so once the job's transaction has rolled back.
@@ -134,6 +136,7 @@ class ProjectStage:
         *,
         lock_timeout: str | None = None,
         change: type[ProjectChanged] = ProjectChanged,
+        changes_status: bool = True,
     ) -> None:
         try:
             async with committed_session(self.context) as session:
@@ -142,6 +145,8 @@ class ProjectStage:
                 owner_id = (await session.execute(statement, {"id": self.project_id, **values})).scalar()
                 if owner_id is not None:
                     record(session, change(self.project_id, owner_id))
+                    if changes_status:  # written without the ORM: lists filter by status
+                        record(session, ProjectListChanged(owner_id))
         except Exception as exc:  # the stage's status is for people watching; the job's result is what counts
             logger.warning("project stage not recorded", project_id=str(self.project_id), error=str(exc))
 
@@ -167,6 +172,7 @@ async def set_project_status_now(ctx: JobContext, project_id: uuid.UUID, status:
             .values(status=status, completed_at=utc_now() if status == "completed" else None)
         )
         record(session, ProjectChanged(project_id, owner_id))
+        record(session, ProjectListChanged(owner_id))  # an ORM bulk UPDATE: lists filter by status
     return str(previous)
 
 
