@@ -192,13 +192,14 @@ class RequestGateMiddleware(ASGIMiddleware):
     ) -> tuple[bool, bytes | None]:
         """A cached read answered with no Redis call: the session, a rate-limit token and the entry are
         all held by this process. (False, None) when something is not."""
-        user: SessionUser | None = near.get(session_key(session_id))
-        if user is None:
+        held_session: tuple[SessionUser, str] | None = near.get(session_key(session_id))
+        if held_session is None:
             return False, None
+        user, user_id = held_session
         held = near.get(wanted[0], wanted[1])
         if held is None or self.leases is None:
             return False, None
-        refused = self.leases.take(rate_limit_key(str(user.id), group))
+        refused = self.leases.take(rate_limit_key(user_id, group))
         if refused is None:
             return False, None
         if refused:
@@ -256,7 +257,8 @@ class RequestGateMiddleware(ASGIMiddleware):
         scope["user"] = user
         scope["auth"] = session_id
         if near is not None:
-            near.put(session_key(session_id), user, mark, ttl=session_seconds_left)
+            # With the user id as text: formatting a UUID per request showed in the profile.
+            near.put(session_key(session_id), (user, user_id), mark, ttl=session_seconds_left)
         if prefetch is None or wanted is None:
             return None
         read = cache.cache_read_of(reply[3:5])
