@@ -14,9 +14,11 @@ from collections.abc import Awaitable
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from app.db.models import AuditResult, BudgetVersion, FindingResolution, Position, Project
 from app.domain.audits.services import ORCHESTRATOR, AuditService
@@ -283,3 +285,23 @@ async def test_deleting_a_project_with_a_shared_history_removes_all_of_it(
     for model in (Position, AuditResult, BudgetVersion, FindingResolution):
         [(left,)] = await harness.fetch(select(func.count()).select_from(model).where(model.project_id == project_id))
         assert left == 0, model
+
+
+async def test_a_lineage_cannot_have_two_open_rows(harness: Harness) -> None:
+    """The database itself refuses a position listed twice in the latest version: a second open row of
+    a lineage whose row version 2 shares with version 1 (unique (version_id, lineage_id) allows it)."""
+    budget = await build_budget(harness, PRICED_BUDGET[:2])
+    shared, edited = budget.position_ids
+    async with harness.sessions() as session:
+        change = ChangeSet(modified={edited: {"notes": "x"}})
+        second = await BudgetService(session=session).create_version(budget.project.id, "user_edit", changes=change)
+        await session.commit()
+    async with harness.sessions() as session:
+        with pytest.raises(IntegrityError, match="uq_positions_lineage_valid_to"):
+            await session.execute(
+                text(
+                    "INSERT INTO positions (project_id, version_id, valid_from, lineage_id, description)"
+                    " SELECT project_id, :version_id, 2, lineage_id, description FROM positions WHERE id = :id"
+                ),
+                {"id": shared, "version_id": second.version.id},
+            )

@@ -100,7 +100,8 @@ class Position(Timestamps, Base):
         Index("ix_positions_source_document_id", "source_document_id"),
         # A version's rows (project_id, valid_to > n, valid_from <= n) and a lineage's row in a version.
         Index("ix_positions_project_validity", "project_id", "valid_to", "valid_from"),
-        Index("ix_positions_lineage_validity", "lineage_id", "valid_to"),
+        # Unique: a lineage's rows cover disjoint ranges, so they end at different versions (one open row).
+        Index("uq_positions_lineage_valid_to", "lineage_id", "valid_to", unique=True),
         CheckConstraint("valid_from < valid_to", name="ck_positions_validity"),
         CheckConstraint(f"status IS NULL OR status IN {POSITION_STATUSES}", name="ck_positions_status"),
         CheckConstraint(f"source IN {POSITION_SOURCES}", name="ck_positions_source"),

@@ -66,7 +66,7 @@ _MOVE_VERDICTS = text(
       AND av.version >= c.valid_from AND av.version < c.valid_to
     """
 )
-# Each row read earlier → its lineage's row in version :n now (`ix_positions_lineage_validity`).
+# Each row read earlier → its lineage's row in version :n now (`uq_positions_lineage_valid_to`).
 _ROWS_NOW = text(
     """
     SELECT o.id, p.id FROM positions AS o

@@ -103,10 +103,10 @@ class FileProjectReads:
 
     async def page(
         self, actor: SessionUser, filters: list[StatementFilter], limit_offset: LimitOffset
-    ) -> Response[Page[ProjectRead]]:
+    ) -> Page[ProjectRead]:
         projects, _ = await list_projects_from_files(self.settings, viewer_of(actor), limit=None, offset=0)
         reads = apply_filters([project_read(self.settings, p) for p in projects], filters)
-        return Response(_page(reads, limit_offset))
+        return _page(reads, limit_offset)
 
     async def one(self, actor: SessionUser, project_id: uuid.UUID) -> Response[ProjectRead]:
         found = await project_from_files(self.settings, actor, project_id)

@@ -36,8 +36,8 @@ READ_SOURCES = "read_sources"
 class ProjectReads(Protocol):
     async def page(
         self, actor: SessionUser, filters: list[StatementFilter], limit_offset: LimitOffset
-    ) -> Response[ProjectPage]:
-        """The actor's projects (administrators: all), newest first (the answer, ready to send)."""
+    ) -> ProjectPage | bytes:
+        """The actor's projects (administrators: all), newest first (or their page as JSON, ready to send)."""
         ...
 
     async def one(self, actor: SessionUser, project_id: uuid.UUID) -> Response[ProjectRead]:
@@ -57,12 +57,10 @@ class DatabaseProjectReads:
 
     async def page(
         self, actor: SessionUser, filters: list[StatementFilter], limit_offset: LimitOffset
-    ) -> Response[ProjectPage]:
+    ) -> ProjectPage | bytes:
         async with self._session() as session:
             service = ProjectService(session=session)
-            body = await service.list_for(actor, filters, limit_offset, redis=self.redis, ttl_seconds=self.ttl_seconds)
-        # The items are the projects' cached JSON as stored (encoded once, when each entry was filled).
-        return cast("Response[ProjectPage]", Response(body, media_type=MediaType.JSON))
+            return await service.list_for(actor, filters, limit_offset, redis=self.redis, ttl_seconds=self.ttl_seconds)
 
     async def one(self, actor: SessionUser, project_id: uuid.UUID) -> Response[ProjectRead]:
         body = await project_state_bytes(
