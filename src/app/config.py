@@ -77,6 +77,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     RATE_LIMIT_AUTH: str = "10/minute"
     RATE_LIMIT_UPLOAD: str = "60/minute"
     RATE_LIMIT_JOBS: str = "120/minute"
+    # Sessions and cached entries kept in each API process (invalidated through Redis pub/sub, see
+    # app.lib.near_cache) for at most this long; 0 turns the near-cache (and rate-limit leases) off.
+    NEAR_CACHE_TTL_SECONDS: float = 5.0
     # Server
     SERVER_HOST: str = "127.0.0.1"
     SERVER_PORT: int = 8000
@@ -160,6 +163,7 @@ def _validate(settings: Settings) -> Settings:
         ("WEBSOCKET_PING_TIMEOUT", settings.WEBSOCKET_PING_TIMEOUT > 0, "must be > 0"),
         ("UPLOAD_MAX_BYTES", settings.UPLOAD_MAX_BYTES >= 1, "must be >= 1"),
         ("JSON_BODY_MAX_BYTES", settings.JSON_BODY_MAX_BYTES >= 1024, "must be >= 1024"),
+        ("NEAR_CACHE_TTL_SECONDS", 0 <= settings.NEAR_CACHE_TTL_SECONDS <= 3600, "must be 0 (off) to 3600"),
         ("SERVER_PORT", 0 < settings.SERVER_PORT < 65536, "must be a TCP port"),
         ("SERVER_WORKERS", settings.SERVER_WORKERS >= 0, "must be >= 0 (0: one per core, at most 4)"),
         ("EMBEDDED_REDIS_PORT", 0 < settings.EMBEDDED_REDIS_PORT < 65536, "must be a TCP port"),

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings, get_settings
 from app.domain.accounts.middleware import request_gate_middleware
 from app.lib import db as lib_db
-from app.lib import unit_of_work
+from app.lib import metrics, near_cache, unit_of_work
 from app.lib.db import alchemy_config
 from app.lib.errors import problem_details_config
 from app.lib.input_bounds import BoundedRequest, refuse_unstorable_query
@@ -134,7 +134,9 @@ def build_app(settings: Settings | None = None) -> Litestar:
     async def redis_lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.redis = create_redis(settings)
         try:
-            yield
+            async with near_cache.running(app.state.redis, settings) as near, metrics.flushing():
+                app.state[near_cache.NEAR_CACHE_STATE] = near
+                yield
         finally:
             await app.state.redis.aclose()
 
@@ -151,7 +153,7 @@ def build_app(settings: Settings | None = None) -> Litestar:
             *extension_plugins(settings),
         ],
         # Plain ASGI functions first (no task groups); then the gate: session, rate limit (per user, per
-        # address when anonymous) and the route's cached entry in one Redis call.
+        # address when anonymous) and the route's cached entry from the near-cache, or in one Redis call.
         middleware=[
             request_id_middleware,
             request_metrics_middleware,

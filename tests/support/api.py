@@ -300,6 +300,10 @@ def cache_events(cache: str) -> tuple[float, float]:
     """(hits, misses) of one cache counted in this process so far (see app.lib.metrics)."""
     from prometheus_client import REGISTRY
 
+    from app.lib.metrics import flush_counts
+
+    flush_counts()
+
     def sample(outcome: str) -> float:
         value = REGISTRY.get_sample_value("concrete_agent_cache_events_total", {"outcome": outcome, "cache": cache})
         return value or 0.0

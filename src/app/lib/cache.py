@@ -17,8 +17,11 @@ as it is; the `tag` is what a caller needs to decide visibility without decoding
 owner's id of a project state). The read is one Lua call by SHA, or none at all when the request gate
 (app.domain.accounts.middleware) fetched the entry in its own single round trip (`CACHE_PREFETCH_OPT`).
 
-Hit and miss counts are Prometheus counters of this process (`concrete_agent_cache_events_total`,
-merged across workers in multiprocess mode): nothing on the read path writes to Redis.
+Hit and miss counts are tallied in this process and exported as `concrete_agent_cache_events_total`
+(app.lib.metrics, merged across workers in multiprocess mode): nothing on the read path writes to Redis.
+
+An invalidation also drops the keys from every API process's near-cache (app.lib.near_cache) and
+waits for them before it returns.
 
 When Redis fails, reads go to the loader and invalidations are remembered in this process and
 replayed before the next cached read, which until then bypasses the cache.
@@ -35,7 +38,8 @@ from litestar.types import Scope
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app.lib.metrics import CACHE_EVENTS
+from app.lib import near_cache
+from app.lib.metrics import count_cache_event
 from app.lib.redis import registered_script, run_script
 
 logger = structlog.get_logger(__name__)
@@ -172,11 +176,19 @@ async def _replay_pending(redis: Redis) -> bool:
 
 
 async def _invalidate(redis: Redis, keys: Iterable[str]) -> None:
-    async with redis.pipeline(transaction=False) as pipe:
+    """Bump the generations and tell the API processes' near-caches in the same MULTI (both happen or
+    neither, so a failure leaves nothing half done for the replay), then wait for their acks."""
+    keys = list(keys)
+    notice = near_cache.notice_of(redis, keys)
+    async with redis.pipeline(transaction=True) as pipe:
         for key in keys:
             pipe.incr(generation_key(key))
             pipe.expire(generation_key(key), _GENERATION_TTL_SECONDS)
-        await pipe.execute()
+        if notice is not None:
+            notice.add_to(pipe)
+        replies = await pipe.execute()
+    if notice is not None:
+        await near_cache.await_acks(redis, notice, *replies[-2:])
 
 
 async def invalidate(redis: Redis, *keys: str) -> None:
@@ -247,7 +259,7 @@ async def store(redis: Redis, fills: Iterable[Fill], *, ttl_seconds: int) -> Non
 
 def count(family: str, *, hit: bool) -> None:
     """One cache look-up of `family`, in this process's counters (exported on /metrics)."""
-    CACHE_EVENTS.labels("hit" if hit else "miss", family).inc()
+    count_cache_event("hit" if hit else "miss", family)
 
 
 async def get_or_load_entry(

@@ -2,10 +2,14 @@
 
 Why not Litestar's `RateLimitConfig`: it has one limit per middleware instance, keeps a JSON history
 list per client that it reads and writes back (not atomic between API processes; it only holds a
-per-process lock) and answers 429 without `Retry-After`. Here one atomic Lua call per request counts
-a fixed window in `ratelimit:{user_id or ip:address}:{group}`. The count is taken by the request gate
-(app.domain.accounts.middleware) in the same Redis call that checks the session, so a request pays
-one round trip for both.
+per-process lock) and answers 429 without `Retry-After`. Here a fixed window is counted in
+`ratelimit:{user_id or ip:address}:{group}` by an atomic Lua function, run by the request gate
+(app.domain.accounts.middleware) in the same Redis call that checks the session.
+
+With the near-cache off (NEAR_CACHE_TTL_SECONDS=0) every request counts itself (a lease of one).
+With it on, a process leases `lease_size` requests of the window at once and spends them locally
+(`RateLeases`), so most requests need no Redis call: never more admitted than the limit across all
+processes; a few leased requests may be stranded in a process when the window ends.
 
 Routes name their group with `opt={"rate_limit_group": "auth" | "upload" | "jobs"}` (default
 "default") and opt out with `opt={"skip_rate_limit": True}`. When Redis does not answer, requests
@@ -14,6 +18,8 @@ fail closed with 503.
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,17 +33,29 @@ SKIP_RATE_LIMIT_OPT = "skip_rate_limit"
 GROUPS = ("auth", "upload", "jobs", "default")
 
 _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+# With the near-cache on, a process leases limit // LEASE_FRACTION requests of a window at once.
+LEASE_FRACTION = 20
+# ... and at most this many: a process that stops (or a test's app) strands what it has not spent.
+LEASE_MAX = 100
+_MAX_LEASES = 100_000
+# Two leases are of the same window when their ends (measured from replies) are this close: windows
+# last at least a second, replies differ by a round trip.
+_SAME_WINDOW_SECONDS = 0.25
 
-# A Lua function: counts one request in a fixed window; used inside the request gate's script.
-HIT_LUA = """
-local function rate_limit_hit(key, window)
-  local count = redis.call('INCR', key)
-  local ttl = redis.call('TTL', key)
-  if ttl < 0 then
+# A Lua function used inside the request gate's script: takes `want` requests of a fixed window
+# (INCRBY) and grants those still under the limit: min(want, limit - count before). The grants of all
+# processes together never exceed the limit. Returns the grant and the window's milliseconds left.
+LEASE_LUA = """
+local function rate_limit_lease(key, window, want, limit)
+  want = tonumber(want)
+  local count = redis.call('INCRBY', key, want)
+  local pttl = redis.call('PTTL', key)
+  if pttl < 0 then
     redis.call('EXPIRE', key, window)
-    ttl = tonumber(window)
+    pttl = tonumber(window) * 1000
   end
-  return count, ttl
+  local granted = math.min(want, math.max(0, tonumber(limit) - (count - want)))
+  return granted, pttl
 end
 """
 
@@ -79,15 +97,68 @@ def rate_limit_unavailable(exc: Exception) -> ServiceUnavailable:
     )
 
 
-def check_limit(group: str, limit: Limit, count: int, ttl: int) -> None:
-    """Raise 429 with Retry-After when `count` (this window's requests so far) is past the limit."""
-    if count > limit.requests:
-        retry_after = max(ttl, 1)
-        raise TooManyRequests(
-            f"Too many requests for '{group}': {limit.requests} per {limit.window_seconds} s. "
-            f"Retry in {retry_after} s.",
-            headers={"Retry-After": str(retry_after)},
-        )
+def too_many_requests(group: str, limit: Limit, retry_after: int) -> TooManyRequests:
+    return TooManyRequests(
+        f"Too many requests for '{group}': {limit.requests} per {limit.window_seconds} s. Retry in {retry_after} s.",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def seconds_left(milliseconds: int) -> int:
+    """A Retry-After (whole seconds, at least 1) for a window with `milliseconds` left."""
+    return max(1, math.ceil(milliseconds / 1000))
+
+
+def lease_size(limit: Limit) -> int:
+    """Requests a process takes from the shared window at once: small against the limit, so that
+    10/minute stays exact (1 at a time) and the tokens a process strands stay few."""
+    return max(1, min(limit.requests // LEASE_FRACTION, LEASE_MAX))
+
+
+class RateLeases:
+    """The requests one API process has leased from the shared windows and not spent yet.
+
+    `take(key)` answers a request without Redis while tokens last: 0 (admitted, one token spent), a
+    Retry-After (> 0) until a window that refused this process ends, or None (ask Redis: the gate's
+    script leases `lease_size` more, see LEASE_LUA, and `granted` records the answer). A process never
+    admits more than it was granted, so all processes together never exceed a limit; tokens a process
+    leased but did not spend before its window ended are lost — at most (processes − 1) × lease_size
+    requests per window fewer than the limit.
+    """
+
+    def __init__(self) -> None:
+        # key -> [tokens left, window end (monotonic), refused]
+        self._leases: dict[str, list[Any]] = {}
+
+    def take(self, key: str) -> int | None:
+        lease = self._leases.get(key)
+        if lease is None:
+            return None
+        now = time.monotonic()
+        if now >= lease[1]:
+            del self._leases[key]
+            return None
+        if lease[2]:
+            return max(1, math.ceil(lease[1] - now))
+        if lease[0] <= 0:
+            return None
+        lease[0] -= 1
+        return 0
+
+    def granted(self, key: str, granted: int, milliseconds_left: int) -> int:
+        """Record what the script granted this request (one token is spent on it); 0 or a Retry-After."""
+        if len(self._leases) >= _MAX_LEASES:
+            self._leases.clear()
+        window_end = time.monotonic() + milliseconds_left / 1000
+        if granted <= 0:
+            self._leases[key] = [0, window_end, True]
+            return seconds_left(milliseconds_left)
+        lease = self._leases.get(key)
+        if lease is not None and not lease[2] and abs(lease[1] - window_end) < _SAME_WINDOW_SECONDS:
+            lease[0] += granted - 1  # concurrent requests that each leased from the same window
+        else:  # tokens of another window are never spent in this one
+            self._leases[key] = [granted - 1, window_end, False]
+        return 0
 
 
 def route_group(scope: Scope) -> str:

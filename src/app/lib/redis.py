@@ -23,6 +23,9 @@ from app.config import Settings
 
 RETRIES_ON_A_DEAD_CONNECTION = 1
 _scripts: WeakKeyDictionary[Redis, dict[str, AsyncScript]] = WeakKeyDictionary()
+# The REDIS_NAMESPACE each client was made for: writers that only hold a client (cache invalidation,
+# session changes) name the namespace's pub/sub channels with it (app.lib.near_cache).
+_namespaces: WeakKeyDictionary[Redis, str] = WeakKeyDictionary()
 
 
 def create_redis(settings: Settings, *, decode_responses: bool = False) -> Redis:
@@ -38,7 +41,14 @@ def create_redis(settings: Settings, *, decode_responses: bool = False) -> Redis
         retry_on_error=[RedisConnectionError],
         decode_responses=decode_responses,
     )
-    return Redis(connection_pool=pool)
+    client = Redis(connection_pool=pool)
+    _namespaces[client] = settings.REDIS_NAMESPACE
+    return client
+
+
+def namespace_of(redis: Redis) -> str | None:
+    """The REDIS_NAMESPACE of a client made by `create_redis` (None for any other client)."""
+    return _namespaces.get(redis)
 
 
 def registered_script(redis: Redis, source: str) -> AsyncScript:

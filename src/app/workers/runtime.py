@@ -23,6 +23,7 @@ from app.asgi import freeze_startup_heap
 from app.config import Settings
 from app.domain.jobs.queues import SAQ_FUNCTION, wakeup_channel
 from app.domain.jobs.registry import QueueName, load_job_modules, registered_job_types
+from app.lib import metrics
 from app.lib.logging import configure_logging
 from app.server import install_extensions
 from app.workers.cron import cron_jobs
@@ -102,6 +103,7 @@ async def serve(settings: Settings) -> None:
         worker.tasks.update(await worker.upkeep())
     background.append(asyncio.create_task(dispatcher.listen_for_wakeups(resources.redis), name="doorbell"))
     background.append(asyncio.create_task(reconciler.run_forever(), name="reconciler"))
+    background.append(asyncio.create_task(metrics.flush_forever(), name="metrics-flush"))  # cache counts
     dispatching = asyncio.create_task(dispatcher.run(), name="dispatcher")
     logger.info(
         "worker started",
@@ -123,4 +125,5 @@ async def serve(settings: Settings) -> None:
             await worker.stop()
     await asyncio.gather(dispatching, *background, return_exceptions=True)
     await resources.close()
+    metrics.flush_counts()
     logger.info("worker stopped")

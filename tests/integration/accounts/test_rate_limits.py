@@ -89,3 +89,34 @@ async def test_anonymous_requests_are_counted_per_address(limited_client: AsyncT
     ).status_code == 200
     await limited_client.post("/api/auth/verify-email", json={"token": "x"})
     assert (await limited_client.post("/api/auth/verify-email", json={"token": "x"})).status_code == 429
+
+
+async def test_leased_tokens_never_admit_more_than_the_limit_across_processes(
+    app: Litestar, settings: Settings, tmp_path: Path
+) -> None:
+    """Two API instances lease tokens of one window (40/minute: 2 at a time) and spend them without
+    Redis: together they admit at most the limit, and at most (instances - 1) x lease fewer."""
+    async with AsyncTestClient(app=app) as setup:
+        user = await signed_in_user(setup)
+        project = await setup.post("/api/projects", json={"name": "P", "workflow": "workflow_a"}, headers=user.headers)
+    url = f"/api/projects/{project.json()['id']}"
+    redis = aioredis.Redis.from_url(settings.redis_url)
+    await redis.delete(f"ratelimit:{user.id}:default")  # what the generous set-up app leased
+    await redis.aclose()
+    limited = [
+        api_settings(settings, str(tmp_path / name), RATE_LIMIT_DEFAULT="40/minute", NEAR_CACHE_TTL_SECONDS=5)
+        for name in ("a", "b")
+    ]
+    async with (
+        AsyncTestClient(app=build_test_app(limited[0])) as first,
+        AsyncTestClient(app=build_test_app(limited[1])) as second,
+    ):
+        statuses = []
+        for index in range(60):
+            answer = await (first if index % 2 else second).get(url, headers=user.headers)
+            statuses.append(answer.status_code)
+            if answer.status_code == 429:
+                assert 1 <= int(answer.headers["retry-after"]) <= 60
+    admitted = statuses.count(200)
+    assert 38 <= admitted <= 40, statuses
+    assert set(statuses) == {200, 429}

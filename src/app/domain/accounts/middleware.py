@@ -1,21 +1,26 @@
-"""The request gate: session, rate limit and the route's cached entry in ONE Redis call per request.
+"""The request gate: session, rate limit and the route's cached entry in at most ONE Redis call.
 
-Every HTTP request carries a session token (Bearer header or the login cookie). The gate runs one
-Lua script (by SHA) that
+A cached read the process's near-cache can answer (the session, a leased rate-limit token and a
+current entry the user may see, all held in the process: app.lib.near_cache, app.lib.rate_limit)
+makes no Redis call at all; writers drop what they change from every process's near-cache before
+they answer, so a logout, a suspension or an edit still takes effect on the very next request.
+
+Every HTTP request carries a session token (Bearer header or the login cookie). Unless the
+near-cache answers it, the gate runs one Lua script (by SHA) that
   1. reads `session:{id}` — absent means 401, and nothing is counted;
-  2. counts the request in its rate-limit window (`ratelimit:{user_id}:{group}`), see app.lib.rate_limit;
+  2. counts the request (or leases a batch of tokens) in its rate-limit window
+     (`ratelimit:{user_id}:{group}`), see app.lib.rate_limit;
   3. reads the route's cached entry when the route declares `CACHE_PREFETCH_OPT` (app.lib.cache),
      so a cached read such as `GET /api/projects/{id}` needs no further Redis call; a current entry
      the user may see is answered right here with its stored bytes (the handler is not entered).
-The session is read from Redis on every request, so a logout, a suspension or a role change in any
-API process takes effect on the very next request everywhere. The only thing remembered in the
-process is which user a session id belongs to (it never changes), needed to name the rate-limit key
-before the script runs; the first request of a session in a process reads the session first (two
-round trips, once).
+Besides the near-cache, the process remembers which user a session id belongs to (it never
+changes), needed to name the rate-limit key before the script runs; the first request of a session
+in a process reads the session first (two round trips, once).
 
 Public routes (`PUBLIC_PATHS` or `exclude_from_auth=True`) are counted per client address; routes
 with `opt={"skip_rate_limit": True}` (health, metrics, /ws) skip the gate entirely — /ws
-authenticates itself. When Redis does not answer, requests fail closed with 503.
+authenticates itself. When Redis does not answer, requests fail closed with 503 (only a cached read
+the near-cache holds is answered, until the near-cache notices: at most LIVENESS_SECONDS).
 """
 
 from __future__ import annotations
@@ -37,19 +42,24 @@ from app.domain.accounts.sessions import (
     session_id_of_token,
     session_key,
     session_user,
+    session_user_for,
     store_unavailable,
 )
 from app.lib import cache
 from app.lib.errors import NotAuthenticated
+from app.lib.near_cache import NEAR_CACHE_STATE, NearCache
 from app.lib.rate_limit import (
-    HIT_LUA,
+    LEASE_LUA,
     SKIP_RATE_LIMIT_OPT,
     Limit,
+    RateLeases,
     address_identity,
-    check_limit,
+    lease_size,
     limits_from_settings,
     rate_limit_key,
     rate_limit_unavailable,
+    seconds_left,
+    too_many_requests,
 )
 from app.lib.redis import run_script
 
@@ -66,10 +76,11 @@ _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 # Session id -> user id; a session never changes its user. Bounded: cleared when full.
 _SESSION_OWNERS_MAX = 100_000
 
-# KEYS: [session], rate-limit window, [cache entry, its generation]. ARGV: window seconds,
-# '1' when KEYS start with the session, '1' when a cache entry is read, the cache field ('' for none).
+# KEYS: [session], rate-limit window, [cache entry, its generation]. ARGV: window seconds, '1' when
+# KEYS start with the session, '1' when a cache entry is read, the cache field ('' for none), the
+# requests to lease ('0': none, the request spent a token this process holds), the limit.
 _GATE_SCRIPT = (
-    HIT_LUA
+    LEASE_LUA
     + cache.READ_ENTRY_LUA
     + """
 local n = 1
@@ -79,12 +90,13 @@ if ARGV[2] == '1' then
   if not session then return {false} end
   n = 2
 end
-local count, ttl = rate_limit_hit(KEYS[n], ARGV[1])
+local granted, pttl = 0, 0
+if ARGV[5] ~= '0' then granted, pttl = rate_limit_lease(KEYS[n], ARGV[1], ARGV[5], ARGV[6]) end
 if ARGV[3] == '1' then
   local generation, stored = cache_read(KEYS[n + 1], KEYS[n + 2], ARGV[4])
-  return {session, count, ttl, generation, stored}
+  return {session, granted, pttl, generation, stored}
 end
-return {session, count, ttl}
+return {session, granted, pttl}
 """
 )
 
@@ -118,75 +130,142 @@ def not_authenticated(detail: str = "The session is unknown or has expired; sign
 
 
 class RequestGateMiddleware(ASGIMiddleware):
-    """Authentication, rate limiting and the cache prefetch of one HTTP request (one Redis call)."""
+    """Authentication, rate limiting and the cache prefetch of one HTTP request: no Redis call when the
+    near-cache holds all of it, else one."""
 
     scopes = (ScopeType.HTTP,)
     exclude_opt_key = SKIP_RATE_LIMIT_OPT
 
-    def __init__(self, limits: dict[str, Limit]) -> None:
+    def __init__(self, limits: dict[str, Limit], *, leases: bool = False) -> None:
         self.limits = limits
         self.session_owners: dict[str, str] = {}
+        # Rate-limit tokens leased in batches; only with the near-cache (off: every request counts in Redis).
+        self.leases = RateLeases() if leases else None
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         route_handler: Any = scope.get("route_handler")
         opt = getattr(route_handler, "opt", None) or {}
         group = opt.get("rate_limit_group", "default")
         limit = self.limits.get(group, self.limits["default"])
-        redis: Redis = scope["litestar_app"].state.redis
+        state = scope["litestar_app"].state
         if opt.get("exclude_from_auth") or _PUBLIC.match(scope["path"]):
-            await self._count_anonymous(redis, scope, group, limit)
+            await self._count_anonymous(state.redis, scope, group, limit)
         else:
-            answer = await self._authenticate(redis, scope, opt, group, limit)
+            near: NearCache | None = state.get(NEAR_CACHE_STATE)
+            answer = await self._authenticate(state.redis, near, scope, opt, group, limit)
             if answer is not None:
                 await _send_json(send, answer)
                 return
         await next_app(scope, receive, send)
 
+    def _lease_size(self, limit: Limit) -> int:
+        return lease_size(limit) if self.leases is not None else 1
+
+    def _granted(self, key: str, granted: int, milliseconds_left: int) -> int:
+        """0 when the script admitted the request, else its Retry-After."""
+        if self.leases is not None:
+            return self.leases.granted(key, granted, milliseconds_left)
+        return 0 if granted > 0 else seconds_left(milliseconds_left)
+
     async def _count_anonymous(self, redis: Redis, scope: Scope, group: str, limit: Limit) -> None:
+        """Anonymous requests (sign-in, registration) count one by one in Redis: they are rare, and a
+        client address is shared by many users whose leased tokens one process could strand."""
         key = rate_limit_key(address_identity(scope), group)
         try:
-            _, count, ttl = await run_script(redis, _GATE_SCRIPT, [key], [limit.window_seconds, "0", "0", ""])
+            _, granted, pttl = await run_script(
+                redis, _GATE_SCRIPT, [key], [limit.window_seconds, "0", "0", "", 1, limit.requests]
+            )
         except RedisError as exc:
             raise rate_limit_unavailable(exc) from exc
-        check_limit(group, limit, int(count), int(ttl))
+        if int(granted) <= 0:
+            raise too_many_requests(group, limit, seconds_left(int(pttl)))
+
+    def _answer_from_process(
+        self,
+        near: NearCache,
+        scope: Scope,
+        session_id: str,
+        prefetch: cache.Prefetch,
+        wanted: tuple[str, str | None],
+        group: str,
+        limit: Limit,
+    ) -> tuple[bool, bytes | None]:
+        """A cached read answered with no Redis call: the session, a rate-limit token and the entry are
+        all held by this process. (False, None) when something is not."""
+        user: SessionUser | None = near.get(session_key(session_id))
+        if user is None:
+            return False, None
+        held = near.get(wanted[0], wanted[1])
+        if held is None or self.leases is None:
+            return False, None
+        refused = self.leases.take(rate_limit_key(str(user.id), group))
+        if refused is None:
+            return False, None
+        if refused:
+            raise too_many_requests(group, limit, refused)
+        scope["user"] = user
+        scope["auth"] = session_id
+        read, entry = held
+        # The same visibility rule as the Redis path: another user's entry goes on to the handler (404).
+        if prefetch.visible is not None and prefetch.visible(entry.tag, user):
+            cache.count(prefetch.family, hit=True)
+            return True, entry.body
+        cache.remember_prefetch(scope, wanted[0], wanted[1], read)
+        return True, None
 
     async def _authenticate(
-        self, redis: Redis, scope: Scope, opt: dict[str, Any], group: str, limit: Limit
+        self, redis: Redis, near: NearCache | None, scope: Scope, opt: dict[str, Any], group: str, limit: Limit
     ) -> bytes | None:
         """Authenticate and count the request; returns the body of a cached answer the gate may send."""
         session_id = session_id_of_token(_token_from_scope(scope))
         if session_id is None:
             raise not_authenticated("Sign in first: send Authorization: Bearer <token> or the session cookie.")
+        prefetch: cache.Prefetch | None = opt.get(cache.CACHE_PREFETCH_OPT)
+        wanted = prefetch.entry(scope) if prefetch is not None else None
+        if near is not None and prefetch is not None and wanted is not None and near.live:
+            answered, body = self._answer_from_process(near, scope, session_id, prefetch, wanted, group, limit)
+            if answered:
+                return body
+        # Noted before the Redis read: a near-cache notice handled meanwhile forbids keeping what was read.
+        mark = near.mark() if near is not None else 0
         user_id = self.session_owners.get(session_id)
         if user_id is None:
             user_id = await self._session_owner(redis, session_id)
-        keys = [session_key(session_id), rate_limit_key(user_id, group)]
-        args: list[Any] = [limit.window_seconds, "1", "0", ""]
-        prefetch: cache.Prefetch | None = opt.get(cache.CACHE_PREFETCH_OPT)
-        wanted = prefetch.entry(scope) if prefetch is not None else None
+        rate_key = rate_limit_key(user_id, group)
+        refused = self.leases.take(rate_key) if self.leases is not None else None
+        want = self._lease_size(limit) if refused is None else 0
+        keys = [session_key(session_id), rate_key]
+        args: list[Any] = [limit.window_seconds, "1", "0", "", want, limit.requests]
         if wanted is not None:
             key, field = wanted
             keys += [key, cache.generation_key(key)]
-            args[2:] = ["1", field or ""]
+            args[2:4] = ["1", field or ""]
         try:
             reply = await run_script(redis, _GATE_SCRIPT, keys, args)
         except RedisError as exc:
             raise store_unavailable(exc) from exc
-        user = session_user(reply[0], session_id)
-        if user is None:  # ended (logout), expired or suspended
+        found = session_user_for(reply[0], session_id)
+        if found is None:  # ended (logout), expired or suspended
             self.session_owners.pop(session_id, None)
             raise not_authenticated()
-        check_limit(group, limit, int(reply[1]), int(reply[2]))
+        user, session_seconds_left = found
+        if refused is None:
+            refused = self._granted(rate_key, int(reply[1]), int(reply[2]))
+        if refused:
+            raise too_many_requests(group, limit, refused)
         scope["user"] = user
         scope["auth"] = session_id
+        if near is not None:
+            near.put(session_key(session_id), user, mark, ttl=session_seconds_left)
         if prefetch is None or wanted is None:
             return None
         read = cache.cache_read_of(reply[3:5])
-        if prefetch.visible is not None:
-            entry = cache.current_entry(read)
-            if entry is not None and prefetch.visible(entry.tag, user):
-                cache.count(prefetch.family, hit=True)
-                return entry.body
+        entry = cache.current_entry(read)
+        if entry is not None and near is not None:
+            near.put(wanted[0], (read, entry), mark, field=wanted[1])
+        if entry is not None and prefetch.visible is not None and prefetch.visible(entry.tag, user):
+            cache.count(prefetch.family, hit=True)
+            return entry.body
         cache.remember_prefetch(scope, wanted[0], wanted[1], read)
         return None
 
@@ -217,4 +296,4 @@ async def _send_json(send: Send, body: bytes) -> None:
 
 
 def request_gate_middleware(settings: Settings) -> RequestGateMiddleware:
-    return RequestGateMiddleware(limits_from_settings(settings))
+    return RequestGateMiddleware(limits_from_settings(settings), leases=settings.NEAR_CACHE_TTL_SECONDS > 0)

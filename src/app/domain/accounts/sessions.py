@@ -3,6 +3,10 @@
 `session:{session_id}` holds what a request needs (user id, e-mail, role, status) so that
 authentication never touches PostgreSQL; `user:{user_id}:sessions` lists a user's session ids so
 that suspension (or a role change) can end all of them at once. The raw token is never stored.
+
+Every change of a live session (logout, suspension, role or status change) also publishes the
+changed keys to the API processes' near-caches in the same MULTI and waits for their acks
+(app.lib.near_cache), so the very next request in any process sees it.
 """
 
 from __future__ import annotations
@@ -10,12 +14,14 @@ from __future__ import annotations
 import datetime
 import hashlib
 import secrets
+import time
 import uuid
 
 import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from app.lib import near_cache
 from app.lib.errors import ServiceUnavailable
 
 SESSION_COOKIE = "ca_session"
@@ -113,6 +119,15 @@ def session_user(raw: bytes | str | None, session_id: str) -> SessionUser | None
     )
 
 
+def session_user_for(raw: bytes | str | None, session_id: str) -> tuple[SessionUser, float] | None:
+    """Like `session_user`, with the seconds the session has left (how long a near-cache may keep it)."""
+    user = session_user(raw, session_id)
+    if user is None or raw is None:
+        return None
+    expires_at = _decoder.decode(raw).expires_at
+    return user, expires_at.timestamp() - time.time()
+
+
 async def resolve_session_id(redis: Redis, session_id: str) -> SessionUser | None:
     """The user of a session id, or None when the session is unknown, expired or ended.
 
@@ -132,14 +147,19 @@ async def resolve_session(redis: Redis, token: str) -> SessionUser | None:
 
 
 async def delete_session(redis: Redis, session_id: str, user_id: uuid.UUID | str) -> None:
-    """End one session (logout)."""
+    """End one session (logout); every API process has forgotten it when this returns."""
+    notice = near_cache.notice_of(redis, [session_key(session_id)])
     try:
         async with redis.pipeline(transaction=True) as pipe:
             pipe.delete(session_key(session_id))
             pipe.srem(user_sessions_key(user_id), session_id)
-            await pipe.execute()
+            if notice is not None:
+                notice.add_to(pipe)
+            replies = await pipe.execute()
     except RedisError as exc:
         raise store_unavailable(exc) from exc
+    if notice is not None:
+        await near_cache.await_acks(redis, notice, *replies[-2:])
 
 
 async def delete_user_sessions(redis: Redis, user_id: uuid.UUID | str, *, keep: str | None = None) -> list[str]:
@@ -148,26 +168,45 @@ async def delete_user_sessions(redis: Redis, user_id: uuid.UUID | str, *, keep: 
         ids = await redis.smembers(user_sessions_key(user_id))
         ended = [i.decode() if isinstance(i, bytes) else i for i in ids]
         ended = [sid for sid in ended if sid != keep]
+        notice = near_cache.notice_of(redis, [session_key(sid) for sid in ended])
         async with redis.pipeline(transaction=True) as pipe:
             if ended:
                 pipe.delete(*[session_key(sid) for sid in ended])
                 pipe.srem(user_sessions_key(user_id), *ended)
-            await pipe.execute()
+            if notice is not None:
+                notice.add_to(pipe)
+            replies = await pipe.execute()
     except RedisError as exc:
         raise store_unavailable(exc) from exc
+    if notice is not None:
+        await near_cache.await_acks(redis, notice, *replies[-2:])
     return ended
 
 
 async def update_user_sessions(redis: Redis, user_id: uuid.UUID | str, *, role: str, status: str) -> None:
-    """Rewrite the role and status carried by a user's live sessions (e.g. after e-mail verification)."""
+    """Rewrite the role and status carried by a user's live sessions (e.g. after e-mail verification);
+    every API process has forgotten the old ones when this returns."""
     try:
         ids = await redis.smembers(user_sessions_key(user_id))
+        rewritten: dict[str, bytes] = {}
         for raw_id in ids:
             key = session_key(raw_id.decode() if isinstance(raw_id, bytes) else raw_id)
             raw = await redis.get(key)
             if raw is None:
                 continue
             stored = msgspec.structs.replace(_decoder.decode(raw), role=role, status=status)
-            await redis.set(key, _encoder.encode(stored), keepttl=True, xx=True)
+            rewritten[key] = _encoder.encode(stored)
+        if not rewritten:
+            return
+        notice = near_cache.notice_of(redis, rewritten)
+        # One MULTI: the new sessions and the notice to the near-caches happen together or not at all.
+        async with redis.pipeline(transaction=True) as pipe:
+            for key, value in rewritten.items():
+                pipe.set(key, value, keepttl=True, xx=True)
+            if notice is not None:
+                notice.add_to(pipe)
+            replies = await pipe.execute()
     except RedisError as exc:
         raise store_unavailable(exc) from exc
+    if notice is not None:
+        await near_cache.await_acks(redis, notice, *replies[-2:])

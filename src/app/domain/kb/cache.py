@@ -27,7 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.db.models import utc_now
-from app.lib.metrics import CACHE_EVENTS
+from app.lib.metrics import count_cache_event
 
 logger = structlog.get_logger(__name__)
 
@@ -231,9 +231,9 @@ class KnowledgeCache:
 
 def _count(*, hits: int, misses: int) -> None:
     if hits:
-        CACHE_EVENTS.labels("hit", "kb").inc(hits)
+        count_cache_event("hit", "kb", hits)
     if misses:
-        CACHE_EVENTS.labels("miss", "kb").inc(misses)
+        count_cache_event("miss", "kb", misses)
 
 
 async def forget_cached_answers(redis: Redis | None) -> int:

@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from app.lib.db import alchemy_config
-from app.lib.metrics import refresh_service_metrics, registry
+from app.lib.metrics import flush_counts, refresh_service_metrics, registry
 
 
 class Health(msgspec.Struct):
@@ -71,4 +71,5 @@ class MetricsController(Controller):
     @get(exclude_from_auth=True, opt={"skip_rate_limit": True})
     async def metrics(self, state: State) -> Response[bytes]:
         await refresh_service_metrics(state, alchemy_config().get_engine())
+        flush_counts()  # this process's tallies exactly; the other processes' as of their last flush
         return Response(generate_latest(registry()), media_type=CONTENT_TYPE_LATEST)
