@@ -40,6 +40,7 @@ import contextlib
 import os
 import time
 from collections.abc import AsyncIterator, Iterable
+from random import random
 from typing import Any, NamedTuple
 
 import msgspec
@@ -138,7 +139,11 @@ class NearCache:
             return
         if len(self._items) >= MAX_ITEMS:
             self._items.clear()
-        lifetime = self.ttl_seconds if ttl is None else min(ttl, self.ttl_seconds)
+        # Each item lives a random 50-100 % of the TTL: items kept together (a warm-up, a burst) would
+        # otherwise expire together and send every request at once to Redis for a moment.
+        lifetime = self.ttl_seconds * (0.5 + random() / 2)
+        if ttl is not None:
+            lifetime = min(ttl, lifetime)
         if lifetime > 0:
             self._items[key] = (field, value, time.monotonic() + lifetime)
 
