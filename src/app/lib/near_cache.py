@@ -125,7 +125,10 @@ class NearCache:
         if item is None:
             return None
         now = time.monotonic()
-        if now >= item[2] or now >= self._live_until or now >= self._registered_until or item[0] != field:
+        if now >= item[2]:
+            del self._items[key]  # expired items go when met, not only when the cache is full
+            return None
+        if now >= self._live_until or now >= self._registered_until or item[0] != field:
             return None
         return item[1]
 

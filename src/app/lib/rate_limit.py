@@ -150,11 +150,15 @@ class RateLeases:
         if len(self._leases) >= _MAX_LEASES:
             self._leases.clear()
         window_end = time.monotonic() + milliseconds_left / 1000
-        if granted <= 0:
-            self._leases[key] = [0, window_end, True]
-            return seconds_left(milliseconds_left)
         lease = self._leases.get(key)
-        if lease is not None and not lease[2] and abs(lease[1] - window_end) < _SAME_WINDOW_SECONDS:
+        same_window = lease is not None and abs(lease[1] - window_end) < _SAME_WINDOW_SECONDS
+        if granted <= 0:
+            # A concurrent request of this process may have leased the window's last tokens just
+            # before this refusal: those stay spendable (the refusal only means Redis has no more).
+            if lease is None or not same_window or lease[2] or lease[0] <= 0:
+                self._leases[key] = [0, window_end, True]
+            return seconds_left(milliseconds_left)
+        if lease is not None and not lease[2] and same_window:
             lease[0] += granted - 1  # concurrent requests that each leased from the same window
         else:  # tokens of another window are never spent in this one
             self._leases[key] = [granted - 1, window_end, False]
