@@ -212,6 +212,16 @@ def run_command(with_worker: bool) -> None:
 
     settings = get_settings()
     _check_port(settings)
+    # Ctrl-C / SIGTERM are ours from the start, not only once the API is up: a process started in the
+    # background by a non-interactive shell inherits SIGINT as *ignored*, so a stop that came while the
+    # children were starting was lost and `app run` never ended (seen in CI under `.ci/run &`).
+    stop = {"now": False}
+
+    def _on_signal(signum: int, frame: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
     started = ensure_servers(settings)
     children: list[subprocess.Popen[bytes]] = []
     try:
@@ -223,7 +233,9 @@ def run_command(with_worker: bool) -> None:
         if with_worker:
             children.append(subprocess.Popen([sys.executable, "-m", "app", "worker"], process_group=0))
         base = f"http://{settings.SERVER_HOST}:{settings.SERVER_PORT}"
-        if not _wait_ready(f"{base}/ready", 60, lambda: all(c.poll() is None for c in children)):
+        if not _wait_ready(f"{base}/ready", 60, lambda: not stop["now"] and all(c.poll() is None for c in children)):
+            if stop["now"]:
+                return  # stopped while starting: the children are stopped below
             raise click.ClickException("the API did not become ready; see the log above")
         click.echo(
             "\nconcrete-agent is running\n"
@@ -235,13 +247,6 @@ def run_command(with_worker: bool) -> None:
             "Press Ctrl-C to stop.\n",
             err=True,
         )
-        stop = {"now": False}
-
-        def _on_signal(signum: int, frame: object) -> None:
-            stop["now"] = True
-
-        signal.signal(signal.SIGINT, _on_signal)
-        signal.signal(signal.SIGTERM, _on_signal)
         while not stop["now"] and all(c.poll() is None for c in children):
             time.sleep(0.2)
     finally:

@@ -78,3 +78,34 @@ def test_a_second_api_on_a_busy_port_refuses_to_start_unless_asked_to_share(serv
         for proc in (first, second):
             if proc is not None and proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _ignore_sigint() -> None:
+    # What a non-interactive shell does to a command it starts in the background (`.ci/run &`).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.slow
+def test_app_run_stops_on_ctrl_c_while_starting_even_with_sigint_ignored(servers: TestServers) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "run"],
+        env=_env(servers, port),
+        start_new_session=True,
+        preexec_fn=_ignore_sigint,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        children: list[psutil.Process] = []
+        while time.monotonic() < deadline and len(children) < 2:  # granian and the worker, not yet ready
+            assert proc.poll() is None, "app run exited before it started its children"
+            children = psutil.Process(proc.pid).children()
+            time.sleep(0.05)
+        children = psutil.Process(proc.pid).children(recursive=True)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) is not None
+        _gone, alive = psutil.wait_procs(children, timeout=15)
+        assert not alive, f"left behind: {[p.cmdline() for p in alive]}"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
