@@ -25,7 +25,13 @@ from app.domain.accounts.guards import current_session_user
 from app.domain.accounts.sessions import SessionUser
 from app.domain.budgets.changes import ChangeSet, NewPosition
 from app.domain.budgets.deps import budget_dependencies
-from app.domain.budgets.reads import PositionQuery, PositionReads, cached_default_page, version_page_json
+from app.domain.budgets.reads import (
+    DEFAULT_VERSIONS_FIELD,
+    PositionQuery,
+    PositionReads,
+    cached_default_page,
+    version_page,
+)
 from app.domain.budgets.schemas import (
     PositionChangeResult,
     PositionCreate,
@@ -37,7 +43,7 @@ from app.domain.budgets.schemas import (
 from app.domain.budgets.services import BudgetService, NewVersion, version_not_found
 from app.domain.projects.guards import WRITES_PROJECT_DATA
 from app.domain.projects.reads import has_read_source
-from app.domain.projects.services import get_project_state, visible_state_bytes
+from app.domain.projects.services import get_project_state
 from app.lib.db import app_alchemy_config
 from app.lib.errors import InvalidInput, field_error
 from app.lib.input_bounds import OptionalVersionNumberParameter, VersionNumberParameter
@@ -79,13 +85,29 @@ async def answer_cached_positions(request: Request[Any, Any, Any]) -> Response[b
     return Response(body, media_type=MediaType.JSON, headers=_etag(number))
 
 
+async def answer_cached_versions(request: Request[Any, Any, Any]) -> Response[bytes] | None:
+    """`before_request` of the versions list: its first page (no query string) answered from the
+    cache before any dependency is resolved; None lets the handler answer (and fill the cache)."""
+    if request.scope["query_string"]:
+        return None
+    state = request.app.state
+    found = await cached_default_page(
+        state.redis,
+        state.get(NEAR_CACHE_STATE),
+        current_session_user(request),
+        request.path_params["project_id"],
+        DEFAULT_VERSIONS_FIELD,
+    )
+    return Response(found[0], media_type=MediaType.JSON) if found is not None else None
+
+
 class BudgetController(Controller):
     path = "/api/projects/{project_id:uuid}"
     tags = ["budgets"]
     dependencies = budget_dependencies()
     opt = {WRITES_PROJECT_DATA: True}
 
-    @get("/versions")
+    @get("/versions", before_request=answer_cached_versions)
     async def list_versions(
         self,
         project_id: FromPath[uuid.UUID],
@@ -93,21 +115,18 @@ class BudgetController(Controller):
         limit_offset: NamedDependency[LimitOffset],
     ) -> Response[Page[VersionSummary]]:
         """Budget versions, newest first, with trigger, totals and delta_cost."""
-        # No service dependencies (each costs a task): the visibility check reads the near-cache or
-        # Redis, and one session of its own reads the versions.
+        # No service dependencies (each costs a task): a session is opened only to load a page.
         state = request.app.state
         settings: Settings = state.settings
-        new_session = app_alchemy_config(request.app).get_session
-        await visible_state_bytes(
+        body = await version_page(
             state.redis,
             state.get(NEAR_CACHE_STATE),
             current_session_user(request),
             project_id,
+            limit_offset,
             ttl_seconds=settings.CACHE_TTL_SECONDS,
-            new_session=new_session,
+            new_session=app_alchemy_config(request.app).get_session,
         )
-        async with new_session() as session:
-            body = await version_page_json(session, project_id, limit_offset)
         return cast("Response[Page[VersionSummary]]", Response(body, media_type=MediaType.JSON))
 
     @get("/versions/{number:int}")

@@ -8,6 +8,8 @@ rollback). A source honours every list filter (`status`, `category`, `code`, `q`
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -26,7 +28,7 @@ from app.domain.budgets.schemas import PositionRead, VersionSummary
 from app.domain.budgets.services import BudgetService, PositionService, version_not_found
 from app.domain.projects.cache import may_see, project_positions_key, project_state_key
 from app.domain.projects.reads import read_source
-from app.domain.projects.services import get_project_state
+from app.domain.projects.services import get_project_state, visible_state_bytes
 from app.lib import cache
 from app.lib.near_cache import NearCache
 from app.lib.pagination import DEFAULT_LIMIT, Page
@@ -97,6 +99,16 @@ class DatabasePositionReads:
 
 # The cache field of the default page (no query string: the latest version, `limit` 50, `offset` 0).
 DEFAULT_PAGE_FIELD = f"latest:{DEFAULT_LIMIT}:0"
+# The versions list's pages live in the same hash: every new version is a write to the project (its
+# row lock records ProjectChanged), which drops them with the positions' pages.
+_VERSIONS_FIELD_PREFIX = "versions:"
+
+
+def versions_field(limit_offset: LimitOffset) -> str:
+    return f"{_VERSIONS_FIELD_PREFIX}{limit_offset.limit}:{limit_offset.offset}"
+
+
+DEFAULT_VERSIONS_FIELD = versions_field(LimitOffset(DEFAULT_LIMIT, 0))
 
 # KEYS: the project's state entry, its generation, the positions' page hash, its generation.
 # ARGV: the page's field. Reply: generation and stored entry of each.
@@ -130,33 +142,38 @@ def _visible_page(state: cache.CachedBytes, page: cache.CachedBytes, actor: Sess
     return page.body, number
 
 
-def _count_hit() -> None:
+def _family(field: str) -> str:
+    return "version_page" if field.startswith(_VERSIONS_FIELD_PREFIX) else "position_page"
+
+
+def _count_hit(field: str) -> None:
     cache.count("project_state", hit=True)
-    cache.count("position_page", hit=True)
+    cache.count(_family(field), hit=True)
 
 
 async def cached_default_page(
-    redis: Redis, near: NearCache | None, actor: SessionUser, project_id: uuid.UUID
+    redis: Redis, near: NearCache | None, actor: SessionUser, project_id: uuid.UUID, field: str = DEFAULT_PAGE_FIELD
 ) -> tuple[bytes, int] | None:
-    """The JSON of the default page of a project's positions and its version number, when the
-    project's state and that page are cached and current; None otherwise (the caller answers through
-    ``DatabasePositionReads``, which loads and stores what is missing). No database session: from
-    this process's near-cache (no Redis call) or one Redis call, whose entries the near-cache keeps
-    (dropped by the writers' notices, see app.lib.near_cache)."""
+    """The JSON of a cached page of a project's budget (`field` of its pages' hash: by default the
+    first page of positions; ``DEFAULT_VERSIONS_FIELD``: the versions list) and the version number,
+    when the project's state and that page are cached and current; None otherwise (the caller
+    answers through the full path, which loads and stores what is missing). No database session:
+    from this process's near-cache (no Redis call) or one Redis call, whose entries the near-cache
+    keeps (dropped by the writers' notices, see app.lib.near_cache)."""
     state_key, pages_key = project_state_key(project_id), project_positions_key(project_id)
     if near is not None:
-        held_state, held_page = near.get(state_key), near.get(pages_key, DEFAULT_PAGE_FIELD)
+        held_state, held_page = near.get(state_key), near.get(pages_key, field)
         if held_state is not None and held_page is not None:
             answer = _visible_page(held_state[1], held_page[1], actor)
             if answer is not None:
-                _count_hit()
+                _count_hit(field)
                 return answer
     if not await cache.usable(redis):
         return None
     mark = near.mark() if near is not None else 0
     keys = [state_key, cache.generation_key(state_key), pages_key, cache.generation_key(pages_key)]
     try:
-        reply = await run_script(redis, _STATE_AND_PAGE_SCRIPT, keys, [DEFAULT_PAGE_FIELD])
+        reply = await run_script(redis, _STATE_AND_PAGE_SCRIPT, keys, [field])
     except RedisError:
         return None  # the full path answers from PostgreSQL
     state_read, page_read = cache.cache_read_of(reply[0:2]), cache.cache_read_of(reply[2:4])
@@ -168,8 +185,8 @@ async def cached_default_page(
         return None
     if near is not None:
         near.put(state_key, (state_read, state), mark)  # the request gate's form of a state
-        near.put(pages_key, (page_read, page), mark, field=DEFAULT_PAGE_FIELD)
-    _count_hit()
+        near.put(pages_key, (page_read, page), mark, field=field)
+    _count_hit(field)
     return answer
 
 
@@ -197,6 +214,45 @@ async def version_page_json(session: AsyncSession, project_id: uuid.UUID, limit_
     names = VersionSummary.__struct_fields__
     items = [VersionSummary(**dict(zip(names, row[:-1], strict=True))) for row in rows]
     return _encode(Page(items=items, total=total, limit=limit_offset.limit, offset=limit_offset.offset))
+
+
+async def version_page(
+    redis: Redis,
+    near: NearCache | None,
+    actor: SessionUser,
+    project_id: uuid.UUID,
+    limit_offset: LimitOffset,
+    *,
+    ttl_seconds: int,
+    new_session: Callable[[], AbstractAsyncContextManager[AsyncSession]],
+) -> bytes:
+    """The JSON of a page of the project's budget versions; 404 if the actor may not see the project.
+    Pages up to ``CACHED_PAGE_LIMIT`` are cached with the positions' pages (tagged with the version
+    they show); a database session is opened only to load one."""
+    state = await visible_state_bytes(redis, near, actor, project_id, ttl_seconds=ttl_seconds, new_session=new_session)
+    number = _decode_state_version(state).current_version
+
+    async def load() -> bytes:
+        async with new_session() as session:
+            return await version_page_json(session, project_id, limit_offset)
+
+    if limit_offset.limit > CACHED_PAGE_LIMIT:
+        return await load()
+
+    async def load_entry() -> cache.CachedBytes:
+        return cache.CachedBytes(str(number), await load())
+
+    entry = await cache.get_or_load_entry(
+        redis,
+        project_positions_key(project_id),
+        load_entry,
+        ttl_seconds=ttl_seconds,
+        family="version_page",
+        field=versions_field(limit_offset),
+    )
+    if entry is None or entry.tag != str(number):  # filled for another version: answer from PostgreSQL
+        return await load()
+    return entry.body
 
 
 def provide_position_reads(
