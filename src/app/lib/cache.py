@@ -110,13 +110,14 @@ class CachedBytes(NamedTuple):
 class Prefetch(NamedTuple):
     """How a route's cached entry is read by the request gate (the value of `CACHE_PREFETCH_OPT`).
 
-    `entry(scope)` names the entry of this request, `(key, field or None)`, or None to read nothing.
+    `entry(scope, user_id)` names the entry of this request for its user (the id as text, known to
+    the gate before it reads Redis), `(key, field or None)`, or None to read nothing.
     With `visible(tag, user)`, a current entry the user may see is answered by the gate at once with
     the stored JSON bytes — no handler, no decoding; anything else (a miss, another user's entry)
     goes on to the handler, which gets what was read through `prefetched`.
     """
 
-    entry: Callable[[Scope], tuple[str, str | None] | None]
+    entry: Callable[[Scope, str], tuple[str, str | None] | None]
     family: str
     visible: Callable[[str, Any], bool] | None = None
 

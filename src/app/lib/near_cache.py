@@ -1,17 +1,19 @@
 """The near-cache: sessions and cached entries kept in each API process, dropped by every writer at once.
 
-A cached, authenticated read (`GET /api/projects/{id}`) answered from the process makes no Redis
-call (app.domain.accounts.middleware). What makes that safe:
+An authenticated request whose session (and rate-limit token) the process holds is authenticated
+with no Redis call, and a cached read (`GET /api/projects/{id}`, `GET /api/me`) is answered from the
+process (app.domain.accounts.middleware). What makes that safe:
 
-1. **Every writer announces what it changed.** A session change (logout, suspension, role change)
-   or a cache invalidation (app.lib.cache) publishes the Redis keys it changed on one channel per
-   namespace, `{REDIS_NAMESPACE}:near-cache`, in the same MULTI as the change itself (both happen or
-   neither), and in that MULTI reads the current members: the processes that may serve from a
-   near-cache (below). Each process's subscriber drops the keys and acknowledges with its member id
-   (RPUSH to the notice's own list); the writer waits (BLPOP, at most `ACK_DEADLINE_SECONDS`) until
-   every member has, and only then does the write's response go out, so the very next request
-   anywhere sees it. Writers without an API process (SAQ workers) publish the same way (any client of
-   `create_redis`).
+1. **Every writer announces what it changed.** A session change (logout, suspension, a role or
+   status change, a password change: app.domain.accounts.sessions publishes every session key it
+   ends or rewrites) or a cache invalidation (app.lib.cache) publishes the Redis keys it changed on
+   one channel per namespace, `{REDIS_NAMESPACE}:near-cache`, in the same MULTI as the change
+   itself (both happen or neither), and in that MULTI reads the current members: the processes that
+   may serve from a near-cache (below). Each process's subscriber drops the keys and acknowledges
+   with its member id (RPUSH to the notice's own list); the writer waits (BLPOP, at most
+   `ACK_DEADLINE_SECONDS`) until every member has, and only then does the write's response go out,
+   so the very next request anywhere sees it. Writers without an API process (SAQ workers) publish
+   the same way (any client of `create_redis`).
 2. **A process serves from its near-cache only while it is surely reached by notices and counted.**
    Its subscriber task keeps the SUBSCRIBE connection and PINGs on it every
    `PING_INTERVAL_SECONDS`, carrying the time the ping was sent; a pong makes the near-cache usable

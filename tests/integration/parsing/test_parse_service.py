@@ -298,3 +298,19 @@ async def test_hostile_workbooks_end_as_failed_parses_with_a_reason(harness: Har
     assert "spans 1,048,576 rows × 16,384 columns" in (await reload(harness, dense)).parse_error
     assert "cannot be unpacked" in (await reload(harness, lying)).parse_error
     assert await harness.scalars(select(Position).where(Position.project_id == project.id)) == []
+
+
+async def test_a_text_too_large_for_the_search_index_is_indexed_in_part(harness: Harness) -> None:
+    # 150,000 distinct words (1.2 MB of text, under the character cap) make a tsvector over PostgreSQL's 1 MB.
+    report = " ".join(f"dil{number:06d}" for number in range(150_000)).encode()
+    project = await harness.project()
+    document = await harness.document(project, report, "soupis_dilu.txt")
+
+    run = await parse(harness, project, document)
+
+    [outcome] = run.result["documents"]
+    assert outcome["parse_status"] == "completed"
+    stored = await reload(harness, document)
+    kept = stored.extracted_data["metadata"]["text_indexed_characters"]
+    assert 0 < kept < len(report) and stored.indexed_content == report.decode()[:kept]
+    assert stored.extracted_data["counts"]["text_characters"] == len(report)

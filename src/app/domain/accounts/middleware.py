@@ -1,17 +1,20 @@
 """The request gate: session, rate limit and the route's cached entry in at most ONE Redis call.
 
-A cached read the process's near-cache can answer (the session, a leased rate-limit token and a
-current entry the user may see, all held in the process: app.lib.near_cache, app.lib.rate_limit)
-makes no Redis call at all; writers drop what they change from every process's near-cache before
-they answer, so a logout, a suspension or an edit still takes effect on the very next request.
+An authenticated request whose session and a leased rate-limit token the process's near-cache holds
+(app.lib.near_cache, app.lib.rate_limit) makes no Redis call in the gate, whatever its route; for a
+route with a cache prefetch (`GET /api/projects/{id}`, `GET /api/me`) the current entry must be held
+too, and one the user may see is answered right here. Writers drop what they change from every
+process's near-cache before they answer (logout, suspension, a role or password change drop the
+session keys; an edit its cache keys), so each takes effect on the very next request, on any route.
 
 Every HTTP request carries a session token (Bearer header or the login cookie). Unless the
 near-cache answers it, the gate runs one Lua script (by SHA) that
   1. reads `session:{id}` — absent means 401, and nothing is counted;
   2. counts the request (or leases a batch of tokens) in its rate-limit window
      (`ratelimit:{user_id}:{group}`), see app.lib.rate_limit;
-  3. reads the route's cached entry when the route declares `CACHE_PREFETCH_OPT` (app.lib.cache),
-     so a cached read such as `GET /api/projects/{id}` needs no further Redis call; a current entry
+  3. reads the route's cached entry when the route declares `CACHE_PREFETCH_OPT` (app.lib.cache; its
+     key may name the user, as `/api/me`'s does), so a cached read such as `GET /api/projects/{id}`
+     needs no further Redis call; a current entry
      the user may see is answered right here with its stored bytes (the handler is not entered).
 Besides the near-cache, the process remembers which user a session id belongs to (it never
 changes), needed to name the rate-limit key before the script runs; the first request of a session
@@ -185,20 +188,24 @@ class RequestGateMiddleware(ASGIMiddleware):
         near: NearCache,
         scope: Scope,
         session_id: str,
-        prefetch: cache.Prefetch,
-        wanted: tuple[str, str | None],
+        prefetch: cache.Prefetch | None,
         group: str,
         limit: Limit,
     ) -> tuple[bool, bytes | None]:
-        """A cached read answered with no Redis call: the session, a rate-limit token and the entry are
-        all held by this process. (False, None) when something is not."""
+        """Any authenticated request answered with no Redis call: the session, a rate-limit token and
+        (for a route with a cache prefetch) the entry are all held by this process. (True, body) for a
+        cached answer to send, (True, None) to go on to the handler, (False, None) when something is
+        not held (the one Redis call follows)."""
         held_session: tuple[SessionUser, str] | None = near.get(session_key(session_id))
-        if held_session is None:
+        if held_session is None or self.leases is None:
             return False, None
         user, user_id = held_session
-        held = near.get(wanted[0], wanted[1])
-        if held is None or self.leases is None:
-            return False, None
+        wanted = prefetch.entry(scope, user_id) if prefetch is not None else None
+        held = None
+        if wanted is not None:
+            held = near.get(wanted[0], wanted[1])
+            if held is None:  # the Redis call reads the entry with the session
+                return False, None
         refused = self.leases.take(rate_limit_key(user_id, group))
         if refused is None:
             return False, None
@@ -206,6 +213,8 @@ class RequestGateMiddleware(ASGIMiddleware):
             raise too_many_requests(group, limit, refused)
         scope["user"] = user
         scope["auth"] = session_id
+        if prefetch is None or wanted is None or held is None:
+            return True, None
         read, entry = held
         # The same visibility rule as the Redis path: another user's entry goes on to the handler (404).
         if prefetch.visible is not None and prefetch.visible(entry.tag, user):
@@ -222,9 +231,8 @@ class RequestGateMiddleware(ASGIMiddleware):
         if session_id is None:
             raise not_authenticated("Sign in first: send Authorization: Bearer <token> or the session cookie.")
         prefetch: cache.Prefetch | None = opt.get(cache.CACHE_PREFETCH_OPT)
-        wanted = prefetch.entry(scope) if prefetch is not None else None
-        if near is not None and prefetch is not None and wanted is not None and near.live:
-            answered, body = self._answer_from_process(near, scope, session_id, prefetch, wanted, group, limit)
+        if near is not None:
+            answered, body = self._answer_from_process(near, scope, session_id, prefetch, group, limit)
             if answered:
                 return body
         # Noted before the Redis read: a near-cache notice handled meanwhile forbids keeping what was read.
@@ -232,6 +240,7 @@ class RequestGateMiddleware(ASGIMiddleware):
         user_id = self.session_owners.get(session_id)
         if user_id is None:
             user_id = await self._session_owner(redis, session_id)
+        wanted = prefetch.entry(scope, user_id) if prefetch is not None else None
         rate_key = rate_limit_key(user_id, group)
         refused = self.leases.take(rate_key) if self.leases is not None else None
         want = self._lease_size(limit) if refused is None else 0

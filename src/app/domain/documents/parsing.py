@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.db.models import Project, ProjectDocument, utc_now
 from app.domain.budgets.changes import NewPosition
@@ -223,8 +225,15 @@ async def _store(
     document.parse_error = None
     document.parsed_at = utc_now()
     document.extracted_data = extracted_data(parsed, version=version)
-    document.indexed_content = parsed.text or None
+    document.indexed_content = None
     await session.flush()
+    indexed = await store_searchable_text(session, document, parsed.text)
+    if indexed < len(parsed.text):
+        document.extracted_data = {
+            **document.extracted_data,
+            "metadata": {**document.extracted_data["metadata"], "text_indexed_characters": indexed},
+        }
+        await session.flush()
     outcome = DocumentOutcome(
         document_id=str(document.id),
         filename=document.filename,
@@ -238,6 +247,34 @@ async def _store(
         **_outcome_skips(parsed),
     )
     return outcome, project
+
+
+# PostgreSQL's "string is too long for tsvector" (a tsvector holds at most 1 MB).
+_PROGRAM_LIMIT_EXCEEDED = "54000"
+
+
+async def store_searchable_text(session: AsyncSession, document: ProjectDocument, text: str) -> int:
+    """Store as much of `text` as the full-text indexes take; returns how many characters were kept.
+
+    The text is already bounded in characters (MAX_SEARCH_TEXT), but a tsvector is bounded in bytes of
+    distinct words and positions, which no character count predicts (a table of part numbers makes one
+    word per cell). PostgreSQL refuses the row then, so the text is halved until it fits: a search index
+    of the first megabytes finds what a person searches for, and a parse must not fail over its index.
+    """
+    while text:
+        try:
+            async with session.begin_nested():
+                await session.execute(
+                    update(ProjectDocument).where(ProjectDocument.id == document.id).values(indexed_content=text)
+                )
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) != _PROGRAM_LIMIT_EXCEEDED:
+                raise
+            text = text[: len(text) // 2]
+            continue
+        set_committed_value(document, "indexed_content", text)
+        return len(text)
+    return 0
 
 
 def _outcome_skips(parsed: ParsedDocument) -> dict[str, Any]:

@@ -51,7 +51,7 @@ def project_state_key(project_id: uuid.UUID | str) -> str:
     return f"{_STATE_KEY_PREFIX}{project_id}{_STATE_KEY_SUFFIX}"
 
 
-def _state_entry_of(scope: Scope) -> tuple[str, None] | None:
+def _state_entry_of(scope: Scope, user_id: str) -> tuple[str, None] | None:
     settings = scope["litestar_app"].state.settings
     if settings.MIGRATION_READ_FROM == "files":  # the file store answers, not the cache
         return None
