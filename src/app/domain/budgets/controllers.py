@@ -20,7 +20,6 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from redis.asyncio import Redis
 
 from app.config import Settings
-from app.db.models import Position
 from app.domain.accounts.guards import current_session_user
 from app.domain.accounts.sessions import SessionUser
 from app.domain.budgets.changes import ChangeSet, NewPosition
@@ -40,7 +39,7 @@ from app.domain.budgets.schemas import (
     VersionDetail,
     VersionSummary,
 )
-from app.domain.budgets.services import BudgetService, NewVersion, version_not_found
+from app.domain.budgets.services import BudgetService, version_not_found
 from app.domain.projects.guards import WRITES_PROJECT_DATA
 from app.domain.projects.reads import has_read_source
 from app.domain.projects.services import get_project_state
@@ -174,16 +173,21 @@ class BudgetController(Controller):
         data: JSONBody[PositionCreate],
         current_user: NamedDependency[SessionUser],
         budgets_service: NamedDependency[BudgetService],
+        redis: NamedDependency[Redis],
         if_match: IfMatch = None,
     ) -> Response[PositionChangeResult]:
         """Add a position → a new version (trigger `user_edit`)."""
         new = NewPosition(**msgspec.structs.asdict(data), source="manual")
-        result, position = await budgets_service.edit_positions(
-            current_user, project_id, "added", ChangeSet(added=[new]), {}, expected_version=parse_if_match(if_match)
+        result = await budgets_service.edit_positions(
+            current_user,
+            project_id,
+            "added",
+            ChangeSet(added=[new]),
+            {},
+            expected_version=parse_if_match(if_match),
+            redis=redis,
         )
-        return Response(
-            _change_result(result, position), status_code=HTTP_201_CREATED, headers=_etag(result.version.version)
-        )
+        return Response(result, status_code=HTTP_201_CREATED, headers=_etag(result.version.version))
 
     @patch("/positions/{position_id:uuid}")
     async def update_position(
@@ -193,21 +197,23 @@ class BudgetController(Controller):
         data: JSONBody[PositionUpdate],
         current_user: NamedDependency[SessionUser],
         budgets_service: NamedDependency[BudgetService],
+        redis: NamedDependency[Redis],
         if_match: IfMatch = None,
     ) -> Response[PositionChangeResult]:
         """Change a position → a new version; `If-Match: <version>` refuses a stale edit with 412."""
         changed = data.changed_fields()
         if not changed:
             raise InvalidInput("Send at least one field to change.", errors=[field_error("body", "is empty")])
-        result, position = await budgets_service.edit_positions(
+        result = await budgets_service.edit_positions(
             current_user,
             project_id,
             "modified",
             ChangeSet(modified={position_id: changed}),
             {"position_id": str(position_id), "fields": sorted(changed)},
             expected_version=parse_if_match(if_match),
+            redis=redis,
         )
-        return Response(_change_result(result, position), headers=_etag(result.version.version))
+        return Response(result, headers=_etag(result.version.version))
 
     @delete("/positions/{position_id:uuid}", status_code=HTTP_200_OK)
     async def delete_position(
@@ -216,22 +222,17 @@ class BudgetController(Controller):
         position_id: FromPath[uuid.UUID],
         current_user: NamedDependency[SessionUser],
         budgets_service: NamedDependency[BudgetService],
+        redis: NamedDependency[Redis],
         if_match: IfMatch = None,
     ) -> Response[PositionChangeResult]:
         """Remove a position → a new version without it (earlier versions keep it)."""
-        result, position = await budgets_service.edit_positions(
+        result = await budgets_service.edit_positions(
             current_user,
             project_id,
             "removed",
             ChangeSet(removed=[position_id]),
             {"position_id": str(position_id)},
             expected_version=parse_if_match(if_match),
+            redis=redis,
         )
-        return Response(_change_result(result, position), headers=_etag(result.version.version))
-
-
-def _change_result(result: NewVersion, position: Position | None) -> PositionChangeResult:
-    return PositionChangeResult(
-        position=PositionRead.from_model(position) if position is not None else None,
-        version=VersionSummary.from_model(result.version),
-    )
+        return Response(result, headers=_etag(result.version.version))
