@@ -22,6 +22,7 @@ from app.domain.projects.schemas import ProjectRead
 from app.domain.projects.services import lock_project
 from app.domain.projects.stages import ProjectStage
 from app.lib import cache
+from app.lib.redis import create_redis
 from app.lib.unit_of_work import CommitContext, committed_session
 from tests.support.api import ApiUser, add_position, cache_events, create_project, csv_bytes
 from tests.support.job_runs import RecordedEvents
@@ -29,7 +30,9 @@ from tests.support.job_runs import RecordedEvents
 
 @pytest.fixture
 async def redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(settings.redis_url)
+    # As every writer of the app's (API processes, SAQ workers): its invalidations also drop the keys
+    # from the API processes' near-caches, which the budget view and the list are served from.
+    client = create_redis(settings)
     yield client
     await client.aclose()
 

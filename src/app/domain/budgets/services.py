@@ -38,7 +38,6 @@ from redis.asyncio import Redis
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
-from sqlalchemy.orm import defer
 
 from app.db.models import BudgetVersion, Position, Project, utc_now
 from app.db.models.budgets import OPEN_VERSION, TRIGGER_TYPES
@@ -61,7 +60,7 @@ from app.domain.budgets.changes import (
 )
 from app.domain.budgets.queries import BUDGET_ORDER, in_version, in_version_id
 from app.domain.budgets.records import PositionRecord
-from app.domain.budgets.schemas import PositionChangeResult, PositionRead, VersionSummary
+from app.domain.budgets.schemas import PositionChangeResult, PositionRead
 from app.domain.budgets.summary import summarise_version
 from app.domain.projects.services import lock_project, project_not_found
 from app.lib.db import copy_rows
@@ -215,20 +214,6 @@ class BudgetService(RepositoryService[BudgetVersion]):
     async def version_by_number(self, project_id: uuid.UUID, number: int) -> BudgetVersion | None:
         statement = select(BudgetVersion).where(BudgetVersion.project_id == project_id, BudgetVersion.version == number)
         return (await self.db_session.execute(statement)).scalar_one_or_none()
-
-    async def list_versions(self, project_id: uuid.UUID, limit_offset: LimitOffset) -> Page[VersionSummary]:
-        # Not the diff nor the summary: an import's `changes` lists every position (300 kB of JSON
-        # for 2,000 positions), which each list of versions decoded for nothing.
-        summaries = [defer(BudgetVersion.changes, raiseload=True), defer(BudgetVersion.summary, raiseload=True)]
-        rows, total = await self.get_many_and_count(
-            limit_offset, load=summaries, project_id=project_id, order_by=[(BudgetVersion.version, True)]
-        )
-        return Page(
-            items=[VersionSummary.from_model(row) for row in rows],
-            total=total,
-            limit=limit_offset.limit,
-            offset=limit_offset.offset,
-        )
 
     async def create_version(
         self,
