@@ -151,7 +151,7 @@ async def test_every_answer_carries_the_request_id(
     assert echoed.headers.get_list("x-request-id") == ["trial-42"]
 
 
-async def test_pooled_connections_the_server_closed_are_replaced_at_checkout(settings: Settings, tmp_path: Path) -> None:
+async def test_pooled_connections_the_server_closed_are_replaced(settings: Settings, tmp_path: Path) -> None:
     """No pre-ping round trips: a pooled connection whose backend was terminated (a PostgreSQL restart,
     an idle timeout) is replaced when it is checked out, and the next requests are answered."""
     from sqlalchemy import event, text
