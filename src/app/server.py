@@ -177,7 +177,9 @@ def build_app(settings: Settings | None = None) -> Litestar:
                 HonestSwaggerRenderPlugin(path="/swagger"),
             ],
         ),
-        compression_config=CompressionConfig(backend="gzip", minimum_size=2048),
+        # Level 1, not Litestar's default 9: a 50-position page (33.5 kB of JSON) takes ~1.5 ms of the
+        # API's CPU at 9 and ~0.23 ms at 1, for 12 % more bytes on the wire (README, "The hot path").
+        compression_config=CompressionConfig(backend="gzip", minimum_size=2048, gzip_compress_level=1),
         request_max_body_size=settings.UPLOAD_MAX_BYTES + 1024 * 1024,
         debug=settings.DEBUG,
         # Logging is structlog's (app.lib.logging); Litestar's default adds a queue-listener thread per app.

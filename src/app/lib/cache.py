@@ -176,15 +176,25 @@ async def _replay_pending(redis: Redis) -> bool:
     return True
 
 
-async def _invalidate(redis: Redis, keys: Iterable[str]) -> None:
+async def _invalidate(redis: Redis, keys: Iterable[str], fills: Iterable[Fill] = (), ttl_seconds: int = 0) -> None:
     """Bump the generations and tell the API processes' near-caches in the same MULTI (both happen or
-    neither, so a failure leaves nothing half done for the replay), then wait for their acks."""
+    neither, so a failure leaves nothing half done for the replay), then wait for their acks. `fills`
+    are stored right after the bumps, each only if its key's generation is then the one it names."""
     keys = list(keys)
     notice = near_cache.notice_of(redis, keys)
     async with redis.pipeline(transaction=True) as pipe:
         for key in keys:
             pipe.incr(generation_key(key))
             pipe.expire(generation_key(key), _GENERATION_TTL_SECONDS)
+        for fill in fills:
+            # EVAL, not a registered script: a pipeline with scripts first asks SCRIPT EXISTS (a round trip).
+            pipe.eval(
+                _FILL_SCRIPT,
+                2,
+                fill.key,
+                generation_key(fill.key),
+                *_fill_args(fill.generation, fill.entry, ttl_seconds, fill.field),
+            )
         if notice is not None:
             notice.add_to(pipe)
         replies = await pipe.execute()
@@ -192,13 +202,17 @@ async def _invalidate(redis: Redis, keys: Iterable[str]) -> None:
         await near_cache.await_acks(redis, notice, *replies[-2:])
 
 
-async def invalidate(redis: Redis, *keys: str) -> None:
+async def invalidate(redis: Redis, *keys: str, fills: Iterable[Fill] = (), ttl_seconds: int = 0) -> None:
     """Make the cached entries of `keys` (every field of a hash family) stale after a committed write:
-    one generation bump per key. Never raises (a failure is replayed later)."""
+    one generation bump per key. Never raises (a failure is replayed later).
+
+    `fills` write through in the same MULTI: each entry is stored only if its key's generation, right
+    after the bump, is the one the fill names (the writer read the generation before its commit and
+    names that + 1: any other write's bump in between, even one that committed later, leaves it out)."""
     if not keys:
         return
     try:
-        await _invalidate(redis, keys)
+        await _invalidate(redis, keys, fills, ttl_seconds)
     except RedisError as exc:
         _pending_invalidations.update(keys)
         logger.warning("cache invalidation deferred: redis unavailable", keys=list(keys), error=str(exc))

@@ -17,10 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from app.config import Settings
 from app.db.models import Position, Project
+from app.domain.projects.cache import project_state_key, write_project_state
 from app.domain.projects.schemas import ProjectRead
 from app.domain.projects.services import lock_project
 from app.domain.projects.stages import ProjectStage
 from app.lib import cache
+from app.lib.redis import create_redis
 from app.lib.unit_of_work import CommitContext, committed_session
 from tests.support.api import ApiUser, add_position, cache_events, create_project, csv_bytes
 from tests.support.job_runs import RecordedEvents
@@ -28,7 +30,9 @@ from tests.support.job_runs import RecordedEvents
 
 @pytest.fixture
 async def redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(settings.redis_url)
+    # As every writer of the app's (API processes, SAQ workers): its invalidations also drop the keys
+    # from the API processes' near-caches, which the budget view and the list are served from.
+    client = create_redis(settings)
     yield client
     await client.aclose()
 
@@ -363,3 +367,23 @@ async def test_the_budget_view_is_cached_and_dropped_by_every_write_to_the_proje
     for params in ({"status": "RED"}, {"limit": 200}, {"version": 1}):
         assert (await client.get(url, params=params, headers=api_user.headers)).status_code == 200
     assert cache_events("position_page") == (hits, misses)
+
+
+async def test_a_write_through_never_hides_another_write(redis: aioredis.Redis) -> None:
+    """An edit puts the state it committed in place with its own bump, only if no other write bumped the
+    state's generation since the edit read it before its commit: that write may have committed after
+    the edit (it waited for the row lock) and bumped first."""
+    project_id = uuid.uuid4()
+    key = project_state_key(project_id)
+    state = cache.CachedBytes("owner", b'{"v":1}')
+
+    seen = await redis.get(cache.generation_key(key)) or b"0"
+    await write_project_state(redis, project_id, state, seen, ttl_seconds=60)
+    read = cache.cache_read_of(await redis.mget(cache.generation_key(key), key))
+    assert cache.current_entry(read) == state  # alone: written through
+
+    seen = await redis.get(cache.generation_key(key)) or b"0"
+    await cache.invalidate(redis, key)  # another write's bump lands between the read and ours
+    await write_project_state(redis, project_id, cache.CachedBytes("owner", b'{"v":2}'), seen, ttl_seconds=60)
+    read = cache.cache_read_of(await redis.mget(cache.generation_key(key), key))
+    assert cache.current_entry(read) is None  # dropped, not replaced: the next read loads it

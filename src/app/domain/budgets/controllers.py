@@ -9,22 +9,28 @@ responses carry `ETag: "<version>"`.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 import msgspec
 from advanced_alchemy.filters import LimitOffset
-from litestar import Controller, MediaType, Response, delete, get, patch, post
+from litestar import Controller, MediaType, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from redis.asyncio import Redis
 
 from app.config import Settings
-from app.db.models import Position
+from app.domain.accounts.guards import current_session_user
 from app.domain.accounts.sessions import SessionUser
 from app.domain.budgets.changes import ChangeSet, NewPosition
 from app.domain.budgets.deps import budget_dependencies
-from app.domain.budgets.reads import PositionQuery, PositionReads
+from app.domain.budgets.reads import (
+    DEFAULT_VERSIONS_FIELD,
+    PositionQuery,
+    PositionReads,
+    cached_default_page,
+    version_page,
+)
 from app.domain.budgets.schemas import (
     PositionChangeResult,
     PositionCreate,
@@ -33,11 +39,14 @@ from app.domain.budgets.schemas import (
     VersionDetail,
     VersionSummary,
 )
-from app.domain.budgets.services import BudgetService, NewVersion, version_not_found
+from app.domain.budgets.services import BudgetService, version_not_found
 from app.domain.projects.guards import WRITES_PROJECT_DATA
+from app.domain.projects.reads import has_read_source
 from app.domain.projects.services import get_project_state
+from app.lib.db import app_alchemy_config
 from app.lib.errors import InvalidInput, field_error
 from app.lib.input_bounds import OptionalVersionNumberParameter, VersionNumberParameter
+from app.lib.near_cache import NEAR_CACHE_STATE
 from app.lib.pagination import Filters, Page
 
 IfMatch = Annotated[str | None, HeaderParameter(name="If-Match")]
@@ -59,27 +68,65 @@ def _etag(version: int) -> dict[str, str]:
     return {"ETag": f'"{version}"'}
 
 
+async def answer_cached_positions(request: Request[Any, Any, Any]) -> Response[bytes] | None:
+    """`before_request` of the positions list: the default page (no query string) answered from the
+    cache before any dependency is resolved (no database session, no filter providers); None lets
+    the handler answer (a query, a miss, a project the user may not see, another read source)."""
+    if request.scope["query_string"] or has_read_source(request, "position_reads"):
+        return None
+    state = request.app.state
+    found = await cached_default_page(
+        state.redis, state.get(NEAR_CACHE_STATE), current_session_user(request), request.path_params["project_id"]
+    )
+    if found is None:
+        return None
+    body, number = found
+    return Response(body, media_type=MediaType.JSON, headers=_etag(number))
+
+
+async def answer_cached_versions(request: Request[Any, Any, Any]) -> Response[bytes] | None:
+    """`before_request` of the versions list: its first page (no query string) answered from the
+    cache before any dependency is resolved; None lets the handler answer (and fill the cache)."""
+    if request.scope["query_string"]:
+        return None
+    state = request.app.state
+    found = await cached_default_page(
+        state.redis,
+        state.get(NEAR_CACHE_STATE),
+        current_session_user(request),
+        request.path_params["project_id"],
+        DEFAULT_VERSIONS_FIELD,
+    )
+    return Response(found[0], media_type=MediaType.JSON) if found is not None else None
+
+
 class BudgetController(Controller):
     path = "/api/projects/{project_id:uuid}"
     tags = ["budgets"]
     dependencies = budget_dependencies()
     opt = {WRITES_PROJECT_DATA: True}
 
-    @get("/versions")
+    @get("/versions", before_request=answer_cached_versions)
     async def list_versions(
         self,
         project_id: FromPath[uuid.UUID],
-        current_user: NamedDependency[SessionUser],
-        budgets_service: NamedDependency[BudgetService],
+        request: Request[Any, Any, Any],
         limit_offset: NamedDependency[LimitOffset],
-        redis: NamedDependency[Redis],
-        settings: NamedDependency[Settings],
-    ) -> Page[VersionSummary]:
+    ) -> Response[Page[VersionSummary]]:
         """Budget versions, newest first, with trigger, totals and delta_cost."""
-        await get_project_state(
-            budgets_service.db_session, redis, current_user, project_id, ttl_seconds=settings.CACHE_TTL_SECONDS
+        # No service dependencies (each costs a task): a session is opened only to load a page.
+        state = request.app.state
+        settings: Settings = state.settings
+        body = await version_page(
+            state.redis,
+            state.get(NEAR_CACHE_STATE),
+            current_session_user(request),
+            project_id,
+            limit_offset,
+            ttl_seconds=settings.CACHE_TTL_SECONDS,
+            new_session=app_alchemy_config(request.app).get_session,
         )
-        return await budgets_service.list_versions(project_id, limit_offset)
+        return cast("Response[Page[VersionSummary]]", Response(body, media_type=MediaType.JSON))
 
     @get("/versions/{number:int}")
     async def get_version(
@@ -100,7 +147,7 @@ class BudgetController(Controller):
             raise version_not_found()
         return VersionDetail.from_model(version)
 
-    @get("/positions")
+    @get("/positions", before_request=answer_cached_positions)
     async def list_positions(
         self,
         project_id: FromPath[uuid.UUID],
@@ -126,16 +173,21 @@ class BudgetController(Controller):
         data: JSONBody[PositionCreate],
         current_user: NamedDependency[SessionUser],
         budgets_service: NamedDependency[BudgetService],
+        redis: NamedDependency[Redis],
         if_match: IfMatch = None,
     ) -> Response[PositionChangeResult]:
         """Add a position → a new version (trigger `user_edit`)."""
         new = NewPosition(**msgspec.structs.asdict(data), source="manual")
-        result, position = await budgets_service.edit_positions(
-            current_user, project_id, "added", ChangeSet(added=[new]), {}, expected_version=parse_if_match(if_match)
+        result = await budgets_service.edit_positions(
+            current_user,
+            project_id,
+            "added",
+            ChangeSet(added=[new]),
+            {},
+            expected_version=parse_if_match(if_match),
+            redis=redis,
         )
-        return Response(
-            _change_result(result, position), status_code=HTTP_201_CREATED, headers=_etag(result.version.version)
-        )
+        return Response(result, status_code=HTTP_201_CREATED, headers=_etag(result.version.version))
 
     @patch("/positions/{position_id:uuid}")
     async def update_position(
@@ -145,21 +197,23 @@ class BudgetController(Controller):
         data: JSONBody[PositionUpdate],
         current_user: NamedDependency[SessionUser],
         budgets_service: NamedDependency[BudgetService],
+        redis: NamedDependency[Redis],
         if_match: IfMatch = None,
     ) -> Response[PositionChangeResult]:
         """Change a position → a new version; `If-Match: <version>` refuses a stale edit with 412."""
         changed = data.changed_fields()
         if not changed:
             raise InvalidInput("Send at least one field to change.", errors=[field_error("body", "is empty")])
-        result, position = await budgets_service.edit_positions(
+        result = await budgets_service.edit_positions(
             current_user,
             project_id,
             "modified",
             ChangeSet(modified={position_id: changed}),
             {"position_id": str(position_id), "fields": sorted(changed)},
             expected_version=parse_if_match(if_match),
+            redis=redis,
         )
-        return Response(_change_result(result, position), headers=_etag(result.version.version))
+        return Response(result, headers=_etag(result.version.version))
 
     @delete("/positions/{position_id:uuid}", status_code=HTTP_200_OK)
     async def delete_position(
@@ -168,22 +222,17 @@ class BudgetController(Controller):
         position_id: FromPath[uuid.UUID],
         current_user: NamedDependency[SessionUser],
         budgets_service: NamedDependency[BudgetService],
+        redis: NamedDependency[Redis],
         if_match: IfMatch = None,
     ) -> Response[PositionChangeResult]:
         """Remove a position → a new version without it (earlier versions keep it)."""
-        result, position = await budgets_service.edit_positions(
+        result = await budgets_service.edit_positions(
             current_user,
             project_id,
             "removed",
             ChangeSet(removed=[position_id]),
             {"position_id": str(position_id)},
             expected_version=parse_if_match(if_match),
+            redis=redis,
         )
-        return Response(_change_result(result, position), headers=_etag(result.version.version))
-
-
-def _change_result(result: NewVersion, position: Position | None) -> PositionChangeResult:
-    return PositionChangeResult(
-        position=PositionRead.from_model(position) if position is not None else None,
-        version=VersionSummary.from_model(result.version),
-    )
+        return Response(result, headers=_etag(result.version.version))

@@ -8,6 +8,8 @@ rollback). A source honours every list filter (`status`, `category`, `code`, `q`
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -15,17 +17,22 @@ import msgspec
 from advanced_alchemy.filters import LimitOffset, StatementFilter
 from litestar import Request
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.db.models import BudgetVersion
 from app.domain.accounts.sessions import SessionUser
-from app.domain.budgets.schemas import PositionRead
+from app.domain.budgets.schemas import PositionRead, VersionSummary
 from app.domain.budgets.services import BudgetService, PositionService, version_not_found
-from app.domain.projects.cache import project_positions_key
+from app.domain.projects.cache import may_see, project_positions_key, project_state_key
 from app.domain.projects.reads import read_source
-from app.domain.projects.services import get_project_state
+from app.domain.projects.services import get_project_state, visible_state_bytes
 from app.lib import cache
-from app.lib.pagination import Page
+from app.lib.near_cache import NearCache
+from app.lib.pagination import DEFAULT_LIMIT, Page
+from app.lib.redis import run_script
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,164 @@ class DatabasePositionReads:
         if entry is None or entry.tag != str(number):  # filled for another version: answer from PostgreSQL
             return await load(), number
         return entry.body, number
+
+
+# The cache field of the default page (no query string: the latest version, `limit` 50, `offset` 0).
+DEFAULT_PAGE_FIELD = f"latest:{DEFAULT_LIMIT}:0"
+# The versions list's pages live in the same hash: every new version is a write to the project (its
+# row lock records ProjectChanged), which drops them with the positions' pages.
+_VERSIONS_FIELD_PREFIX = "versions:"
+
+
+def versions_field(limit_offset: LimitOffset) -> str:
+    return f"{_VERSIONS_FIELD_PREFIX}{limit_offset.limit}:{limit_offset.offset}"
+
+
+DEFAULT_VERSIONS_FIELD = versions_field(LimitOffset(DEFAULT_LIMIT, 0))
+
+# KEYS: the project's state entry, its generation, the positions' page hash, its generation.
+# ARGV: the page's field. Reply: generation and stored entry of each.
+_STATE_AND_PAGE_SCRIPT = (
+    cache.READ_ENTRY_LUA
+    + """
+local state_generation, state = cache_read(KEYS[1], KEYS[2], '')
+local page_generation, page = cache_read(KEYS[3], KEYS[4], ARGV[1])
+return {state_generation, state, page_generation, page}
+"""
+)
+
+
+class _StateVersion(msgspec.Struct):
+    """The one field of a cached project state that the budget view needs."""
+
+    current_version: int
+
+
+_decode_state_version = msgspec.json.Decoder(_StateVersion).decode
+
+
+def _visible_page(state: cache.CachedBytes, page: cache.CachedBytes, actor: SessionUser) -> tuple[bytes, int] | None:
+    """The page and the version it shows, if the actor may see the project and the page shows its
+    current version (else the full path answers: a 404, an empty budget, a page of an older version)."""
+    if not may_see(state.tag, actor):
+        return None
+    number = _decode_state_version(state.body).current_version
+    if number == 0 or page.tag != str(number):
+        return None
+    return page.body, number
+
+
+def _family(field: str) -> str:
+    return "version_page" if field.startswith(_VERSIONS_FIELD_PREFIX) else "position_page"
+
+
+def _count_hit(field: str) -> None:
+    cache.count("project_state", hit=True)
+    cache.count(_family(field), hit=True)
+
+
+async def cached_default_page(
+    redis: Redis, near: NearCache | None, actor: SessionUser, project_id: uuid.UUID, field: str = DEFAULT_PAGE_FIELD
+) -> tuple[bytes, int] | None:
+    """The JSON of a cached page of a project's budget (`field` of its pages' hash: by default the
+    first page of positions; ``DEFAULT_VERSIONS_FIELD``: the versions list) and the version number,
+    when the project's state and that page are cached and current; None otherwise (the caller
+    answers through the full path, which loads and stores what is missing). No database session:
+    from this process's near-cache (no Redis call) or one Redis call, whose entries the near-cache
+    keeps (dropped by the writers' notices, see app.lib.near_cache)."""
+    state_key, pages_key = project_state_key(project_id), project_positions_key(project_id)
+    if near is not None:
+        held_state, held_page = near.get(state_key), near.get(pages_key, field)
+        if held_state is not None and held_page is not None:
+            answer = _visible_page(held_state[1], held_page[1], actor)
+            if answer is not None:
+                _count_hit(field)
+                return answer
+    if not await cache.usable(redis):
+        return None
+    mark = near.mark() if near is not None else 0
+    keys = [state_key, cache.generation_key(state_key), pages_key, cache.generation_key(pages_key)]
+    try:
+        reply = await run_script(redis, _STATE_AND_PAGE_SCRIPT, keys, [field])
+    except RedisError:
+        return None  # the full path answers from PostgreSQL
+    state_read, page_read = cache.cache_read_of(reply[0:2]), cache.cache_read_of(reply[2:4])
+    state, page = cache.current_entry(state_read), cache.current_entry(page_read)
+    if state is None or page is None:
+        return None
+    answer = _visible_page(state, page, actor)
+    if answer is None:
+        return None
+    if near is not None:
+        near.put(state_key, (state_read, state), mark)  # the request gate's form of a state
+        near.put(pages_key, (page_read, page), mark, field=field)
+    _count_hit(field)
+    return answer
+
+
+# What a versions list shows: not the diff nor the summary (an import's `changes` lists every
+# position, 300 kB of JSON for 2,000 positions). Column keys are VersionSummary's field names.
+_VERSION_COLUMNS = tuple(getattr(BudgetVersion, name) for name in VersionSummary.__struct_fields__)
+
+
+async def version_page_json(session: AsyncSession, project_id: uuid.UUID, limit_offset: LimitOffset) -> bytes:
+    """The JSON of a page of the project's budget versions, newest first: one query of plain rows
+    (no ORM objects), encoded once (a second query only for a page past the end, for the total)."""
+    statement = (
+        select(*_VERSION_COLUMNS, func.count().over())
+        .where(BudgetVersion.project_id == project_id)
+        .order_by(BudgetVersion.version.desc())
+        .limit(limit_offset.limit)
+        .offset(limit_offset.offset)
+    )
+    rows = (await session.execute(statement)).all()
+    if rows:
+        total = int(rows[0][-1])
+    else:
+        counted = select(func.count()).select_from(BudgetVersion).where(BudgetVersion.project_id == project_id)
+        total = int(await session.scalar(counted) or 0)
+    names = VersionSummary.__struct_fields__
+    items = [VersionSummary(**dict(zip(names, row[:-1], strict=True))) for row in rows]
+    return _encode(Page(items=items, total=total, limit=limit_offset.limit, offset=limit_offset.offset))
+
+
+async def version_page(
+    redis: Redis,
+    near: NearCache | None,
+    actor: SessionUser,
+    project_id: uuid.UUID,
+    limit_offset: LimitOffset,
+    *,
+    ttl_seconds: int,
+    new_session: Callable[[], AbstractAsyncContextManager[AsyncSession]],
+) -> bytes:
+    """The JSON of a page of the project's budget versions; 404 if the actor may not see the project.
+    Pages up to ``CACHED_PAGE_LIMIT`` are cached with the positions' pages (tagged with the version
+    they show); a database session is opened only to load one."""
+    state = await visible_state_bytes(redis, near, actor, project_id, ttl_seconds=ttl_seconds, new_session=new_session)
+    number = _decode_state_version(state).current_version
+
+    async def load() -> bytes:
+        async with new_session() as session:
+            return await version_page_json(session, project_id, limit_offset)
+
+    if limit_offset.limit > CACHED_PAGE_LIMIT:
+        return await load()
+
+    async def load_entry() -> cache.CachedBytes:
+        return cache.CachedBytes(str(number), await load())
+
+    entry = await cache.get_or_load_entry(
+        redis,
+        project_positions_key(project_id),
+        load_entry,
+        ttl_seconds=ttl_seconds,
+        family="version_page",
+        field=versions_field(limit_offset),
+    )
+    if entry is None or entry.tag != str(number):  # filled for another version: answer from PostgreSQL
+        return await load()
+    return entry.body
 
 
 def provide_position_reads(

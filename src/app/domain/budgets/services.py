@@ -10,7 +10,8 @@ PUBLIC for other domains (imports, audits, enrichment, chat commands):
         user_id=...,
     )   # the caller commits
     # -> NewVersion(version=BudgetVersion, project=Project, position_ids={lineage_id: new position id})
-    result, position = await budgets.edit_positions(actor, project_id, "modified", changes, details, ...)
+    answer = await budgets.edit_positions(actor, project_id, "modified", changes, details, ...)  # one position
+    # -> PositionChangeResult(position=..., version=...), committed
 
 How: the project row is locked (`SELECT ... FOR UPDATE`) so versions of one project are made one
 at a time and numbered without gaps. Position rows are shared by a range of versions
@@ -25,7 +26,7 @@ entries and announces `budget_recalculated`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -33,14 +34,15 @@ from typing import Any, Literal
 import msgspec
 from advanced_alchemy.filters import LimitOffset, StatementFilter
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
+from redis.asyncio import Redis
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
-from sqlalchemy.orm import defer
 
 from app.db.models import BudgetVersion, Position, Project, utc_now
 from app.db.models.budgets import OPEN_VERSION, TRIGGER_TYPES
 from app.domain.accounts.sessions import SessionUser
+from app.domain.budgets import edits
 from app.domain.budgets.changes import (
     PRICE_INTEGER_DIGITS,
     PRICE_PLACES,
@@ -58,10 +60,9 @@ from app.domain.budgets.changes import (
 )
 from app.domain.budgets.queries import BUDGET_ORDER, in_version, in_version_id
 from app.domain.budgets.records import PositionRecord
-from app.domain.budgets.schemas import PositionRead, VersionSummary
+from app.domain.budgets.schemas import PositionChangeResult, PositionRead
 from app.domain.budgets.summary import summarise_version
-from app.domain.projects.changes import ProjectEdited
-from app.domain.projects.services import lock_project
+from app.domain.projects.services import lock_project, project_not_found
 from app.lib.db import copy_rows
 from app.lib.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, field_error
 from app.lib.events import project_channel
@@ -133,16 +134,34 @@ def validate_amounts(values: dict[str, Any], *, prefix: str = "") -> None:
 
 def version_announcement(version: BudgetVersion) -> LiveEvent:
     """`budget_recalculated` for the project's live clients (published after the version's commit)."""
+    return version_event(
+        version.project_id,
+        version.version,
+        version.trigger_type,
+        version.total_positions,
+        version.total_cost,
+        version.delta_cost,
+    )
+
+
+def version_event(
+    project_id: uuid.UUID,
+    version: int,
+    trigger_type: str,
+    total_positions: int,
+    total_cost: Decimal,
+    delta_cost: Decimal,
+) -> LiveEvent:
     return LiveEvent(
-        project_channel(version.project_id),
+        project_channel(project_id),
         "budget_recalculated",
         {
-            "project_id": str(version.project_id),
-            "version": version.version,
-            "trigger_type": version.trigger_type,
-            "total_positions": version.total_positions,
-            "total_cost": str(version.total_cost),
-            "delta_cost": str(version.delta_cost),
+            "project_id": str(project_id),
+            "version": version,
+            "trigger_type": trigger_type,
+            "total_positions": total_positions,
+            "total_cost": str(total_cost),
+            "delta_cost": str(delta_cost),
         },
     )
 
@@ -195,20 +214,6 @@ class BudgetService(RepositoryService[BudgetVersion]):
     async def version_by_number(self, project_id: uuid.UUID, number: int) -> BudgetVersion | None:
         statement = select(BudgetVersion).where(BudgetVersion.project_id == project_id, BudgetVersion.version == number)
         return (await self.db_session.execute(statement)).scalar_one_or_none()
-
-    async def list_versions(self, project_id: uuid.UUID, limit_offset: LimitOffset) -> Page[VersionSummary]:
-        # Not the diff nor the summary: an import's `changes` lists every position (300 kB of JSON
-        # for 2,000 positions), which each list of versions decoded for nothing.
-        summaries = [defer(BudgetVersion.changes, raiseload=True), defer(BudgetVersion.summary, raiseload=True)]
-        rows, total = await self.get_many_and_count(
-            limit_offset, load=summaries, project_id=project_id, order_by=[(BudgetVersion.version, True)]
-        )
-        return Page(
-            items=[VersionSummary.from_model(row) for row in rows],
-            total=total,
-            limit=limit_offset.limit,
-            offset=limit_offset.offset,
-        )
 
     async def create_version(
         self,
@@ -315,36 +320,81 @@ class BudgetService(RepositoryService[BudgetVersion]):
         details: dict[str, Any],
         *,
         expected_version: int | None,
-    ) -> tuple[NewVersion, Position | None]:
-        """A user's edit of one position → a committed version (trigger `user_edit`) and a
-        `position_updated` event; returns the version and the position as it is in it (None when removed)."""
-        result = await self.create_version(
-            project_id,
-            "user_edit",
-            {"action": f"{_ACTION_VERBS[action]}_position", **details},
-            changes=changes,
+        redis: Redis | None = None,
+    ) -> PositionChangeResult:
+        """A user's edit of ONE position → a committed version (trigger `user_edit`) and a
+        `position_updated` event; returns the position as it is in the new version (None when removed)
+        and the version. The rules of `create_version`, in a handful of statements (app.domain.budgets.edits);
+        `redis` lets the project's new state be written through to the cache with the commit's
+        invalidation (without it the next read loads it)."""
+        if len(changes.added) + len(changes.modified) + len(changes.removed) != 1:
+            raise ValueError("edit_positions changes exactly one position")
+        session = self.db_session
+        reference = None if action == "added" else next(iter(changes.referenced_ids()))
+        found = await edits.lock_and_read(session, actor, project_id, reference)
+        if found is None:
+            raise project_not_found()
+        if expected_version is not None and expected_version != found.current_version:
+            raise PreconditionFailed(
+                f"The budget changed: the latest version is {found.current_version}, "
+                f"not {expected_version}. Reload and try again.",
+                headers={"ETag": f'"{found.current_version}"'},
+                extra={"current_version": found.current_version},
+            )
+        by_reference: dict[uuid.UUID, Any] = {}
+        if reference is not None:
+            if found.version_id is None:
+                raise position_not_found()
+            if found.position is None:
+                raise await self._position_gone(project_id, reference, found.reference_lineage or reference)
+            by_reference[reference] = found.position
+        plan = plan_change_set(by_reference, changes)
+        new_row = None
+        if plan.rows:
+            lineage_id, values, created_at = plan.rows[0]
+            position_id = uuid.uuid4()
+            new_row = (position_id, lineage_id, values, created_at)
+            for entry in (*plan.changes["added"], *plan.changes["modified"]):
+                entry["position_id"] = str(position_id)
+        # Read before the commit (the write-through's condition, see edits.state_generation).
+        generation = await edits.state_generation(redis, project_id)
+        written = await edits.write_version(
+            session,
+            project_id=project_id,
+            read=found,
             user_id=actor.id,
-            actor=actor,
-            expected_version=expected_version,
+            trigger_details={"action": f"{_ACTION_VERBS[action]}_position", **details},
+            changes=plan.changes,
+            excluded_lineage=next(iter(plan.excluded_lineages), None),
+            new_row=new_row,
+            generation=generation,
         )
-        reference = next(iter(result.position_ids)) if action == "added" else next(iter(changes.referenced_ids()))
-        lineage_id = result.lineages.get(reference, reference)
-        position = None
-        if action != "removed":
-            position = await self.position_in_version(result.version.id, lineage_id)
-            if position is None:
-                raise NotFound("The position does not exist.")
-        announced = position_announcement(
-            result.project.id,
-            result.version.version,
-            action,
-            position.lineage_id if position else lineage_id,
-            position.id if position else None,
+        version = written.version
+        position = written.position
+        if position is None and found.position is not None and action != "removed":  # nothing changed
+            position = PositionRead.from_model(found.position)
+        if action == "added":
+            lineage = plan.rows[0][0]
+        else:
+            assert reference is not None
+            lineage = plan.lineages[reference]
+        record(
+            session,
+            version_event(
+                project_id,
+                version.version,
+                version.trigger_type,
+                version.total_positions,
+                written.total_cost,
+                written.delta_cost,
+            ),
         )
-        record(self.db_session, announced)
-        record(self.db_session, ProjectEdited(result.project.id))  # write-through: the client reads it next
-        await self.db_session.commit()
-        return result, position
+        record(
+            session,
+            position_announcement(project_id, version.version, action, lineage, position.id if position else None),
+        )
+        await session.commit()
+        return PositionChangeResult(position=position, version=version)
 
     async def position_in_version(self, version_id: uuid.UUID, lineage_id: uuid.UUID) -> Position | None:
         statement = select(Position).where(in_version_id(version_id), Position.lineage_id == lineage_id)
@@ -370,60 +420,13 @@ class BudgetService(RepositoryService[BudgetVersion]):
     async def _plan_change_set(
         self, project_id: uuid.UUID, previous: BudgetVersion | None, changes: ChangeSet
     ) -> _Plan:
-        plan = _Plan()
         referenced = changes.referenced_ids()
         by_reference: dict[uuid.UUID, Position] = {}
         if referenced:
             if previous is None:
                 raise position_not_found()
             by_reference = await self._latest_by_reference(project_id, previous, referenced)
-            plan.lineages = {reference: by_reference[reference].lineage_id for reference in referenced}
-        removed_lineages: set[uuid.UUID] = set()
-        for reference in changes.removed:
-            position = by_reference[reference]
-            if position.lineage_id in removed_lineages:
-                continue
-            removed_lineages.add(position.lineage_id)
-            plan.excluded_lineages.add(position.lineage_id)
-            plan.changes["removed"].append(
-                summary(position_values(position), lineage_id=position.lineage_id, position_id=position.id)
-            )
-        for reference, change in changes.modified.items():
-            position = by_reference[reference]
-            if position.lineage_id in removed_lineages:
-                raise InvalidInput("A position cannot be changed and removed in one version.")
-            before = position_values(position)
-            # The sent amounts first: a line total is derived from them (Infinity, 1e309 → 400, not a crash).
-            validate_amounts(dict(change))
-            try:
-                after = apply_modification(before, change)
-            except ValueError as exc:
-                raise InvalidInput(str(exc)) from exc
-            validate_amounts(after)
-            diff = field_changes(before, after)
-            if not diff:
-                continue
-            plan.excluded_lineages.add(position.lineage_id)
-            plan.rows.append((position.lineage_id, after, position.created_at))
-            plan.changes["modified"].append(
-                {
-                    "lineage_id": str(position.lineage_id),
-                    "position_id": None,
-                    "previous_position_id": str(position.id),
-                    "code": after.get("code"),
-                    "description": after.get("description"),
-                    "fields": diff,
-                }
-            )
-        for index, new in enumerate(changes.added):
-            prefix = f"added[{index}]." if len(changes.added) > 1 else ""
-            validate_amounts(msgspec.structs.asdict(new), prefix=prefix)  # before the total is derived
-            values = new.column_values()
-            validate_amounts(values, prefix=prefix)
-            lineage_id = uuid.uuid4()
-            plan.rows.append((lineage_id, values, None))
-            plan.changes["added"].append(summary(values, lineage_id=lineage_id, position_id=lineage_id))
-        return plan
+        return plan_change_set(by_reference, changes)
 
     async def _latest_by_reference(
         self, project_id: uuid.UUID, latest: BudgetVersion, references: set[uuid.UUID]
@@ -545,6 +548,60 @@ class _Plan:
     )
     position_ids: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
     lineages: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+
+
+def plan_change_set(by_reference: Mapping[uuid.UUID, Any], changes: ChangeSet) -> _Plan:
+    """What a change set does to the latest version; `by_reference`: each referenced id → its lineage's
+    position in the latest version (a Position, or any object with its attributes). Pure: refusals
+    (amounts that do not fit, changed and removed at once) raise before anything is written."""
+    plan = _Plan()
+    plan.lineages = {reference: position.lineage_id for reference, position in by_reference.items()}
+    removed_lineages: set[uuid.UUID] = set()
+    for reference in changes.removed:
+        position = by_reference[reference]
+        if position.lineage_id in removed_lineages:
+            continue
+        removed_lineages.add(position.lineage_id)
+        plan.excluded_lineages.add(position.lineage_id)
+        plan.changes["removed"].append(
+            summary(position_values(position), lineage_id=position.lineage_id, position_id=position.id)
+        )
+    for reference, change in changes.modified.items():
+        position = by_reference[reference]
+        if position.lineage_id in removed_lineages:
+            raise InvalidInput("A position cannot be changed and removed in one version.")
+        before = position_values(position)
+        # The sent amounts first: a line total is derived from them (Infinity, 1e309 → 400, not a crash).
+        validate_amounts(dict(change))
+        try:
+            after = apply_modification(before, change)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from exc
+        validate_amounts(after)
+        diff = field_changes(before, after)
+        if not diff:
+            continue
+        plan.excluded_lineages.add(position.lineage_id)
+        plan.rows.append((position.lineage_id, after, position.created_at))
+        plan.changes["modified"].append(
+            {
+                "lineage_id": str(position.lineage_id),
+                "position_id": None,
+                "previous_position_id": str(position.id),
+                "code": after.get("code"),
+                "description": after.get("description"),
+                "fields": diff,
+            }
+        )
+    for index, new in enumerate(changes.added):
+        prefix = f"added[{index}]." if len(changes.added) > 1 else ""
+        validate_amounts(msgspec.structs.asdict(new), prefix=prefix)  # before the total is derived
+        values = new.column_values()
+        validate_amounts(values, prefix=prefix)
+        lineage_id = uuid.uuid4()
+        plan.rows.append((lineage_id, values, None))
+        plan.changes["added"].append(summary(values, lineage_id=lineage_id, position_id=lineage_id))
+    return plan
 
 
 class PositionService(RepositoryService[Position]):

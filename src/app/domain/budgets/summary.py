@@ -9,6 +9,7 @@ it had when it was resolved (`JUDGED_COLUMNS`), so a version made by an edit cou
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -58,17 +59,21 @@ _TOTALS_SQL = """
     ) AS j
     GROUP BY GROUPING SETS ((j.object_code), (j.category), (j.status, j.resolved), ())
 """
-_TOTALS = text(
-    _TOTALS_SQL.format(
-        resolved=f"(r.id IS NOT NULL AND {unchanged_sql('p', 'rp')})",
-        in_version=IN_VERSION_SQL,
-        resolutions="""LEFT JOIN finding_resolutions r
+_TOTALS_RESOLVED_SQL = _TOTALS_SQL.format(
+    resolved=f"(r.id IS NOT NULL AND {unchanged_sql('p', 'rp')})",
+    in_version=IN_VERSION_SQL,
+    resolutions="""LEFT JOIN finding_resolutions r
             ON r.project_id = p.project_id AND r.lineage_id = p.lineage_id AND r.expert_role = 'orchestrator'
         LEFT JOIN positions rp ON rp.id = r.position_id""",
-    )
 )
-_TOTALS_UNRESOLVED = text(_TOTALS_SQL.format(resolved="false", in_version=IN_VERSION_SQL, resolutions=""))
-_HAS_RESOLUTIONS = text("SELECT EXISTS (SELECT 1 FROM finding_resolutions WHERE project_id = :project_id)")
+_TOTALS_UNRESOLVED_SQL = _TOTALS_SQL.format(resolved="false", in_version=IN_VERSION_SQL, resolutions="")
+_TOTALS = text(_TOTALS_RESOLVED_SQL)
+_TOTALS_UNRESOLVED = text(_TOTALS_UNRESOLVED_SQL)
+# The same queries for the driver's own placeholders (app.domain.budgets.edits runs them on asyncpg).
+TOTALS_DRIVER_SQL = _TOTALS_RESOLVED_SQL.replace(":version_id", "$1")
+TOTALS_UNRESOLVED_DRIVER_SQL = _TOTALS_UNRESOLVED_SQL.replace(":version_id", "$1")
+HAS_RESOLUTIONS_SQL = "EXISTS (SELECT 1 FROM finding_resolutions WHERE project_id = {project_id})"
+_HAS_RESOLUTIONS = text("SELECT " + HAS_RESOLUTIONS_SQL.format(project_id=":project_id"))
 # GROUPING() of each set: a bit per column left out (object_code 8, category 4, status 2, resolved 1).
 _BY_OBJECT, _BY_CATEGORY, _BY_VERDICT, _ALL = 0b0111, 0b1011, 0b1100, 0b1111
 
@@ -103,12 +108,11 @@ class VersionTotals:
         project.issues_resolved_amber = self.resolved["AMBER"]
 
 
-async def summarise_version(session: AsyncSession, version: BudgetVersion) -> VersionTotals:
-    """Compute the version's totals and store them in `version.summary` (flushed with the session)."""
+def totals_of(rows: Iterable[Any]) -> VersionTotals:
+    """The totals from the rows of the totals query (grouping, object_code, category, status, resolved,
+    positions, total_cost)."""
     totals = VersionTotals()
-    params: dict[str, uuid.UUID] = {"version_id": version.id}
-    resolutions = await session.scalar(_HAS_RESOLUTIONS, {"project_id": version.project_id})
-    for row in (await session.execute(_TOTALS if resolutions else _TOTALS_UNRESOLVED, params)).mappings():
+    for row in rows:
         grouping, count, cost = row["grouping"], int(row["positions"]), Decimal(row["total_cost"])
         if grouping == _ALL:
             totals.positions, totals.total_cost = count, cost
@@ -126,5 +130,13 @@ async def summarise_version(session: AsyncSession, version: BudgetVersion) -> Ve
                 totals.open[status] += count
     totals.by_object.sort(key=lambda entry: (entry["object_code"] is None, entry["object_code"] or ""))
     totals.by_category.sort(key=lambda entry: (entry["category"] is None, entry["category"] or ""))
+    return totals
+
+
+async def summarise_version(session: AsyncSession, version: BudgetVersion) -> VersionTotals:
+    """Compute the version's totals and store them in `version.summary` (flushed with the session)."""
+    params: dict[str, uuid.UUID] = {"version_id": version.id}
+    resolutions = await session.scalar(_HAS_RESOLUTIONS, {"project_id": version.project_id})
+    totals = totals_of((await session.execute(_TOTALS if resolutions else _TOTALS_UNRESOLVED, params)).mappings())
     version.summary = totals.summary()
     return totals

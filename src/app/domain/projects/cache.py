@@ -87,6 +87,22 @@ async def invalidate_project(redis: Redis, project_id: uuid.UUID | str, *, posit
     await cache.invalidate(redis, *keys)
 
 
+async def write_project_state(
+    redis: Redis, project_id: uuid.UUID | str, state: cache.CachedBytes, generation: bytes | None, *, ttl_seconds: int
+) -> None:
+    """`invalidate_project` that also puts the project's new state in place, in the same MULTI (a
+    write-through without reading PostgreSQL again): `state` is the project's row as its writer
+    committed it, `generation` the state's generation that writer read before its commit (under the
+    row lock or before it). The state is stored only if the bump makes exactly the next generation,
+    i.e. no other write bumped it in between; a later writer that bumps after it makes it stale as
+    usual. `generation=None` only drops. Never raises."""
+    key = project_state_key(project_id)
+    fills = []
+    if generation is not None and generation.isdigit():
+        fills.append(cache.Fill(key, str(int(generation) + 1).encode(), state))
+    await cache.invalidate(redis, key, project_positions_key(project_id), fills=fills, ttl_seconds=ttl_seconds)
+
+
 async def invalidate_user_projects(redis: Redis, owner_id: uuid.UUID | str) -> None:
     """Forget every list page of a user (membership, order or total may have changed); after the commit."""
     await cache.invalidate(redis, user_projects_key(owner_id))

@@ -29,7 +29,9 @@ from app.domain.projects.cache import (
     invalidate_project,
     invalidate_user_projects,
     refresh_project_state,
+    write_project_state,
 )
+from app.lib.cache import CachedBytes
 from app.lib.unit_of_work import CommitContext, record
 
 
@@ -69,6 +71,26 @@ class ProjectEdited:
             await refresh_project_state(
                 context.redis, session, self.project_id, ttl_seconds=context.settings.CACHE_TTL_SECONDS
             )
+
+
+@dataclass(frozen=True)
+class ProjectStateWritten(ProjectChanged):
+    """A write that knows the project's committed row (an edit's ``UPDATE … RETURNING``): after the
+    commit the cache is dropped and ``state`` put in place in one Redis MULTI, unless another write
+    bumped the state's generation since ``generation`` was read before the commit (see
+    ``write_project_state``). Listeners see it as the ``ProjectChanged`` it is."""
+
+    state: CachedBytes = field(compare=False, hash=False, default=CachedBytes("", b""))
+    generation: bytes | None = field(compare=False, hash=False, default=None)
+
+    async def after_commit(self, context: CommitContext) -> None:
+        await write_project_state(
+            context.redis,
+            self.project_id,
+            self.state,
+            self.generation if self.state.body else None,
+            ttl_seconds=context.settings.CACHE_TTL_SECONDS,
+        )
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,23 @@ from app.domain.accounts.sessions import SessionUser
 from app.domain.projects.cache import PREFETCH_PROJECT_STATE
 from app.domain.projects.deps import project_dependencies
 from app.domain.projects.guards import WRITES_PROJECT_DATA
-from app.domain.projects.reads import ProjectReads, project_reads_for
+from app.domain.projects.reads import ProjectReads, has_read_source, project_reads_for
 from app.domain.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate
-from app.domain.projects.services import ProjectPage, ProjectService
+from app.domain.projects.services import ProjectPage, ProjectService, cached_default_list
 from app.lib.cache import CACHE_PREFETCH_OPT
+from app.lib.near_cache import NEAR_CACHE_STATE
 from app.lib.pagination import Filters, aware_bounds
+
+
+async def answer_cached_list(request: Request[Any, Any, Any]) -> Response[bytes] | None:
+    """`before_request` of the list: the default page (no query string) answered from the cache
+    before any dependency is resolved (no database session, no filter providers); None lets the
+    handler answer (a query, a miss, an administrator, another read source)."""
+    if request.scope["query_string"] or has_read_source(request, "project_reads"):
+        return None
+    state = request.app.state
+    body = await cached_default_list(state.redis, state.get(NEAR_CACHE_STATE), current_session_user(request))
+    return Response(body, media_type=MediaType.JSON) if body is not None else None
 
 
 class ProjectController(Controller):
@@ -30,7 +42,7 @@ class ProjectController(Controller):
     dependencies = project_dependencies()
     opt = {WRITES_PROJECT_DATA: True}
 
-    @get()
+    @get(before_request=answer_cached_list)
     async def list_projects(
         self,
         current_user: NamedDependency[SessionUser],

@@ -90,6 +90,11 @@ def read_source(request: Request[Any, Any, Any], name: str) -> Any | None:
     return factory(request) if factory is not None else None
 
 
+def has_read_source(request: Request[Any, Any, Any], name: str) -> bool:
+    """Whether a plug-in provides the source `name` (then the cache is not the core's to answer from)."""
+    return name in (request.app.state.get(READ_SOURCES) or {})
+
+
 def project_reads_for(request: Request[Any, Any, Any], db_session: AsyncSession | None = None) -> ProjectReads:
     found: ProjectReads | None = read_source(request, "project_reads")
     if found is not None:

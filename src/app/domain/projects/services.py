@@ -23,7 +23,7 @@ from typing import Any
 
 import msgspec
 import structlog
-from advanced_alchemy.filters import LimitOffset, StatementFilter
+from advanced_alchemy.filters import BeforeAfter, LimitOffset, StatementFilter
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -48,7 +48,8 @@ from app.domain.projects.changes import ProjectChanged, ProjectDeleted, ProjectE
 from app.domain.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate
 from app.lib import cache
 from app.lib.errors import NotFound
-from app.lib.pagination import Page
+from app.lib.near_cache import NearCache
+from app.lib.pagination import DEFAULT_LIMIT, Page
 from app.lib.services import RepositoryService
 from app.lib.unit_of_work import record
 
@@ -127,6 +128,25 @@ async def project_state_bytes(
     return entry.body
 
 
+async def visible_state_bytes(
+    redis: Redis,
+    near: NearCache | None,
+    actor: SessionUser,
+    project_id: uuid.UUID,
+    *,
+    ttl_seconds: int,
+    new_session: Callable[[], AbstractAsyncContextManager[AsyncSession]],
+) -> bytes:
+    """``project_state_bytes`` that first looks in this process's near-cache (the request gate keeps
+    the states it reads there): a project's sub-resources check visibility with no Redis call."""
+    held = near.get(project_state_key(project_id)) if near is not None else None
+    if held is not None and may_see(held[1].tag, actor):
+        cache.count("project_state", hit=True)
+        body: bytes = held[1].body
+        return body
+    return await project_state_bytes(redis, actor, project_id, ttl_seconds=ttl_seconds, new_session=new_session)
+
+
 async def get_project_state(
     db_session: AsyncSession, redis: Redis, actor: SessionUser, project_id: uuid.UUID, *, ttl_seconds: int
 ) -> ProjectRead:
@@ -163,6 +183,63 @@ def _page_json(items: list[bytes], total: int, limit_offset: LimitOffset) -> byt
     """A ``ProjectPage`` as msgspec would encode it, around items that are already JSON."""
     tail = f'],"total":{total},"limit":{limit_offset.limit},"offset":{limit_offset.offset}}}'
     return b'{"items":[' + b",".join(items) + tail.encode()
+
+
+# The filters and page of `GET /api/projects` without a query string, as the list's dependencies
+# give them (the `created_at` bounds are always there, empty), and the cache field of that query.
+DEFAULT_LIST_QUERY: tuple[list[StatementFilter], LimitOffset] = (
+    [BeforeAfter("created_at", None, None)],
+    LimitOffset(DEFAULT_LIMIT, 0),
+)
+DEFAULT_LIST_FIELD = _list_cache_field(*DEFAULT_LIST_QUERY)
+
+
+async def cached_default_list(redis: Redis, near: NearCache | None, actor: SessionUser) -> bytes | None:
+    """The JSON of the actor's default list page (no query string) when the page and every project
+    it shows are cached and current; None otherwise (the caller answers through ``list_for``, which
+    loads and stores what is missing). No database session: a hit is served from this process's
+    near-cache (no Redis call) or from one Redis call, whose entries the near-cache then keeps (they
+    are dropped by the same notices as the request gate's, see app.lib.near_cache)."""
+    if actor.is_admin:  # an administrator's list is not cached (``list_for``)
+        return None
+    owner = str(actor.id)
+    page_key = user_projects_key(owner)
+    limit_offset = DEFAULT_LIST_QUERY[1]
+    if near is not None:
+        held = near.get(page_key, DEFAULT_LIST_FIELD)
+        if held is not None:
+            bodies = []
+            for project_id in held.ids:
+                item = near.get(project_state_key(project_id))
+                if item is None or item[1].tag != owner:
+                    break
+                bodies.append(item[1].body)
+            else:
+                cache.count("project_list", hit=True)
+                return _page_json(bodies, held.total, limit_offset)
+    if not await cache.usable(redis):
+        return None
+    mark = near.mark() if near is not None else 0
+    try:
+        page_read, item_reads = await read_list_page(redis, owner, DEFAULT_LIST_FIELD)
+    except RedisError:
+        return None  # ``list_for`` answers from PostgreSQL
+    stored = cache.current_entry(page_read)
+    if stored is None or stored.tag != owner:
+        return None
+    page = list_page_of(stored)
+    held_items = []
+    for read in item_reads:
+        entry = cache.current_entry(read)
+        if entry is None or entry.tag != owner:
+            return None
+        held_items.append((read, entry))
+    if near is not None:
+        near.put(page_key, page, mark, field=DEFAULT_LIST_FIELD)
+        for project_id, item in zip(page.ids, held_items, strict=True):
+            near.put(project_state_key(project_id), item, mark)  # the request gate's form of a state
+    cache.count("project_list", hit=True)
+    return _page_json([entry.body for _, entry in held_items], page.total, limit_offset)
 
 
 def keep_migration_keys(current: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:

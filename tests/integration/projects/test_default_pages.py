@@ -1,0 +1,137 @@
+"""The default pages (`GET /api/projects`, `.../positions`, `.../versions` without a query string) are
+answered before the handler's dependencies: from the instance's near-cache with no Redis call once
+warm, yet an edit made through another instance is seen by the very next read, and another user's
+project stays a 404 however warm the cache is."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from app.config import Settings
+from app.lib import near_cache
+from tests.support.api import ApiUser, add_position, api_settings, build_test_app, create_project
+
+
+@pytest.fixture
+async def other_instance(settings: Settings, tmp_path: Path) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    """A second API instance (its own app, Redis pool, engine and near-cache) on the same PostgreSQL and Redis."""
+    async with AsyncTestClient(app=build_test_app(api_settings(settings, str(tmp_path / "storage")))) as client:
+        yield client
+
+
+async def until_live(client: AsyncTestClient[Litestar], seconds: float = 10.0) -> None:
+    near: near_cache.NearCache = client.app.state[near_cache.NEAR_CACHE_STATE]
+    deadline = time.monotonic() + seconds
+    while not near.live:
+        assert time.monotonic() < deadline, "the near-cache subscription did not become live"
+        await asyncio.sleep(0.01)
+
+
+@contextmanager
+def redis_calls(client: AsyncTestClient[Litestar]) -> Iterator[list[tuple[Any, ...]]]:
+    """The commands the instance's Redis client sends meanwhile (its pipelines aside)."""
+    redis = client.app.state.redis
+    calls: list[tuple[Any, ...]] = []
+    execute = redis.execute_command
+
+    async def counted(*args: Any, **options: Any) -> Any:
+        calls.append(args)
+        return await execute(*args, **options)
+
+    redis.execute_command = counted
+    try:
+        yield calls
+    finally:
+        redis.execute_command = execute
+
+
+def _urls(project_id: str) -> list[str]:
+    return ["/api/projects", f"/api/projects/{project_id}/positions", f"/api/projects/{project_id}/versions"]
+
+
+async def _warm(client: AsyncTestClient[Litestar], user: ApiUser, urls: list[str]) -> dict[str, Any]:
+    """Read each page until the instance answers it from its near-cache (no Redis call), checking that
+    this answer is the one its first read gave (loaded by the handler); those answers."""
+    await until_live(client)
+    answers = {}
+    for url in urls:
+        first = await client.get(url, headers=user.headers)
+        assert first.status_code == 200, first.text
+        for _ in range(2):  # a miss fills the cache, a hit from Redis fills the near-cache
+            assert (await client.get(url, headers=user.headers)).status_code == 200
+        with redis_calls(client) as calls:
+            response = await client.get(url, headers=user.headers)
+        assert response.status_code == 200, response.text
+        assert calls == [], f"{url} answered from the near-cache without Redis"
+        assert response.json() == first.json()
+        for header in ("etag", "content-type"):
+            assert response.headers.get(header) == first.headers.get(header), header
+        answers[url] = response
+    return answers
+
+
+async def test_warm_default_pages_make_no_redis_call_and_answer_as_the_handler_does(
+    client: AsyncTestClient[Litestar], api_user: ApiUser
+) -> None:
+    project = await create_project(client, api_user)
+    await add_position(client, api_user, project["id"])
+    await add_position(client, api_user, project["id"], code="272326")
+    urls = _urls(project["id"])
+    warm = await _warm(client, api_user, urls)
+    for url in urls:  # a query string takes the handler (its dependencies, its filters), same page
+        response = await client.get(f"{url}?limit=50&offset=0", headers=api_user.headers)
+        assert response.status_code == 200, response.text
+        assert response.json() == warm[url].json()
+        assert response.headers.get("etag") == warm[url].headers.get("etag")
+    assert warm[urls[1]].headers["etag"] == '"2"'
+    assert sorted(p["code"] for p in warm[urls[1]].json()["items"]) == ["272325", "272326"]
+    assert [v["version"] for v in warm[urls[2]].json()["items"]] == [2, 1]
+
+
+async def test_an_edit_is_seen_by_the_next_default_page_elsewhere(
+    client: AsyncTestClient[Litestar], other_instance: AsyncTestClient[Litestar], api_user: ApiUser
+) -> None:
+    project = await create_project(client, api_user)
+    position = (await add_position(client, api_user, project["id"]))["position"]
+    urls = _urls(project["id"])
+    await _warm(other_instance, api_user, urls)
+    edited = await client.patch(
+        f"/api/projects/{project['id']}/positions/{position['lineage_id']}",
+        json={"quantity": "7"},
+        headers=api_user.headers,
+    )
+    assert edited.status_code == 200, edited.text
+    listing, positions, versions = [(await other_instance.get(url, headers=api_user.headers)) for url in urls]
+    assert [p["current_version"] for p in listing.json()["items"]] == [2]
+    assert positions.headers["etag"] == '"2"'
+    assert [p["quantity"] for p in positions.json()["items"]] == ["7.0000"]
+    assert [v["version"] for v in versions.json()["items"]] == [2, 1]
+    renamed = await client.patch(
+        f"/api/projects/{project['id']}", json={"name": "Nové jméno"}, headers=api_user.headers
+    )
+    assert renamed.status_code == 200, renamed.text
+    listing = await other_instance.get(urls[0], headers=api_user.headers)
+    assert [p["name"] for p in listing.json()["items"]] == ["Nové jméno"]
+
+
+async def test_another_users_project_is_a_404_however_warm(
+    client: AsyncTestClient[Litestar], api_user: ApiUser, other_user: ApiUser
+) -> None:
+    project = await create_project(client, api_user)
+    await add_position(client, api_user, project["id"])
+    urls = _urls(project["id"])
+    await _warm(client, api_user, urls)
+    await create_project(client, other_user, name="Cizí projekt")
+    for url in urls[1:]:
+        assert (await client.get(url, headers=other_user.headers)).status_code == 404
+    listing = await client.get(urls[0], headers=other_user.headers)
+    assert [p["name"] for p in listing.json()["items"]] == ["Cizí projekt"]
