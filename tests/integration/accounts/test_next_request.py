@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.config import Settings
 from app.db.models import Project, User
+from app.domain.accounts.cache import me_key
 from app.domain.projects.cache import project_state_key
 from app.lib import cache, near_cache
 from app.lib.redis import create_redis
@@ -294,6 +295,12 @@ async def test_me_is_answered_from_the_near_cache_and_follows_the_users_changes_
     user = await signed_in_user(client)
     me = await _warm_me(other_instance, user)
     assert (me["id"], me["email"], me["role"], me["status"]) == (user.id, user.email, "user", "pending")
+    # The body not held, the session held: one Redis call reads the body, not the session again.
+    near_of(other_instance).drop([me_key(user.id)])
+    with redis_calls(other_instance) as calls:
+        assert await _me(other_instance, user) == me
+    assert [call[0] for call in calls] == ["EVALSHA"]
+    assert not [arg for arg in calls[0] if str(arg).startswith("session:")]
 
     # A role change by an administrator in the other instance.
     changed = await client.patch(f"/api/admin/users/{user.id}", json={"role": "pro"}, headers=admin.headers)

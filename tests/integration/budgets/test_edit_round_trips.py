@@ -23,8 +23,8 @@ from tests.support.api import (
 )
 
 # BEGIN, the row lock, one read, one write, the totals, the totals onto version and project, COMMIT;
-# plus the pool's pre-ping of the checked-out connection (up to 3). Before: 22 and a COPY.
-MOST_STATEMENTS = 10
+# no pre-ping (app.lib.db). Before: 22 statements (3 of them pre-pings) and a COPY.
+MOST_STATEMENTS = 7
 
 
 async def test_a_position_edit_sends_a_handful_of_statements(settings: Settings, tmp_path: Path) -> None:

@@ -9,21 +9,22 @@ session keys; an edit its cache keys), so each takes effect on the very next req
 
 Every HTTP request carries a session token (Bearer header or the login cookie). Unless the
 near-cache answers it, the gate runs one Lua script (by SHA) that
-  1. reads `session:{id}` — absent means 401, and nothing is counted;
+  1. reads `session:{id}` (unless the near-cache holds it) — absent means 401, and nothing is counted;
   2. counts the request (or leases a batch of tokens) in its rate-limit window
      (`ratelimit:{user_id}:{group}`), see app.lib.rate_limit;
   3. reads the route's cached entry when the route declares `CACHE_PREFETCH_OPT` (app.lib.cache; its
      key may name the user, as `/api/me`'s does), so a cached read such as `GET /api/projects/{id}`
-     needs no further Redis call; a current entry
-     the user may see is answered right here with its stored bytes (the handler is not entered).
+     needs no further Redis call; a current entry the user may see is answered right here with its
+     stored bytes (the handler is not entered).
 Besides the near-cache, the process remembers which user a session id belongs to (it never
 changes), needed to name the rate-limit key before the script runs; the first request of a session
 in a process reads the session first (two round trips, once).
 
 Public routes (`PUBLIC_PATHS` or `exclude_from_auth=True`) are counted per client address; routes
 with `opt={"skip_rate_limit": True}` (health, metrics, /ws) skip the gate entirely — /ws
-authenticates itself. When Redis does not answer, requests fail closed with 503 (only a cached read
-the near-cache holds is answered, until the near-cache notices: at most LIVENESS_SECONDS).
+authenticates itself. When Redis does not answer, requests fail closed with 503 (only a request
+whose session and token the near-cache holds passes, until the near-cache notices: at most
+LIVENESS_SECONDS).
 """
 
 from __future__ import annotations
@@ -188,24 +189,24 @@ class RequestGateMiddleware(ASGIMiddleware):
         near: NearCache,
         scope: Scope,
         session_id: str,
+        held_session: tuple[SessionUser, str],
         prefetch: cache.Prefetch | None,
         group: str,
         limit: Limit,
     ) -> tuple[bool, bytes | None]:
-        """Any authenticated request answered with no Redis call: the session, a rate-limit token and
-        (for a route with a cache prefetch) the entry are all held by this process. (True, body) for a
-        cached answer to send, (True, None) to go on to the handler, (False, None) when something is
-        not held (the one Redis call follows)."""
-        held_session: tuple[SessionUser, str] | None = near.get(session_key(session_id))
-        if held_session is None or self.leases is None:
-            return False, None
+        """Any authenticated request answered with no Redis call: the session (held), a rate-limit
+        token and, for a route with a cache prefetch, the entry are all held by this process. (True,
+        body) for a cached answer to send, (True, None) to go on to the handler, (False, None) when a
+        token or the entry is not held (the one Redis call follows; no token was spent)."""
         user, user_id = held_session
         wanted = prefetch.entry(scope, user_id) if prefetch is not None else None
         held = None
         if wanted is not None:
             held = near.get(wanted[0], wanted[1])
-            if held is None:  # the Redis call reads the entry with the session
+            if held is None:  # the Redis call reads the entry (and leases tokens if needed)
                 return False, None
+        if self.leases is None:
+            return False, None
         refused = self.leases.take(rate_limit_key(user_id, group))
         if refused is None:
             return False, None
@@ -231,21 +232,30 @@ class RequestGateMiddleware(ASGIMiddleware):
         if session_id is None:
             raise not_authenticated("Sign in first: send Authorization: Bearer <token> or the session cookie.")
         prefetch: cache.Prefetch | None = opt.get(cache.CACHE_PREFETCH_OPT)
+        # A session the near-cache holds is current (its writers drop it from every process before
+        # they answer): it is neither read from Redis nor decoded again.
+        held_session: tuple[SessionUser, str] | None = None
         if near is not None:
-            answered, body = self._answer_from_process(near, scope, session_id, prefetch, group, limit)
-            if answered:
-                return body
+            held_session = near.get(session_key(session_id))
+            if held_session is not None:
+                answered, body = self._answer_from_process(
+                    near, scope, session_id, held_session, prefetch, group, limit
+                )
+                if answered:
+                    return body
         # Noted before the Redis read: a near-cache notice handled meanwhile forbids keeping what was read.
         mark = near.mark() if near is not None else 0
-        user_id = self.session_owners.get(session_id)
-        if user_id is None:
-            user_id = await self._session_owner(redis, session_id)
+        if held_session is not None:
+            user_id = held_session[1]
+        else:
+            user_id = self.session_owners.get(session_id) or await self._session_owner(redis, session_id)
         wanted = prefetch.entry(scope, user_id) if prefetch is not None else None
         rate_key = rate_limit_key(user_id, group)
         refused = self.leases.take(rate_key) if self.leases is not None else None
         want = self._lease_size(limit) if refused is None else 0
-        keys = [session_key(session_id), rate_key]
-        args: list[Any] = [limit.window_seconds, "1", "0", "", want, limit.requests]
+        reads_session = held_session is None
+        keys = [session_key(session_id), rate_key] if reads_session else [rate_key]
+        args: list[Any] = [limit.window_seconds, "1" if reads_session else "0", "0", "", want, limit.requests]
         if wanted is not None:
             key, field = wanted
             keys += [key, cache.generation_key(key)]
@@ -254,20 +264,23 @@ class RequestGateMiddleware(ASGIMiddleware):
             reply = await run_script(redis, _GATE_SCRIPT, keys, args)
         except RedisError as exc:
             raise store_unavailable(exc) from exc
-        found = session_user_for(reply[0], session_id)
-        if found is None:  # ended (logout), expired or suspended
-            self.session_owners.pop(session_id, None)
-            raise not_authenticated()
-        user, session_seconds_left = found
+        if held_session is not None:
+            user = held_session[0]
+        else:
+            found = session_user_for(reply[0], session_id)
+            if found is None:  # ended (logout), expired or suspended
+                self.session_owners.pop(session_id, None)
+                raise not_authenticated()
+            user, session_seconds_left = found
+            if near is not None:
+                # With the user id as text: formatting a UUID per request showed in the profile.
+                near.put(session_key(session_id), (user, user_id), mark, ttl=session_seconds_left)
         if refused is None:
             refused = self._granted(rate_key, int(reply[1]), int(reply[2]))
         if refused:
             raise too_many_requests(group, limit, refused)
         scope["user"] = user
         scope["auth"] = session_id
-        if near is not None:
-            # With the user id as text: formatting a UUID per request showed in the profile.
-            near.put(session_key(session_id), (user, user_id), mark, ttl=session_seconds_left)
         if prefetch is None or wanted is None:
             return None
         read = cache.cache_read_of(reply[3:5])

@@ -106,6 +106,12 @@ def session_id_of_token(token: str | None) -> str | None:
 
 def session_user(raw: bytes | str | None, session_id: str) -> SessionUser | None:
     """The user of a stored session (the bytes of `session:{id}`); None when absent, unreadable or suspended."""
+    found = session_user_for(raw, session_id)
+    return None if found is None else found[0]
+
+
+def session_user_for(raw: bytes | str | None, session_id: str) -> tuple[SessionUser, float] | None:
+    """Like `session_user`, with the seconds the session has left (how long a near-cache may keep it)."""
     if raw is None:
         return None
     try:
@@ -114,18 +120,10 @@ def session_user(raw: bytes | str | None, session_id: str) -> SessionUser | None
         return None
     if stored.status == "suspended":
         return None
-    return SessionUser(
+    user = SessionUser(
         id=stored.user_id, email=stored.email, role=stored.role, status=stored.status, session_id=session_id
     )
-
-
-def session_user_for(raw: bytes | str | None, session_id: str) -> tuple[SessionUser, float] | None:
-    """Like `session_user`, with the seconds the session has left (how long a near-cache may keep it)."""
-    user = session_user(raw, session_id)
-    if user is None or raw is None:
-        return None
-    expires_at = _decoder.decode(raw).expires_at
-    return user, expires_at.timestamp() - time.time()
+    return user, stored.expires_at.timestamp() - time.time()
 
 
 async def resolve_session_id(redis: Redis, session_id: str) -> SessionUser | None:
