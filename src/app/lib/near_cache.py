@@ -44,6 +44,7 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from random import random
 from typing import Any, NamedTuple
+from weakref import WeakKeyDictionary
 
 import msgspec
 import structlog
@@ -73,6 +74,9 @@ STOP_SECONDS = 3.0
 class _Notice(msgspec.Struct, array_like=True):
     ack_key: str
     keys: list[str]
+    # The member id of the writer's own process when that writer dropped the keys from its near-cache
+    # itself (it does not wait for its own subscriber, which then need not ack).
+    origin: str = ""
 
 
 # KEYS: members. ARGV: member, ttl ms ('0': leave). Scores are expiries by Redis's clock.
@@ -92,6 +96,8 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 return redis.call('ZRANGE', KEYS[1], 0, -1)
 """
 
+# Each Redis client's own process near-cache (its app's), for writers holding only the client.
+_own: WeakKeyDictionary[Redis, NearCache] = WeakKeyDictionary()
 _encode = msgspec.json.Encoder().encode
 _decode_notice = msgspec.json.Decoder(_Notice).decode
 
@@ -217,7 +223,8 @@ async def _listen(near: NearCache, redis: Redis, subscriber: Redis, namespace: s
             if kind == "message":
                 notice = _decode_notice(message["data"])
                 near.drop(notice.keys)
-                await _ack(redis, notice.ack_key, near.member)
+                if notice.origin != near.member:  # this process's own writer dropped them already
+                    await _ack(redis, notice.ack_key, near.member)
             elif kind == "pong":
                 with contextlib.suppress(ValueError):  # redis-py's own health-check pongs
                     near.confirmed(float(message["data"]))
@@ -266,9 +273,11 @@ async def running(redis: Redis, settings: Settings) -> AsyncIterator[NearCache |
     )
     stop = asyncio.Event()
     task = asyncio.create_task(keep_subscribed(near, redis, subscriber, namespace, stop), name="near-cache")
+    _own[redis] = near
     try:
         yield near
     finally:
+        _own.pop(redis, None)
         # Stopped by an event, not by cancelling it: a cancellation that meets redis-py's timed read
         # can be swallowed, and the task then blocks in its next read for good.
         stop.set()
@@ -289,6 +298,10 @@ class Notice(NamedTuple):
     ack_key: str
 
     members: str
+    # The writer's own process's near-cache (None: a client without one, e.g. a SAQ worker's) and the
+    # keys: `await_acks` drops them there itself instead of waiting for its subscriber.
+    own: NearCache | None = None
+    keys: tuple[str, ...] = ()
 
     def add_to(self, pipe: Pipeline) -> None:
         """Queue the PUBLISH and the read of the members: the last two replies of the pipeline, for
@@ -304,7 +317,9 @@ def notice_of(redis: Redis, keys: Iterable[str]) -> Notice | None:
     if namespace is None or not wanted:
         return None
     ack_key = f"{namespace}:near-cache:ack:{os.urandom(12).hex()}"
-    return Notice(channel_name(namespace), _encode(_Notice(ack_key, wanted)), ack_key, members_key(namespace))
+    own = _own.get(redis)
+    payload = _encode(_Notice(ack_key, wanted, own.member if own is not None else ""))
+    return Notice(channel_name(namespace), payload, ack_key, members_key(namespace), own, tuple(wanted))
 
 
 async def await_acks(redis: Redis, notice: Notice, listeners: Any, members: Any) -> bool:
@@ -313,6 +328,12 @@ async def await_acks(redis: Redis, notice: Notice, listeners: Any, members: Any)
     `listeners` (PUBLISH's count) is only logged. Never raises."""
     deadline = time.monotonic() + ACK_DEADLINE_SECONDS
     waiting = {member.decode() if isinstance(member, bytes) else str(member) for member in members}
+    if notice.own is not None:
+        # The writer's own process: dropped here, now that the change is in Redis (a read of this
+        # process that began before sees the drop and does not keep what it read, see `mark`), so
+        # the writer does not wait for its own subscriber (a BLPOP and its ack's RPUSH less).
+        notice.own.drop(notice.keys)
+        waiting.discard(notice.own.member)
     try:
         while waiting:
             remaining = deadline - time.monotonic()

@@ -17,12 +17,13 @@ from __future__ import annotations
 import asyncio
 import datetime
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
 import structlog
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from app.lib.events import user_channel
 
@@ -129,29 +130,59 @@ class RedisEventPublisher:
         self._last_failure_log = 0.0
         self.failures = 0
 
+    def _keys_and_args(self, channel: str, event_type: str, data: Mapping[str, Any]) -> tuple[list[Any], list[Any]]:
+        message = encode_envelope(channel, event_type, data)
+        keys = [seq_key(self._namespace, channel), recent_events_key(self._namespace, channel)]
+        args = [
+            message,
+            pubsub_channel(self._namespace, channel),
+            SEQ_TTL_SECONDS,
+            RECENT_EVENTS_KEPT,
+            RECENT_EVENTS_TTL_SECONDS,
+        ]
+        return keys, args
+
     async def publish(self, channel: str, event_type: str, data: Mapping[str, Any]) -> None:
         try:
-            message = encode_envelope(channel, event_type, data)
+            keys, args = self._keys_and_args(channel, event_type, data)
             async with asyncio.timeout(self._timeout):
-                await self._script(
-                    keys=[seq_key(self._namespace, channel), recent_events_key(self._namespace, channel)],
-                    args=[
-                        message,
-                        pubsub_channel(self._namespace, channel),
-                        SEQ_TTL_SECONDS,
-                        RECENT_EVENTS_KEPT,
-                        RECENT_EVENTS_TTL_SECONDS,
-                    ],
-                )
+                await self._script(keys=keys, args=args)
         except Exception as exc:  # a failed publish must never fail the caller (see app.lib.events)
-            self.failures += 1
-            now = time.monotonic()
-            if now - self._last_failure_log > 5.0:
-                self._last_failure_log = now
-                logger.warning(
-                    "event publish failed",
-                    channel=channel,
-                    event_type=event_type,
-                    error=f"{type(exc).__name__}: {exc}",
-                    failures=self.failures,
-                )
+            self._failed(channel, event_type, exc)
+
+    async def publish_many(self, events: Sequence[tuple[str, str, Mapping[str, Any]]]) -> None:
+        """Publish `events` (channel, type, data) in this order in one round trip (a pipeline of the
+        script's EVALSHA; on NOSCRIPT, one by one, which loads it). Never raises."""
+        if len(events) < 2:
+            for channel, event_type, data in events:
+                await self.publish(channel, event_type, data)
+            return
+        try:
+            calls = [self._keys_and_args(*event) for event in events]
+            async with asyncio.timeout(self._timeout):
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for keys, args in calls:
+                        pipe.execute_command("EVALSHA", self._script.sha, len(keys), *keys, *args)
+                    replies = await pipe.execute(raise_on_error=False)
+        except Exception as exc:
+            for channel, event_type, _ in events:
+                self._failed(channel, event_type, exc)
+            return
+        for (channel, event_type, data), reply in zip(events, replies, strict=True):
+            if isinstance(reply, NoScriptError):  # a restarted Redis: nothing of this one ran
+                await self.publish(channel, event_type, data)
+            elif isinstance(reply, Exception):
+                self._failed(channel, event_type, reply)
+
+    def _failed(self, channel: str, event_type: str, exc: BaseException) -> None:
+        self.failures += 1
+        now = time.monotonic()
+        if now - self._last_failure_log > 5.0:
+            self._last_failure_log = now
+            logger.warning(
+                "event publish failed",
+                channel=channel,
+                event_type=event_type,
+                error=f"{type(exc).__name__}: {exc}",
+                failures=self.failures,
+            )

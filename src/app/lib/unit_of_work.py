@@ -133,9 +133,15 @@ async def after_commit(session: AsyncSession | Session, context: CommitContext) 
         await _guarded(change.after_commit(context), change=type(change).__name__)
     for name, listener in list(_listeners.items()):
         await _guarded(listener(due, context), listener=name)
-    for change in due:
-        if change.announces:
-            await _guarded(change.after_commit(context), change=type(change).__name__)
+    announcing = [change for change in due if change.announces]
+    live = [change for change in announcing if isinstance(change, LiveEvent)]
+    publish_many = getattr(context.events, "publish_many", None)
+    if len(announcing) > 1 and len(live) == len(announcing) and publish_many is not None:
+        # One round trip for the transaction's events (an edit announces two), in their order.
+        await _guarded(publish_many([(e.channel, e.event_type, e.data) for e in live]), change="LiveEvent")
+        return
+    for change in announcing:
+        await _guarded(change.after_commit(context), change=type(change).__name__)
 
 
 async def _guarded(work: Awaitable[None], **where: str) -> None:

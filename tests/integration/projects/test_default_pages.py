@@ -92,6 +92,9 @@ async def test_warm_default_pages_make_no_redis_call_and_answer_as_the_handler_d
         assert response.status_code == 200, response.text
         assert response.json() == warm[url].json()
         assert response.headers.get("etag") == warm[url].headers.get("etag")
+    # The same page read by the ORM path (an explicit version is never cached).
+    by_version = await client.get(f"{urls[1]}?version=2", headers=api_user.headers)
+    assert by_version.json() == warm[urls[1]].json()
     assert warm[urls[1]].headers["etag"] == '"2"'
     assert sorted(p["code"] for p in warm[urls[1]].json()["items"]) == ["272325", "272326"]
     assert [v["version"] for v in warm[urls[2]].json()["items"]] == [2, 1]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -147,3 +149,45 @@ async def test_every_answer_carries_the_request_id(
     assert made_up.status_code == echoed.status_code == status
     assert len(made_up.headers.get_list("x-request-id")) == 1 and made_up.headers["x-request-id"]
     assert echoed.headers.get_list("x-request-id") == ["trial-42"]
+
+
+async def test_pooled_connections_the_server_closed_are_replaced(settings: Settings, tmp_path: Path) -> None:
+    """No pre-ping round trips: a pooled connection whose backend was terminated (a PostgreSQL restart,
+    an idle timeout) is replaced when it is checked out, and the next requests are answered."""
+    from sqlalchemy import event, text
+
+    from app.lib.db import app_alchemy_config
+    from tests.support.api import (
+        api_settings,
+        build_test_app,
+        concurrent_client,
+        create_project,
+        run_sql,
+        signed_in_user,
+    )
+
+    app = build_test_app(api_settings(settings, str(tmp_path / "storage")))
+    drivers: list[Any] = []
+    event.listen(
+        app_alchemy_config(app).get_engine().sync_engine.pool,
+        "connect",
+        lambda dbapi_connection, record: drivers.append(record.driver_connection),
+    )
+    async with concurrent_client(app) as http:
+        user = await signed_in_user(http)
+        project = await create_project(http, user)
+        assert drivers
+        await run_sql(
+            settings,
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ),
+        )
+        deadline = time.monotonic() + 10
+        while not all(driver.is_closed() for driver in drivers):
+            assert time.monotonic() < deadline, "asyncpg did not notice the closed connections"
+            await asyncio.sleep(0.01)
+        for _ in range(3):
+            answer = await http.get(f"/api/projects/{project['id']}/versions", headers=user.headers)
+            assert answer.status_code == 200, answer.text

@@ -29,6 +29,8 @@ from app.domain.budgets.reads import (
     PositionQuery,
     PositionReads,
     cached_default_page,
+    default_positions_loader,
+    default_versions_loader,
     version_page,
 )
 from app.domain.budgets.schemas import (
@@ -69,14 +71,21 @@ def _etag(version: int) -> dict[str, str]:
 
 
 async def answer_cached_positions(request: Request[Any, Any, Any]) -> Response[bytes] | None:
-    """`before_request` of the positions list: the default page (no query string) answered from the
-    cache before any dependency is resolved (no database session, no filter providers); None lets
-    the handler answer (a query, a miss, a project the user may not see, another read source)."""
+    """`before_request` of the positions list: the default page (no query string) answered before any
+    dependency is resolved (no session, no filter providers): from the cache, or on a miss one query
+    on a connection of its own; None lets the handler answer (a query, a project whose state is not
+    cached or that the user may not see, another read source)."""
     if request.scope["query_string"] or has_read_source(request, "position_reads"):
         return None
     state = request.app.state
+    project_id = request.path_params["project_id"]
     found = await cached_default_page(
-        state.redis, state.get(NEAR_CACHE_STATE), current_session_user(request), request.path_params["project_id"]
+        state.redis,
+        state.get(NEAR_CACHE_STATE),
+        current_session_user(request),
+        project_id,
+        load=default_positions_loader(app_alchemy_config(request.app).get_engine(), project_id),
+        ttl_seconds=state.settings.CACHE_TTL_SECONDS,
     )
     if found is None:
         return None
@@ -85,17 +94,20 @@ async def answer_cached_positions(request: Request[Any, Any, Any]) -> Response[b
 
 
 async def answer_cached_versions(request: Request[Any, Any, Any]) -> Response[bytes] | None:
-    """`before_request` of the versions list: its first page (no query string) answered from the
-    cache before any dependency is resolved; None lets the handler answer (and fill the cache)."""
+    """`before_request` of the versions list: its first page (no query string) answered before any
+    dependency is resolved, from the cache or on a miss one query; None lets the handler answer."""
     if request.scope["query_string"]:
         return None
     state = request.app.state
+    project_id = request.path_params["project_id"]
     found = await cached_default_page(
         state.redis,
         state.get(NEAR_CACHE_STATE),
         current_session_user(request),
-        request.path_params["project_id"],
+        project_id,
         DEFAULT_VERSIONS_FIELD,
+        load=default_versions_loader(app_alchemy_config(request.app).get_engine(), project_id),
+        ttl_seconds=state.settings.CACHE_TTL_SECONDS,
     )
     return Response(found[0], media_type=MediaType.JSON) if found is not None else None
 

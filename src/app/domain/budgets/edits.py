@@ -10,12 +10,13 @@ objects, flushes and a statement per step. Here, in the session's transaction:
    id) and whether the project has resolutions;
 3. one write: the version row, the changed lineage's row closed and its new state inserted
    (RETURNING it, as stored);
-4. the totals aggregate over the new version (the query `summarise_version` runs);
-5. the totals onto the version and the project (RETURNING the project's row: its cached state).
+4. the totals of the new version (the query `summarise_version` runs, its summary built in SQL) onto
+   the version and the project (RETURNING the project's row: its cached state).
 
-Steps 2-5 run on asyncpg directly (`app.lib.db.driver_fetch`). The rules are the ones of
+Steps 2-4 run on asyncpg directly (`app.lib.db.driver_fetch`). The rules are the ones of
 `create_version` (shared: `plan_change_set`, `validate_amounts`, the totals query), and the tests
-of the budgets API hold both to them. After the commit, `ProjectStateWritten` drops the project's
+of the budgets API hold both to them (tests/integration/budgets/test_edit_round_trips.py compares
+the totals with `summarise_version`'s). After the commit, `ProjectStateWritten` drops the project's
 cache entries and puts the returned state in place in the same Redis MULTI, so the client's next
 read is a hit without reading PostgreSQL again.
 """
@@ -40,12 +41,7 @@ from app.db.models import Position, Project, utc_now
 from app.db.models.budgets import OPEN_VERSION
 from app.domain.accounts.sessions import SessionUser
 from app.domain.budgets.schemas import PositionRead, VersionSummary
-from app.domain.budgets.summary import (
-    HAS_RESOLUTIONS_SQL,
-    TOTALS_DRIVER_SQL,
-    TOTALS_UNRESOLVED_DRIVER_SQL,
-    totals_of,
-)
+from app.domain.budgets.summary import HAS_RESOLUTIONS_SQL, TOTALS_DRIVER_SQL, TOTALS_UNRESOLVED_DRIVER_SQL
 from app.domain.projects.cache import project_state_entry, project_state_key
 from app.domain.projects.changes import ProjectStateWritten
 from app.lib import cache
@@ -150,17 +146,72 @@ RETURNING {_POSITION_RETURNING}
 _REMOVE = f"WITH version AS ({_VERSION_INSERT}) {_CLOSE}"
 _VERSION_ONLY = _VERSION_INSERT
 
-_TOTALS_ONTO_PROJECT = f"""
-WITH version AS (
-    UPDATE budget_versions SET total_positions = $2, total_cost = $3, delta_cost = $4, summary = $5::jsonb
-    WHERE id = $1
+# The totals of the new version ($1) as `summarise_version` makes them (`VersionTotals.summary()`: by
+# object and by category in code point order, the positions without one last; the audit counts), onto
+# the version and the project in the same statement. $2 the previous version's total, $3 the new
+# version's number, $4 now, $5 the project. {totals}: the totals query of `summarise_version`.
+_TOTALS_ONTO_PROJECT = """
+WITH t AS ({totals}),
+agg AS (
+    SELECT coalesce(max(positions) FILTER (WHERE "grouping" = 15), 0)::integer AS positions,
+           coalesce(max(total_cost) FILTER (WHERE "grouping" = 15), 0) AS total_cost,
+           {counts},
+           coalesce(jsonb_agg(jsonb_build_object('object_code', object_code, 'positions', positions,
+                                                 'total_cost', total_cost::text)
+                              ORDER BY object_code IS NULL, object_code COLLATE "C") FILTER (WHERE "grouping" = 7),
+                    '[]'::jsonb) AS by_object,
+           coalesce(jsonb_agg(jsonb_build_object('category', category, 'positions', positions,
+                                                 'total_cost', total_cost::text)
+                              ORDER BY category IS NULL, category COLLATE "C") FILTER (WHERE "grouping" = 11),
+                    '[]'::jsonb) AS by_category
+    FROM t
+),
+version AS (
+    UPDATE budget_versions v
+    SET total_positions = agg.positions, total_cost = agg.total_cost, delta_cost = agg.total_cost - $2::numeric,
+        summary = jsonb_build_object(
+            'positions', agg.positions, 'total_cost', agg.total_cost::text,
+            'by_object', agg.by_object, 'by_category', agg.by_category,
+            'audit', jsonb_build_object(
+                'RED', agg.open_red, 'AMBER', agg.open_amber, 'GREEN', agg.open_green,
+                'resolved', jsonb_build_object('RED', agg.resolved_red, 'AMBER', agg.resolved_amber),
+                'unaudited', agg.unaudited))
+    FROM agg WHERE v.id = $1
 )
-UPDATE projects SET current_version = $6, total_positions = $2, total_cost = $3, issues_count_red = $7,
-       issues_count_amber = $8, issues_count_green = $9, issues_resolved_red = $10, issues_resolved_amber = $11,
-       updated_at = $12
-WHERE id = $13
-RETURNING {_PROJECT_RETURNING}
+UPDATE projects
+SET current_version = $3, total_positions = agg.positions, total_cost = agg.total_cost,
+    issues_count_red = agg.open_red, issues_count_amber = agg.open_amber, issues_count_green = agg.open_green,
+    issues_resolved_red = agg.resolved_red, issues_resolved_amber = agg.resolved_amber, updated_at = $4
+FROM agg
+WHERE projects.id = $5
+RETURNING {returning}, agg.positions AS totals_positions, agg.total_cost AS totals_cost
 """
+
+
+def _count(name: str, condition: str) -> str:
+    return f'coalesce(sum(positions) FILTER (WHERE "grouping" = 12 AND {condition}), 0)::integer AS {name}'
+
+
+# By verdict (GROUPING 12): no status → unaudited; a resolved RED / AMBER apart; the rest open.
+_COUNTS = ",\n           ".join(
+    _count(name, condition)
+    for name, condition in (
+        ("open_red", "status = 'RED' AND NOT resolved"),
+        ("open_amber", "status = 'AMBER' AND NOT resolved"),
+        ("open_green", "status = 'GREEN'"),
+        ("resolved_red", "status = 'RED' AND resolved"),
+        ("resolved_amber", "status = 'AMBER' AND resolved"),
+        ("unaudited", "status IS NULL"),
+    )
+)
+_TOTALS_ONTO_PROJECT_BY_RESOLUTIONS = {
+    resolutions: _TOTALS_ONTO_PROJECT.format(
+        totals=sql,
+        counts=_COUNTS,
+        returning=", ".join(f"projects.{column}" for _, column, _ in _PROJECT),
+    )
+    for resolutions, sql in ((True, TOTALS_DRIVER_SQL), (False, TOTALS_UNRESOLVED_DRIVER_SQL))
+}
 
 
 def _row_values(row: Any, columns: tuple[tuple[str, str, str], ...], json_keys: frozenset[str]) -> dict[str, Any]:
@@ -296,26 +347,18 @@ async def write_version(
     else:
         await driver_fetch(driver, _VERSION_ONLY, *head)
 
-    totals_sql = TOTALS_DRIVER_SQL if read.has_resolutions else TOTALS_UNRESOLVED_DRIVER_SQL
-    totals = totals_of(await driver_fetch(driver, totals_sql, version_id))
-    delta = totals.total_cost - read.version_total_cost
+    # The totals and their copies onto version and project: one statement (see _TOTALS_ONTO_PROJECT).
     project_rows = await driver_fetch(
         driver,
-        _TOTALS_ONTO_PROJECT,
+        _TOTALS_ONTO_PROJECT_BY_RESOLUTIONS[read.has_resolutions],
         version_id,
-        totals.positions,
-        totals.total_cost,
-        delta,
-        _encode(totals.summary()).decode(),
+        read.version_total_cost,
         number,
-        totals.open["RED"],
-        totals.open["AMBER"],
-        totals.open["GREEN"],
-        totals.resolved["RED"],
-        totals.resolved["AMBER"],
         now,
         project_id,
     )
+    total_positions, total_cost = project_rows[0]["totals_positions"], project_rows[0]["totals_cost"]
+    delta = total_cost - read.version_total_cost
     project: Any = SimpleNamespace(**_row_values(project_rows[0], _PROJECT, _PROJECT_JSON))
     _record_project_change(session, project, generation)
     version = VersionSummary(
@@ -324,13 +367,13 @@ async def write_version(
         version=number,
         trigger_type="user_edit",
         trigger_details=trigger_details,
-        total_positions=totals.positions,
-        total_cost=totals.total_cost,
+        total_positions=total_positions,
+        total_cost=total_cost,
         delta_cost=delta,
         created_by=user_id,
         created_at=now,
     )
-    return WrittenVersion(version=version, position=position, total_cost=totals.total_cost, delta_cost=delta)
+    return WrittenVersion(version=version, position=position, total_cost=total_cost, delta_cost=delta)
 
 
 def _record_project_change(session: AsyncSession, project: Any, generation: bytes | None) -> None:

@@ -8,8 +8,8 @@ rollback). A source honours every list filter (`status`, `category`, `code`, `q`
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -19,11 +19,12 @@ from litestar import Request
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.config import Settings
-from app.db.models import BudgetVersion
+from app.db.models import BudgetVersion, Position
 from app.domain.accounts.sessions import SessionUser
+from app.domain.budgets.queries import BUDGET_ORDER
 from app.domain.budgets.schemas import PositionRead, VersionSummary
 from app.domain.budgets.services import BudgetService, PositionService, version_not_found
 from app.domain.projects.cache import may_see, project_positions_key, project_state_key
@@ -151,15 +152,27 @@ def _count_hit(field: str) -> None:
     cache.count(_family(field), hit=True)
 
 
+# Loads the JSON of a page of the version with this number (on a miss of `cached_default_page`).
+PageLoader = Callable[[int], Awaitable[bytes]]
+
+
 async def cached_default_page(
-    redis: Redis, near: NearCache | None, actor: SessionUser, project_id: uuid.UUID, field: str = DEFAULT_PAGE_FIELD
+    redis: Redis,
+    near: NearCache | None,
+    actor: SessionUser,
+    project_id: uuid.UUID,
+    field: str = DEFAULT_PAGE_FIELD,
+    *,
+    load: PageLoader | None = None,
+    ttl_seconds: int = 0,
 ) -> tuple[bytes, int] | None:
-    """The JSON of a cached page of a project's budget (`field` of its pages' hash: by default the
-    first page of positions; ``DEFAULT_VERSIONS_FIELD``: the versions list) and the version number,
-    when the project's state and that page are cached and current; None otherwise (the caller
-    answers through the full path, which loads and stores what is missing). No database session:
-    from this process's near-cache (no Redis call) or one Redis call, whose entries the near-cache
-    keeps (dropped by the writers' notices, see app.lib.near_cache)."""
+    """The JSON of a page of a project's budget (`field` of its pages' hash: by default the first page
+    of positions; ``DEFAULT_VERSIONS_FIELD``: the versions list) and the version number, when the
+    project's state is cached and says the actor may see it; None otherwise (the caller answers
+    through the full path: a 404, an uncached state). From this process's near-cache (no Redis call)
+    or one Redis call, whose entries the near-cache keeps (dropped by the writers' notices, see
+    app.lib.near_cache). A missing page is loaded by `load` and stored under the generation read
+    before (None: left to the full path)."""
     state_key, pages_key = project_state_key(project_id), project_positions_key(project_id)
     if near is not None:
         held_state, held_page = near.get(state_key), near.get(pages_key, field)
@@ -178,16 +191,92 @@ async def cached_default_page(
         return None  # the full path answers from PostgreSQL
     state_read, page_read = cache.cache_read_of(reply[0:2]), cache.cache_read_of(reply[2:4])
     state, page = cache.current_entry(state_read), cache.current_entry(page_read)
-    if state is None or page is None:
+    if state is None or not may_see(state.tag, actor):
         return None
-    answer = _visible_page(state, page, actor)
-    if answer is None:
+    number = _decode_state_version(state.body).current_version
+    if number == 0:  # no budget yet: the full path answers the empty page
         return None
-    if near is not None:
-        near.put(state_key, (state_read, state), mark)  # the request gate's form of a state
-        near.put(pages_key, (page_read, page), mark, field=field)
-    _count_hit(field)
-    return answer
+    if page is not None and page.tag == str(number):
+        if near is not None:
+            near.put(state_key, (state_read, state), mark)  # the request gate's form of a state
+            near.put(pages_key, (page_read, page), mark, field=field)
+        _count_hit(field)
+        return page.body, number
+    if load is None:
+        return None
+    cache.count("project_state", hit=True)
+    cache.count(_family(field), hit=False)
+    body = await load(number)
+    entry = cache.CachedBytes(str(number), body)
+    await cache.store(redis, [cache.Fill(pages_key, page_read.generation, entry, field)], ttl_seconds=ttl_seconds)
+    return body, number
+
+
+@asynccontextmanager
+async def _read_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for one read statement: autocommit, so no BEGIN/ROLLBACK round trips around it."""
+    async with engine.connect() as connection:
+        yield await connection.execution_options(isolation_level="AUTOCOMMIT")
+
+
+# A position as the list shows it, read as plain columns (PositionRead's fields are the model's
+# attribute names) and the id of the version it is listed in.
+_POSITION_FIELDS = tuple(name for name in PositionRead.__struct_fields__ if name != "version_id")
+_POSITION_COLUMNS = tuple(getattr(Position, name) for name in _POSITION_FIELDS)
+
+
+async def latest_positions_json(
+    connection: AsyncConnection, project_id: uuid.UUID, number: int, limit_offset: LimitOffset
+) -> bytes:
+    """The JSON of a page of the positions of version `number`, unfiltered, in budget order: one
+    query of plain rows (no ORM objects), encoded once."""
+    version_id = (
+        select(BudgetVersion.id)
+        .where(BudgetVersion.project_id == project_id, BudgetVersion.version == number)
+        .scalar_subquery()
+    )
+    statement = (
+        select(*_POSITION_COLUMNS, version_id, func.count().over())
+        .where(Position.project_id == project_id, Position.valid_to > number, Position.valid_from <= number)
+        .order_by(*BUDGET_ORDER)
+        .limit(limit_offset.limit)
+        .offset(limit_offset.offset)
+    )
+    rows = (await connection.execute(statement)).all()
+    if rows:
+        total = int(rows[0][-1])
+    elif limit_offset.offset:
+        counted = select(func.count()).where(
+            Position.project_id == project_id, Position.valid_to > number, Position.valid_from <= number
+        )
+        total = int(await connection.scalar(counted) or 0)
+    else:
+        total = 0
+    items = [PositionRead(**dict(zip(_POSITION_FIELDS, row[:-2], strict=True)), version_id=row[-2]) for row in rows]
+    return _encode(Page(items=items, total=total, limit=limit_offset.limit, offset=limit_offset.offset))
+
+
+_DEFAULT_PAGE = LimitOffset(DEFAULT_LIMIT, 0)
+
+
+def default_positions_loader(engine: AsyncEngine, project_id: uuid.UUID) -> PageLoader:
+    """Loads the default page of the positions of a version (see `cached_default_page`)."""
+
+    async def load(number: int) -> bytes:
+        async with _read_connection(engine) as connection:
+            return await latest_positions_json(connection, project_id, number, _DEFAULT_PAGE)
+
+    return load
+
+
+def default_versions_loader(engine: AsyncEngine, project_id: uuid.UUID) -> PageLoader:
+    """Loads the first page of the versions list (see `cached_default_page`)."""
+
+    async def load(number: int) -> bytes:
+        async with _read_connection(engine) as connection:
+            return await version_page_json(connection, project_id, _DEFAULT_PAGE)
+
+    return load
 
 
 # What a versions list shows: not the diff nor the summary (an import's `changes` lists every
@@ -195,7 +284,9 @@ async def cached_default_page(
 _VERSION_COLUMNS = tuple(getattr(BudgetVersion, name) for name in VersionSummary.__struct_fields__)
 
 
-async def version_page_json(session: AsyncSession, project_id: uuid.UUID, limit_offset: LimitOffset) -> bytes:
+async def version_page_json(
+    session: AsyncSession | AsyncConnection, project_id: uuid.UUID, limit_offset: LimitOffset
+) -> bytes:
     """The JSON of a page of the project's budget versions, newest first: one query of plain rows
     (no ORM objects), encoded once (a second query only for a page past the end, for the total)."""
     statement = (
