@@ -19,7 +19,7 @@ from litestar import Request
 from litestar.types import Scope
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.config import Settings
@@ -250,31 +250,40 @@ _POSITION_FIELDS = tuple(name for name in PositionRead.__struct_fields__ if name
 _POSITION_COLUMNS = tuple(getattr(Position, name) for name in _POSITION_FIELDS)
 
 
+def _in_version_number(number: Any) -> Any:
+    return and_(
+        Position.project_id == bindparam("project_id"), Position.valid_to > number, Position.valid_from <= number
+    )
+
+
+# Built once (building a statement cost more than running it): bound per request.
+_LATEST_POSITIONS = (
+    select(
+        *_POSITION_COLUMNS,
+        select(BudgetVersion.id)
+        .where(BudgetVersion.project_id == bindparam("project_id"), BudgetVersion.version == bindparam("number"))
+        .scalar_subquery(),
+        func.count().over(),
+    )
+    .where(_in_version_number(bindparam("number")))
+    .order_by(*BUDGET_ORDER)
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+_COUNT_POSITIONS = select(func.count()).where(_in_version_number(bindparam("number")))
+
+
 async def latest_positions_json(
     connection: AsyncConnection, project_id: uuid.UUID, number: int, limit_offset: LimitOffset
 ) -> bytes:
     """The JSON of a page of the positions of version `number`, unfiltered, in budget order: one
     query of plain rows (no ORM objects), encoded once."""
-    version_id = (
-        select(BudgetVersion.id)
-        .where(BudgetVersion.project_id == project_id, BudgetVersion.version == number)
-        .scalar_subquery()
-    )
-    statement = (
-        select(*_POSITION_COLUMNS, version_id, func.count().over())
-        .where(Position.project_id == project_id, Position.valid_to > number, Position.valid_from <= number)
-        .order_by(*BUDGET_ORDER)
-        .limit(limit_offset.limit)
-        .offset(limit_offset.offset)
-    )
-    rows = (await connection.execute(statement)).all()
+    values = {"project_id": project_id, "number": number, "limit": limit_offset.limit, "offset": limit_offset.offset}
+    rows = (await connection.execute(_LATEST_POSITIONS, values)).all()
     if rows:
         total = int(rows[0][-1])
     elif limit_offset.offset:
-        counted = select(func.count()).where(
-            Position.project_id == project_id, Position.valid_to > number, Position.valid_from <= number
-        )
-        total = int(await connection.scalar(counted) or 0)
+        total = int(await connection.scalar(_COUNT_POSITIONS, {"project_id": project_id, "number": number}) or 0)
     else:
         total = 0
     items = [PositionRead(**dict(zip(_POSITION_FIELDS, row[:-2], strict=True)), version_id=row[-2]) for row in rows]
@@ -309,24 +318,27 @@ def default_versions_loader(engine: AsyncEngine, project_id: uuid.UUID) -> PageL
 _VERSION_COLUMNS = tuple(getattr(BudgetVersion, name) for name in VersionSummary.__struct_fields__)
 
 
+_VERSIONS_PAGE = (
+    select(*_VERSION_COLUMNS, func.count().over())
+    .where(BudgetVersion.project_id == bindparam("project_id"))
+    .order_by(BudgetVersion.version.desc())
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+_COUNT_VERSIONS = (
+    select(func.count()).select_from(BudgetVersion).where(BudgetVersion.project_id == bindparam("project_id"))
+)
+
+
 async def version_page_json(
     session: AsyncSession | AsyncConnection, project_id: uuid.UUID, limit_offset: LimitOffset
 ) -> bytes:
     """The JSON of a page of the project's budget versions, newest first: one query of plain rows
     (no ORM objects), encoded once (a second query only for a page past the end, for the total)."""
-    statement = (
-        select(*_VERSION_COLUMNS, func.count().over())
-        .where(BudgetVersion.project_id == project_id)
-        .order_by(BudgetVersion.version.desc())
-        .limit(limit_offset.limit)
-        .offset(limit_offset.offset)
-    )
-    rows = (await session.execute(statement)).all()
-    if rows:
-        total = int(rows[0][-1])
-    else:
-        counted = select(func.count()).select_from(BudgetVersion).where(BudgetVersion.project_id == project_id)
-        total = int(await session.scalar(counted) or 0)
+    values = {"project_id": project_id, "limit": limit_offset.limit, "offset": limit_offset.offset}
+    rows = (await session.execute(_VERSIONS_PAGE, values)).all()
+    counted = rows[0][-1] if rows else await session.scalar(_COUNT_VERSIONS, {"project_id": project_id})
+    total = int(counted or 0)
     names = VersionSummary.__struct_fields__
     items = [VersionSummary(**dict(zip(names, row[:-1], strict=True))) for row in rows]
     return _encode(Page(items=items, total=total, limit=limit_offset.limit, offset=limit_offset.offset))
