@@ -142,6 +142,13 @@ class UserService(SQLAlchemyAsyncRepositoryService[User]):
         ok = await verify_password(user.password_hash if user else None, password)
         if user is None or not ok:
             raise NotAuthenticated(LOGIN_FAILED)
+        # The user's row locked and read again under the lock: a suspension, role or password change
+        # committed while the password was checked applies to this sign-in, and one that commits later
+        # waits for this transaction, so it finds (and ends or rewrites) the session opened here.
+        checked_hash = user.password_hash
+        await self.repository.session.refresh(user, with_for_update=True)
+        if user.password_hash != checked_hash:  # the password checked is no longer the password
+            raise NotAuthenticated(LOGIN_FAILED)
         if user.status == "suspended":
             raise Forbidden("This account is suspended.")
         token, expires_at = await sessions.create_session(

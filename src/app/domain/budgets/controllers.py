@@ -9,6 +9,7 @@ responses carry `ETag: "<version>"`.
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Annotated, Any, cast
 
 import msgspec
@@ -17,6 +18,7 @@ from litestar import Controller, MediaType, Request, Response, delete, get, patc
 from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from litestar.types import Scope
 from redis.asyncio import Redis
 
 from app.config import Settings
@@ -25,12 +27,14 @@ from app.domain.accounts.sessions import SessionUser
 from app.domain.budgets.changes import ChangeSet, NewPosition
 from app.domain.budgets.deps import budget_dependencies
 from app.domain.budgets.reads import (
+    DEFAULT_PAGE_FIELD,
     DEFAULT_VERSIONS_FIELD,
     PositionQuery,
     PositionReads,
     cached_default_page,
     default_positions_loader,
     default_versions_loader,
+    held_default_page,
     version_page,
 )
 from app.domain.budgets.schemas import (
@@ -43,11 +47,12 @@ from app.domain.budgets.schemas import (
 )
 from app.domain.budgets.services import BudgetService, version_not_found
 from app.domain.projects.guards import WRITES_PROJECT_DATA
-from app.domain.projects.reads import has_read_source
+from app.domain.projects.reads import READ_SOURCES, has_read_source
 from app.domain.projects.services import get_project_state
 from app.lib.db import app_alchemy_config
 from app.lib.errors import InvalidInput, field_error
 from app.lib.input_bounds import OptionalVersionNumberParameter, VersionNumberParameter
+from app.lib.near_answer import Held, answered_from_process
 from app.lib.near_cache import NEAR_CACHE_STATE
 from app.lib.pagination import Filters, Page
 
@@ -112,13 +117,24 @@ async def answer_cached_versions(request: Request[Any, Any, Any]) -> Response[by
     return Response(found[0], media_type=MediaType.JSON) if found is not None else None
 
 
+def held_positions_page(scope: Scope) -> Held | None:
+    """The default positions page as this process holds it (unless a plug-in is the read source)."""
+    if READ_SOURCES in scope["litestar_app"].state and "position_reads" in scope["litestar_app"].state[READ_SOURCES]:
+        return None
+    return held_default_page(scope, DEFAULT_PAGE_FIELD)
+
+
 class BudgetController(Controller):
     path = "/api/projects/{project_id:uuid}"
     tags = ["budgets"]
     dependencies = budget_dependencies()
     opt = {WRITES_PROJECT_DATA: True}
 
-    @get("/versions", before_request=answer_cached_versions)
+    @get(
+        "/versions",
+        before_request=answer_cached_versions,
+        middleware=[answered_from_process(partial(held_default_page, field=DEFAULT_VERSIONS_FIELD))],
+    )
     async def list_versions(
         self,
         project_id: FromPath[uuid.UUID],
@@ -159,7 +175,11 @@ class BudgetController(Controller):
             raise version_not_found()
         return VersionDetail.from_model(version)
 
-    @get("/positions", before_request=answer_cached_positions)
+    @get(
+        "/positions",
+        before_request=answer_cached_positions,
+        middleware=[answered_from_process(held_positions_page)],
+    )
     async def list_positions(
         self,
         project_id: FromPath[uuid.UUID],

@@ -16,6 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 import msgspec
 from advanced_alchemy.filters import LimitOffset, StatementFilter
 from litestar import Request
+from litestar.types import Scope
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
@@ -31,7 +32,8 @@ from app.domain.projects.cache import may_see, project_positions_key, project_st
 from app.domain.projects.reads import read_source
 from app.domain.projects.services import get_project_state, visible_state_bytes
 from app.lib import cache
-from app.lib.near_cache import NearCache
+from app.lib.near_answer import Held, held_body
+from app.lib.near_cache import NEAR_CACHE_STATE, NearCache
 from app.lib.pagination import DEFAULT_LIMIT, Page
 from app.lib.redis import run_script
 
@@ -152,6 +154,27 @@ def _count_hit(field: str) -> None:
     cache.count(_family(field), hit=True)
 
 
+def _etag_header(number: int) -> tuple[tuple[bytes, bytes], ...]:
+    return ((b"etag", f'"{number}"'.encode()),)
+
+
+def held_default_page(scope: Scope, field: str) -> Held | None:
+    """For `answered_from_process`: the page (`field`) of the request's project as this process holds
+    it, if it also holds the project's state, the user may see the project and the page shows its
+    current version."""
+    near: NearCache | None = scope["litestar_app"].state.get(NEAR_CACHE_STATE)
+    if near is None:
+        return None
+    project_id = scope["path_params"]["project_id"]
+    held_state = near.get(project_state_key(project_id))
+    held_page = near.get(project_positions_key(project_id), field)
+    if held_state is None or held_page is None or _visible_page(held_state[1], held_page[1], scope["user"]) is None:
+        return None
+    _count_hit(field)
+    held: Held = held_page[2]
+    return held
+
+
 # Loads the JSON of a page of the version with this number (on a miss of `cached_default_page`).
 PageLoader = Callable[[int], Awaitable[bytes]]
 
@@ -199,7 +222,9 @@ async def cached_default_page(
     if page is not None and page.tag == str(number):
         if near is not None:
             near.put(state_key, (state_read, state), mark)  # the request gate's form of a state
-            near.put(pages_key, (page_read, page), mark, field=field)
+            # With the body as `held_default_page` sends it (gzipped once, its ETag).
+            held = held_body(page.body, _etag_header(number) if _family(field) == "position_page" else ())
+            near.put(pages_key, (page_read, page, held), mark, field=field)
         _count_hit(field)
         return page.body, number
     if load is None:

@@ -10,6 +10,7 @@ from litestar import Controller, MediaType, Request, Response, delete, get, patc
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from litestar.types import Scope
 
 from app.config import Settings
 from app.domain.accounts.guards import current_session_user
@@ -17,10 +18,11 @@ from app.domain.accounts.sessions import SessionUser
 from app.domain.projects.cache import PREFETCH_PROJECT_STATE
 from app.domain.projects.deps import project_dependencies
 from app.domain.projects.guards import WRITES_PROJECT_DATA
-from app.domain.projects.reads import ProjectReads, has_read_source, project_reads_for
+from app.domain.projects.reads import READ_SOURCES, ProjectReads, has_read_source, project_reads_for
 from app.domain.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate
-from app.domain.projects.services import ProjectPage, ProjectService, cached_default_list
+from app.domain.projects.services import ProjectPage, ProjectService, cached_default_list, held_default_list
 from app.lib.cache import CACHE_PREFETCH_OPT
+from app.lib.near_answer import Held, answered_from_process, held_body
 from app.lib.near_cache import NEAR_CACHE_STATE
 from app.lib.pagination import Filters, aware_bounds
 
@@ -36,13 +38,23 @@ async def answer_cached_list(request: Request[Any, Any, Any]) -> Response[bytes]
     return Response(body, media_type=MediaType.JSON) if body is not None else None
 
 
+def held_list(scope: Scope) -> Held | None:
+    """The default list page as this process holds it (unless a plug-in is the read source)."""
+    state = scope["litestar_app"].state
+    near = state.get(NEAR_CACHE_STATE)
+    if near is None or "project_reads" in (state.get(READ_SOURCES) or {}):
+        return None
+    body = held_default_list(near, scope["user"])
+    return held_body(body) if body is not None else None
+
+
 class ProjectController(Controller):
     path = "/api/projects"
     tags = ["projects"]
     dependencies = project_dependencies()
     opt = {WRITES_PROJECT_DATA: True}
 
-    @get(before_request=answer_cached_list)
+    @get(before_request=answer_cached_list, middleware=[answered_from_process(held_list)])
     async def list_projects(
         self,
         current_user: NamedDependency[SessionUser],

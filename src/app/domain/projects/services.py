@@ -194,6 +194,25 @@ DEFAULT_LIST_QUERY: tuple[list[StatementFilter], LimitOffset] = (
 DEFAULT_LIST_FIELD = _list_cache_field(*DEFAULT_LIST_QUERY)
 
 
+def held_default_list(near: NearCache, actor: SessionUser) -> bytes | None:
+    """The JSON of the actor's default list page if this process holds the page and the states of all
+    its projects (see `cached_default_list`), else None."""
+    if actor.is_admin:
+        return None
+    owner = str(actor.id)
+    held = near.get(user_projects_key(owner), DEFAULT_LIST_FIELD)
+    if held is None:
+        return None
+    bodies = []
+    for project_id in held.ids:
+        item = near.get(project_state_key(project_id))
+        if item is None or item[1].tag != owner:
+            return None
+        bodies.append(item[1].body)
+    cache.count("project_list", hit=True)
+    return _page_json(bodies, held.total, DEFAULT_LIST_QUERY[1])
+
+
 async def cached_default_list(redis: Redis, near: NearCache | None, actor: SessionUser) -> bytes | None:
     """The JSON of the actor's default list page (no query string) when the page and every project
     it shows are cached and current; None otherwise (the caller answers through ``list_for``, which
@@ -206,17 +225,9 @@ async def cached_default_list(redis: Redis, near: NearCache | None, actor: Sessi
     page_key = user_projects_key(owner)
     limit_offset = DEFAULT_LIST_QUERY[1]
     if near is not None:
-        held = near.get(page_key, DEFAULT_LIST_FIELD)
+        held = held_default_list(near, actor)
         if held is not None:
-            bodies = []
-            for project_id in held.ids:
-                item = near.get(project_state_key(project_id))
-                if item is None or item[1].tag != owner:
-                    break
-                bodies.append(item[1].body)
-            else:
-                cache.count("project_list", hit=True)
-                return _page_json(bodies, held.total, limit_offset)
+            return held
     if not await cache.usable(redis):
         return None
     mark = near.mark() if near is not None else 0
