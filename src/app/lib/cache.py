@@ -260,6 +260,9 @@ async def store(redis: Redis, fills: Iterable[Fill], *, ttl_seconds: int) -> Non
         return
     script = registered_script(redis, _FILL_SCRIPT)
     try:
+        if len(batch) == 1:  # one EVALSHA: a pipeline first asks SCRIPT EXISTS (a round trip more)
+            await _fill(redis, batch[0].key, batch[0].field, batch[0].generation, batch[0].entry, ttl_seconds)
+            return
         async with redis.pipeline(transaction=False) as pipe:
             for fill in batch:
                 await script(
