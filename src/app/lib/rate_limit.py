@@ -145,8 +145,17 @@ class RateLeases:
         lease[0] -= 1
         return 0
 
-    def granted(self, key: str, granted: int, milliseconds_left: int) -> int:
-        """Record what the script granted this request (one token is spent on it); 0 or a Retry-After."""
+    def running_low(self, key: str, size: int) -> bool:
+        """True once each time a lease falls to a quarter of `size` tokens: time to lease more in the
+        background. Without it the tokens run out under load with a whole loop turn of requests in
+        hand, and each of them asks Redis for a lease at once (a p99 stall every `size` × in-flight
+        requests). Leases of under 4 tokens (strict limits) are not topped up."""
+        lease = self._leases.get(key)
+        return size >= 4 and lease is not None and not lease[2] and lease[0] == size // 4
+
+    def granted(self, key: str, granted: int, milliseconds_left: int, *, spent: int = 1) -> int:
+        """Record what the script granted (`spent` tokens of it go to the request that asked: 1, or
+        0 for a background top-up); 0 or a Retry-After."""
         if len(self._leases) >= _MAX_LEASES:
             self._leases.clear()
         window_end = time.monotonic() + milliseconds_left / 1000
@@ -159,9 +168,9 @@ class RateLeases:
                 self._leases[key] = [0, window_end, True]
             return seconds_left(milliseconds_left)
         if lease is not None and not lease[2] and same_window:
-            lease[0] += granted - 1  # concurrent requests that each leased from the same window
+            lease[0] += granted - spent  # concurrent requests that each leased from the same window
         else:  # tokens of another window are never spent in this one
-            self._leases[key] = [granted - 1, window_end, False]
+            self._leases[key] = [granted - spent, window_end, False]
         return 0
 
 

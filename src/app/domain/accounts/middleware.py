@@ -29,6 +29,7 @@ LIVENESS_SECONDS).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -145,6 +146,7 @@ class RequestGateMiddleware(ASGIMiddleware):
         self.session_owners: dict[str, str] = {}
         # Rate-limit tokens leased in batches; only with the near-cache (off: every request counts in Redis).
         self.leases = RateLeases() if leases else None
+        self._top_ups: set[asyncio.Task[None]] = set()  # referenced until done (the loop keeps weak ones)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         route_handler: Any = scope.get("route_handler")
@@ -161,6 +163,28 @@ class RequestGateMiddleware(ASGIMiddleware):
                 await _send_json(send, answer)
                 return
         await next_app(scope, receive, send)
+
+    def _take_token(self, redis: Redis, key: str, limit: Limit) -> int | None:
+        """`RateLeases.take`, and a background lease of more tokens when the lease runs low."""
+        assert self.leases is not None
+        refused = self.leases.take(key)
+        if refused == 0 and self.leases.running_low(key, lease_size(limit)):
+            task = asyncio.create_task(self._top_up(redis, key, limit))
+            self._top_ups.add(task)
+            task.add_done_callback(self._top_ups.discard)
+        return refused
+
+    async def _top_up(self, redis: Redis, key: str, limit: Limit) -> None:
+        """Lease `lease_size` more tokens of the window for this process (no request waits on it). A
+        refusal or a failure changes nothing the requests need: they spend what is left, then ask."""
+        try:
+            _, granted, pttl = await run_script(
+                redis, _GATE_SCRIPT, [key], [limit.window_seconds, "0", "0", "", lease_size(limit), limit.requests]
+            )
+        except RedisError:
+            return
+        assert self.leases is not None
+        self.leases.granted(key, int(granted), int(pttl), spent=0)
 
     def _lease_size(self, limit: Limit) -> int:
         return lease_size(limit) if self.leases is not None else 1
@@ -207,7 +231,7 @@ class RequestGateMiddleware(ASGIMiddleware):
                 return False, None
         if self.leases is None:
             return False, None
-        refused = self.leases.take(rate_limit_key(user_id, group))
+        refused = self._take_token(scope["litestar_app"].state.redis, rate_limit_key(user_id, group), limit)
         if refused is None:
             return False, None
         if refused:
@@ -251,7 +275,7 @@ class RequestGateMiddleware(ASGIMiddleware):
             user_id = self.session_owners.get(session_id) or await self._session_owner(redis, session_id)
         wanted = prefetch.entry(scope, user_id) if prefetch is not None else None
         rate_key = rate_limit_key(user_id, group)
-        refused = self.leases.take(rate_key) if self.leases is not None else None
+        refused = self._take_token(redis, rate_key, limit) if self.leases is not None else None
         want = self._lease_size(limit) if refused is None else 0
         reads_session = held_session is None
         keys = [session_key(session_id), rate_key] if reads_session else [rate_key]
