@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-# As the app's CompressionConfig (app.server): bodies from 2 kB, gzip level 1.
+# The app's compression too (app.server's CompressionConfig): bodies from 2 kB, gzip level 1.
 COMPRESS_FROM = 2048
 GZIP_LEVEL = 1
 _ACCEPT_ENCODING = b"accept-encoding"

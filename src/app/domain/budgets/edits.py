@@ -30,6 +30,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import msgspec
+from advanced_alchemy.types import DateTimeUTC
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import Integer, Numeric, String, Text, text
@@ -70,8 +71,10 @@ def _columns(model: Any) -> tuple[tuple[str, str, str], ...]:
             cast = "text"
         elif isinstance(kind, String):
             cast = "varchar"
-        else:
+        elif isinstance(kind, DateTimeUTC):
             cast = "timestamptz"
+        else:  # a new column type needs its cast here, not a wrong guess at run time
+            raise TypeError(f"{model.__name__}.{key}: no parameter cast for {kind!r}")
         found.append((key, column.name, cast))
     return tuple(found)
 
