@@ -196,6 +196,15 @@ def position_not_found() -> NotFound:
     return NotFound("The position does not exist in the latest version.")
 
 
+def budget_changed(current_version: int, expected_version: int) -> PreconditionFailed:
+    """412 for a stale If-Match: the answer's ETag is the latest version, to reload and retry with."""
+    return PreconditionFailed(
+        f"The budget changed: the latest version is {current_version}, not {expected_version}. Reload and try again.",
+        headers={"ETag": f'"{current_version}"'},
+        extra={"current_version": current_version},
+    )
+
+
 class BudgetService(RepositoryService[BudgetVersion]):
     """Budget versions of a project and the one way to make a new one."""
 
@@ -244,12 +253,7 @@ class BudgetService(RepositoryService[BudgetVersion]):
         session = self.db_session
         project = await lock_project(session, actor, project_id)
         if expected_version is not None and expected_version != project.current_version:
-            raise PreconditionFailed(
-                f"The budget changed: the latest version is {project.current_version}, "
-                f"not {expected_version}. Reload and try again.",
-                headers={"ETag": f'"{project.current_version}"'},
-                extra={"current_version": project.current_version},
-            )
+            raise budget_changed(project.current_version, expected_version)
         previous = await self.version_by_number(project.id, project.current_version)
         if changes is not None:
             plan = await self._plan_change_set(project.id, previous, changes)
@@ -335,12 +339,7 @@ class BudgetService(RepositoryService[BudgetVersion]):
         if found is None:
             raise project_not_found()
         if expected_version is not None and expected_version != found.current_version:
-            raise PreconditionFailed(
-                f"The budget changed: the latest version is {found.current_version}, "
-                f"not {expected_version}. Reload and try again.",
-                headers={"ETag": f'"{found.current_version}"'},
-                extra={"current_version": found.current_version},
-            )
+            raise budget_changed(found.current_version, expected_version)
         by_reference: dict[uuid.UUID, Any] = {}
         if reference is not None:
             if found.version_id is None:

@@ -13,9 +13,10 @@ from sqlalchemy import func, select
 
 from app.db.models import ChatMessage, Position, Project, ProjectDocument
 from app.domain.accounts.sessions import SessionUser
+from app.domain.budgets.services import budget_changed
 from app.domain.chat.assistant import BudgetAssistant
 from app.domain.chat.schemas import ChatMessageCreate, ChatMessageRead
-from app.lib.errors import InvalidInput, PreconditionFailed, field_error
+from app.lib.errors import InvalidInput, field_error
 from app.lib.events import project_channel
 from app.lib.pagination import Page
 from app.lib.services import RepositoryService
@@ -54,12 +55,7 @@ class ChatService(RepositoryService[ChatMessage]):
         if expected_version is not None:
             current = await self.db_session.scalar(select(Project.current_version).where(Project.id == project_id))
             if current is not None and current != expected_version:
-                raise PreconditionFailed(
-                    f"The budget changed: the latest version is {current}, not {expected_version}. "
-                    "Reload and try again.",
-                    headers={"ETag": f'"{current}"'},
-                    extra={"current_version": current},
-                )
+                raise budget_changed(current, expected_version)
         question = ChatMessageRead.from_model(await self.post_message(actor, project_id, data))
         # Read before the assistant runs: a refused command rolls the session back, which expires objects.
         reply = await assistant.reply(
