@@ -9,6 +9,7 @@ responses carry `ETag: "<version>"`.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any, cast
 
@@ -20,6 +21,7 @@ from litestar.params import FromPath, HeaderParameter, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from litestar.types import Scope
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
 from app.domain.accounts.guards import current_session_user
@@ -29,6 +31,7 @@ from app.domain.budgets.deps import budget_dependencies
 from app.domain.budgets.reads import (
     DEFAULT_PAGE_FIELD,
     DEFAULT_VERSIONS_FIELD,
+    PageLoader,
     PositionQuery,
     PositionReads,
     cached_default_page,
@@ -75,23 +78,35 @@ def _etag(version: int) -> dict[str, str]:
     return {"ETag": f'"{version}"'}
 
 
-async def answer_cached_positions(request: Request[Any, Any, Any]) -> Response[bytes] | None:
-    """`before_request` of the positions list: the default page (no query string) answered before any
-    dependency is resolved (no session, no filter providers): from the cache, or on a miss one query
-    on a connection of its own; None lets the handler answer (a query, a project whose state is not
-    cached or that the user may not see, another read source)."""
-    if request.scope["query_string"] or has_read_source(request, "position_reads"):
+async def cached_first_page(
+    request: Request[Any, Any, Any], field: str, loader: Callable[[AsyncEngine, uuid.UUID], PageLoader]
+) -> tuple[bytes, int] | None:
+    """For the list hooks below: the JSON of the project's page `field` and its version number when no
+    query string asks for another page, from the cache or on a miss one query (`loader`) on a
+    connection of its own; None lets the handler answer (a query, a project whose state is not cached
+    or that the user may not see)."""
+    if request.scope["query_string"]:
         return None
     state = request.app.state
     project_id = request.path_params["project_id"]
-    found = await cached_default_page(
+    return await cached_default_page(
         state.redis,
         state.get(NEAR_CACHE_STATE),
         current_session_user(request),
         project_id,
-        load=default_positions_loader(app_alchemy_config(request.app).get_engine(), project_id),
+        field,
+        load=loader(app_alchemy_config(request.app).get_engine(), project_id),
         ttl_seconds=state.settings.CACHE_TTL_SECONDS,
     )
+
+
+async def answer_cached_positions(request: Request[Any, Any, Any]) -> Response[bytes] | None:
+    """`before_request` of the positions list: the default page answered before any dependency is
+    resolved (no session, no filter providers), with the version as its ETag; None lets the handler
+    answer (see `cached_first_page`; also when a plug-in is the read source)."""
+    if has_read_source(request, "position_reads"):
+        return None
+    found = await cached_first_page(request, DEFAULT_PAGE_FIELD, default_positions_loader)
     if found is None:
         return None
     body, number = found
@@ -99,21 +114,9 @@ async def answer_cached_positions(request: Request[Any, Any, Any]) -> Response[b
 
 
 async def answer_cached_versions(request: Request[Any, Any, Any]) -> Response[bytes] | None:
-    """`before_request` of the versions list: its first page (no query string) answered before any
-    dependency is resolved, from the cache or on a miss one query; None lets the handler answer."""
-    if request.scope["query_string"]:
-        return None
-    state = request.app.state
-    project_id = request.path_params["project_id"]
-    found = await cached_default_page(
-        state.redis,
-        state.get(NEAR_CACHE_STATE),
-        current_session_user(request),
-        project_id,
-        DEFAULT_VERSIONS_FIELD,
-        load=default_versions_loader(app_alchemy_config(request.app).get_engine(), project_id),
-        ttl_seconds=state.settings.CACHE_TTL_SECONDS,
-    )
+    """`before_request` of the versions list: its first page answered before any dependency is
+    resolved; None lets the handler answer (see `cached_first_page`)."""
+    found = await cached_first_page(request, DEFAULT_VERSIONS_FIELD, default_versions_loader)
     return Response(found[0], media_type=MediaType.JSON) if found is not None else None
 
 
