@@ -298,13 +298,18 @@ def register(group: click.Group) -> None:
 
 
 def _domain_commands() -> list[click.Command]:
-    """Commands owned by the domains (users, catalog, db backup ...) and by the extensions (migrate-files)."""
+    """Commands owned by the domains (users, catalog, db backup, schema openapi ...) and by the extensions
+    (migrate-files)."""
+    from litestar.cli.commands.schema import schema_group
+
     from app.domain.accounts.cli import users_group
     from app.domain.kb.cli import catalog_group
-    from app.domain.system.cli import register_db_commands
+    from app.domain.system.cli import openapi_command, register_db_commands
     from app.server import extension_plugins
 
     register_db_commands(db_group)  # app db backup / app db restore
+    # app schema openapi: ours replaces Litestar's (a click command: rich-click's stubs want one of its own)
+    schema_group.add_command(openapi_command)  # type: ignore[arg-type]
     commands: list[click.Command] = [users_group, catalog_group]
     for plugin in extension_plugins(get_settings()):
         commands += plugin.cli_commands()

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sys
+from pathlib import Path
 from typing import Any
 
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -122,3 +127,15 @@ async def test_options_allow_lists_every_method(client: Client, api_user: ApiUse
     assert set(response.headers["allow"].split(", ")) == {"DELETE", "GET", "OPTIONS", "PATCH"}
     positions = await client.options(f"/api/projects/{project['id']}/positions", headers=api_user.headers)
     assert set(positions.headers["allow"].split(", ")) == {"GET", "OPTIONS", "POST"}
+
+
+@pytest.mark.slow
+async def test_the_cli_writes_the_served_document(client: Client, tmp_path: Path) -> None:
+    """`app schema openapi` writes what /schema/openapi.json serves (Litestar's own command wrote the
+    document before its corrections)."""
+    output = tmp_path / "openapi.json"
+    command = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app", "schema", "openapi", "--output", str(output), cwd=tmp_path
+    )
+    assert await asyncio.wait_for(command.wait(), timeout=120) == 0
+    assert json.loads(output.read_bytes()) == await _document(client)
