@@ -154,16 +154,17 @@ def build_app(settings: Settings | None = None) -> Litestar:
             *extension_plugins(settings),
         ],
         # Plain ASGI functions first (no task groups); then the gate: session, rate limit (per user, per
-        # address when anonymous) and the route's cached entry from the near-cache, or in one Redis call.
+        # address when anonymous) and the route's cached entry from the near-cache, or in one Redis call;
+        # then no NUL in a query string (after the gate, where it was a guard: a 401 or 429 comes first).
         middleware=[
             request_id_middleware,
             request_metrics_middleware,
             request_gate_middleware(settings),
+            refuse_unstorable_query,
         ],
         dependencies=app_dependencies(),
-        # Edge bounds for every request: JSON size/depth/NUL, NUL in query strings (app.lib.input_bounds).
+        # Edge bounds for every request: JSON size/depth/NUL (app.lib.input_bounds).
         request_class=BoundedRequest,
-        guards=[refuse_unstorable_query],
         before_send=[add_request_id_header, allow_lists_every_method],
         lifespan=[redis_lifespan],
         openapi_config=OpenAPIConfig(

@@ -6,7 +6,7 @@
   `Content-Type` is a 415). `BoundedRequest` does this when
   Litestar reads and decodes a body; multipart uploads keep the app's upload limit.
 - `metadata` objects: `Metadata` (key count) and `check_metadata` (encoded size).
-- Query strings: no NUL in any parameter (`refuse_unstorable_query`, an app-wide guard).
+- Query strings: no NUL in any parameter (`refuse_unstorable_query`, an app-wide middleware).
 - Integers read from a path, a query or a body are declared with the bounded aliases below, so a value
   PostgreSQL cannot bind (int4 past 2,147,483,647) is a 400 naming the parameter, never a 500.
 """
@@ -23,8 +23,8 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import SerializationException
-from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Parameter
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from app.lib.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType, field_error
 
@@ -195,13 +195,21 @@ def _too_large(limit: int) -> PayloadTooLarge:
     )
 
 
-async def refuse_unstorable_query(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """App-wide guard: a query parameter with a NUL character is a 400 naming it."""
-    raw = connection.scope.get("query_string", b"")
-    if b"%00" not in raw and b"\x00" not in raw:
-        return
-    for name, value in connection.query_params.multi_items():
-        if "\x00" in name or "\x00" in value:
-            place = name.replace("\x00", "\\u0000")
-            message = "must not contain the NUL character (\\u0000)"
-            raise InvalidInput(f"Query parameter {place} {message}.", errors=[field_error(place, message)])
+def refuse_unstorable_query(app: ASGIApp) -> ASGIApp:
+    """App-wide middleware: a query parameter with a NUL character is a 400 naming it.
+
+    A middleware, not an app-wide guard: Litestar calls each guard with a copy of the route handler
+    (`BaseRouteHandler.authorize_connection`), on every request of every route, which cost ~5 % of a
+    cached read's CPU; here a query string without a NUL costs a substring search."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        raw = scope.get("query_string", b"")
+        if b"%00" in raw or b"\x00" in raw:
+            for name, value in ASGIConnection[Any, Any, Any, Any](scope).query_params.multi_items():
+                if "\x00" in name or "\x00" in value:
+                    place = name.replace("\x00", "\\u0000")
+                    message = "must not contain the NUL character (\\u0000)"
+                    raise InvalidInput(f"Query parameter {place} {message}.", errors=[field_error(place, message)])
+        await app(scope, receive, send)
+
+    return middleware

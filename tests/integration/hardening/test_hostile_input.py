@@ -147,6 +147,13 @@ async def test_nul_in_a_query_string_is_a_400(client: Client, api_user: ApiUser,
     assert "NUL" in body["errors"][0]["message"]
 
 
+async def test_nul_in_a_query_string_is_refused_on_every_route_after_the_session(client: Client) -> None:
+    """Whether or not the route reads the parameter; an unauthenticated request is a 401 first."""
+    body = assert_problem(await client.get("/health?anything=%00"), 400, "anything")
+    assert "NUL" in body["errors"][0]["message"]
+    assert_problem(await client.get("/api/projects?q=%00"), 401)
+
+
 async def test_nul_in_list_filters_of_a_project(client: Client, api_user: ApiUser, project: dict[str, Any]) -> None:
     for path in ("/positions?q=%00", "/positions?code=%00", "/jobs?status=%00"):
         response = await client.get(f"/api/projects/{project['id']}{path}", headers=api_user.headers)
