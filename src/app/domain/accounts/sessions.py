@@ -146,31 +146,31 @@ async def resolve_session(redis: Redis, token: str) -> SessionUser | None:
 
 async def delete_session(redis: Redis, session_id: str, user_id: uuid.UUID | str) -> None:
     """End one session (logout); every API process has forgotten it when this returns."""
-    notice = near_cache.notice_of(redis, [session_key(session_id)])
-    try:
-        async with redis.pipeline(transaction=True) as pipe:
-            pipe.delete(session_key(session_id))
-            pipe.srem(user_sessions_key(user_id), session_id)
-            if notice is not None:
-                notice.add_to(pipe)
-            replies = await pipe.execute()
-    except RedisError as exc:
-        raise store_unavailable(exc) from exc
-    if notice is not None:
-        await near_cache.await_acks(redis, notice, *replies[-2:])
+    await _end_sessions(redis, user_id, [session_id])
 
 
 async def delete_user_sessions(redis: Redis, user_id: uuid.UUID | str, *, keep: str | None = None) -> list[str]:
     """End every session of a user (suspension, password change) except `keep`; returns the ended ids."""
     try:
         ids = await redis.smembers(user_sessions_key(user_id))
-        ended = [i.decode() if isinstance(i, bytes) else i for i in ids]
-        ended = [sid for sid in ended if sid != keep]
-        notice = near_cache.notice_of(redis, [session_key(sid) for sid in ended])
+    except RedisError as exc:
+        raise store_unavailable(exc) from exc
+    ended = [i.decode() if isinstance(i, bytes) else i for i in ids]
+    ended = [sid for sid in ended if sid != keep]
+    await _end_sessions(redis, user_id, ended)
+    return ended
+
+
+async def _end_sessions(redis: Redis, user_id: uuid.UUID | str, session_ids: list[str]) -> None:
+    """Delete the sessions and their ids in the user's set in one transaction; with the near-cache,
+    return once every API process has dropped them."""
+    keys = [session_key(session_id) for session_id in session_ids]
+    notice = near_cache.notice_of(redis, keys)
+    try:
         async with redis.pipeline(transaction=True) as pipe:
-            if ended:
-                pipe.delete(*[session_key(sid) for sid in ended])
-                pipe.srem(user_sessions_key(user_id), *ended)
+            if session_ids:
+                pipe.delete(*keys)
+                pipe.srem(user_sessions_key(user_id), *session_ids)
             if notice is not None:
                 notice.add_to(pipe)
             replies = await pipe.execute()
@@ -178,7 +178,6 @@ async def delete_user_sessions(redis: Redis, user_id: uuid.UUID | str, *, keep: 
         raise store_unavailable(exc) from exc
     if notice is not None:
         await near_cache.await_acks(redis, notice, *replies[-2:])
-    return ended
 
 
 async def update_user_sessions(redis: Redis, user_id: uuid.UUID | str, *, role: str, status: str) -> None:
