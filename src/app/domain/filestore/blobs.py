@@ -51,16 +51,8 @@ def store_blob(root: Path, storage_path: str, source: Path, sha256: str, size: i
     ensure_dir(target.parent)
     fd, temp = _create_temp(target)
     try:
-        digest = hashlib.sha256()
-        written = 0
-        with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
-            while chunk := src.read(_CHUNK):
-                digest.update(chunk)
-                dst.write(chunk)
-                written += len(chunk)
-            dst.flush()
-            os.fsync(dst.fileno())
-        if digest.hexdigest() != sha256 or written != size:
+        copied_sha256, written = copy_hashed(source, fd)
+        if copied_sha256 != sha256 or written != size:
             raise BlobMismatch(f"{source.name} changed while it was migrated (hash or size differs); run again")
         os.replace(temp, target)
     except BaseException:
@@ -68,6 +60,21 @@ def store_blob(root: Path, storage_path: str, source: Path, sha256: str, size: i
         raise
     fsync_dir(target.parent)
     return written
+
+
+def copy_hashed(source: Path, fd: int) -> tuple[str, int]:
+    """Copy `source` into the open file `fd` and fsync it: the sha256 hex of the bytes copied and their
+    number. `fd` is closed after, also when `source` cannot be opened."""
+    digest = hashlib.sha256()
+    written = 0
+    with os.fdopen(fd, "wb") as dst, open(source, "rb") as src:
+        while chunk := src.read(_CHUNK):
+            digest.update(chunk)
+            dst.write(chunk)
+            written += len(chunk)
+        dst.flush()
+        os.fsync(dst.fileno())
+    return digest.hexdigest(), written
 
 
 def hash_file(path: Path) -> tuple[int, str]:

@@ -8,7 +8,6 @@ audit_results.json and project.json last. The dual-write mirror uses the same pe
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import time
 import uuid
@@ -23,14 +22,13 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.config import Settings
 from app.domain.filestore.atomic import _create_temp, _discard, ensure_dir, fsync_dir, project_lock
-from app.domain.filestore.blobs import blob_file, storage_root
+from app.domain.filestore.blobs import blob_file, copy_hashed, storage_root
 from app.domain.filestore.layout import JSON_FILES, LOCK_FILE, is_store_internal
 from app.domain.filestore.legacy import LegacyProject
 from app.domain.filestore.mapping import DocumentCopy, legacy_project_from_rows
 from app.domain.filestore.postgres_rows import Executor, load_projects, project_ids_page
 from app.domain.filestore.writer import _checked_directory, write_project
 
-_CHUNK = 1024 * 1024
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PAGE = 50
 
@@ -117,20 +115,11 @@ def _place_document(storage: Path, project_dir: Path, copy: DocumentCopy) -> int
     ensure_dir(target.parent)
     fd, temp = _create_temp(target)
     try:
-        digest = hashlib.sha256()
-        written = 0
         try:
-            src = open(source, "rb")  # noqa: SIM115 - closed below with the target
+            copied_sha256, written = copy_hashed(source, fd)
         except FileNotFoundError as exc:
             raise ExportError(f"stored copy of {copy.relative_path} is missing ({copy.storage_path})") from exc
-        with src, os.fdopen(fd, "wb") as dst:
-            while chunk := src.read(_CHUNK):
-                digest.update(chunk)
-                dst.write(chunk)
-                written += len(chunk)
-            dst.flush()
-            os.fsync(dst.fileno())
-        if digest.hexdigest() != copy.sha256 or written != copy.size:
+        if copied_sha256 != copy.sha256 or written != copy.size:
             raise ExportError(f"stored copy of {copy.relative_path} does not match its hash ({copy.storage_path})")
         os.utime(temp, ns=(mtime_ns, mtime_ns))
         os.replace(temp, target)
