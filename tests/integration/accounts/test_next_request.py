@@ -6,11 +6,8 @@ and any other authenticated request is authenticated and counted there with no R
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +37,7 @@ from tests.support.api import (
     signed_in_user,
     verification_token,
 )
+from tests.support.instances import near_of, redis_calls, until_live
 
 
 @pytest.fixture
@@ -47,38 +45,6 @@ async def other_instance(settings: Settings, tmp_path: Path) -> AsyncIterator[As
     """A second API instance (its own app, Redis pool, engine and near-cache) on the same PostgreSQL and Redis."""
     async with AsyncTestClient(app=build_test_app(api_settings(settings, str(tmp_path / "storage")))) as client:
         yield client
-
-
-def near_of(client: AsyncTestClient[Litestar]) -> near_cache.NearCache:
-    near: near_cache.NearCache = client.app.state[near_cache.NEAR_CACHE_STATE]
-    return near
-
-
-async def until_live(client: AsyncTestClient[Litestar], seconds: float = 10.0) -> None:
-    """Poll until the instance's near-cache subscription is proven live."""
-    near = near_of(client)
-    deadline = time.monotonic() + seconds
-    while not near.live:
-        assert time.monotonic() < deadline, "the near-cache subscription did not become live"
-        await asyncio.sleep(0.01)
-
-
-@contextmanager
-def redis_calls(client: AsyncTestClient[Litestar]) -> Iterator[list[tuple[Any, ...]]]:
-    """The commands the instance's Redis client sends meanwhile (its pipelines aside)."""
-    redis = client.app.state.redis
-    calls: list[tuple[Any, ...]] = []
-    execute = redis.execute_command
-
-    async def counted(*args: Any, **options: Any) -> Any:
-        calls.append(args)
-        return await execute(*args, **options)
-
-    redis.execute_command = counted
-    try:
-        yield calls
-    finally:
-        redis.execute_command = execute
 
 
 async def _warm(client: AsyncTestClient[Litestar], user: ApiUser, project: dict[str, Any]) -> str:

@@ -5,10 +5,7 @@ project stays a 404 however warm the cache is."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +14,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from app.config import Settings
-from app.lib import near_cache
 from tests.support.api import ApiUser, add_position, api_settings, build_test_app, create_project
+from tests.support.instances import redis_calls, until_live
 
 
 @pytest.fixture
@@ -26,32 +23,6 @@ async def other_instance(settings: Settings, tmp_path: Path) -> AsyncIterator[As
     """A second API instance (its own app, Redis pool, engine and near-cache) on the same PostgreSQL and Redis."""
     async with AsyncTestClient(app=build_test_app(api_settings(settings, str(tmp_path / "storage")))) as client:
         yield client
-
-
-async def until_live(client: AsyncTestClient[Litestar], seconds: float = 10.0) -> None:
-    near: near_cache.NearCache = client.app.state[near_cache.NEAR_CACHE_STATE]
-    deadline = time.monotonic() + seconds
-    while not near.live:
-        assert time.monotonic() < deadline, "the near-cache subscription did not become live"
-        await asyncio.sleep(0.01)
-
-
-@contextmanager
-def redis_calls(client: AsyncTestClient[Litestar]) -> Iterator[list[tuple[Any, ...]]]:
-    """The commands the instance's Redis client sends meanwhile (its pipelines aside)."""
-    redis = client.app.state.redis
-    calls: list[tuple[Any, ...]] = []
-    execute = redis.execute_command
-
-    async def counted(*args: Any, **options: Any) -> Any:
-        calls.append(args)
-        return await execute(*args, **options)
-
-    redis.execute_command = counted
-    try:
-        yield calls
-    finally:
-        redis.execute_command = execute
 
 
 def _urls(project_id: str) -> list[str]:
