@@ -15,31 +15,8 @@ from app.db.models import CatalogItem, KBCache, ReferenceSet
 from app.domain.kb.loader import load_catalog, load_shipped_data
 from app.domain.kb.reference import CatalogItem as CatalogEntry
 from app.domain.kb.reference import load_catalog_extract, read_catalog_file
+from tests.fixtures.catalog_files import xc4_price_list
 from tests.support.job_runs import Harness
-
-
-def xc4_price_list(catalog: str) -> bytes:
-    """A small OTSKP price list as the road authority's XC4 wrapper carries it."""
-    return f"""<?xml version="1.0" encoding="utf-8"?>
-<XC4>
-  <CenoveSoustavy>
-    <typ_CS>{catalog}</typ_CS>
-    <platnost_od>2025-01-01</platnost_od>
-    <Polozky>
-      <Polozka>
-        <znacka>272325</znacka>
-        <nazev>ZÁKLADY ZE ŽELEZOBETONU DO C30/37</nazev>
-        <MJ>M3</MJ>
-        <jedn_cena>9 870,50</jedn_cena>
-        <technicka_specifikace>Položka zahrnuje dodání čerstvého betonu.</technicka_specifikace>
-      </Polozka>
-      <Polozka znacka="272365" nazev="VÝZTUŽ ZÁKLADU Z OCELI 10505, B500B" MJ="T" jedn_cena="41200.00"/>
-      <Polozka><znacka>02910</znacka><nazev>OSTATNÍ POŽADAVKY - ZEMĚMĚŘIČSKÁ MĚŘENÍ</nazev>
-        <MJ>KPL</MJ><jedn_cena>0</jedn_cena></Polozka>
-    </Polozky>
-  </CenoveSoustavy>
-</XC4>
-""".encode()
 
 
 async def test_shipped_data_loads_and_reloads_without_duplicates(harness: Harness) -> None:

@@ -6,30 +6,11 @@ from decimal import Decimal
 import pytest
 
 from app.domain.kb.reference import CatalogFileError, read_catalog_file
-
-XC4_PRICE_LIST = """<?xml version="1.0" encoding="utf-8"?>
-<XC4>
-  <CenoveSoustavy>
-    <typ_CS>OTSKP</typ_CS>
-    <Polozky>
-      <Polozka>
-        <znacka>272325</znacka>
-        <nazev>ZÁKLADY ZE ŽELEZOBETONU DO C30/37</nazev>
-        <MJ>M3</MJ>
-        <jedn_cena>9 870,50</jedn_cena>
-        <technicka_specifikace>Položka zahrnuje dodání čerstvého betonu.</technicka_specifikace>
-      </Polozka>
-      <Polozka znacka="272365" nazev="VÝZTUŽ ZÁKLADU Z OCELI 10505, B500B" MJ="T" jedn_cena="41200.00"/>
-      <Polozka><znacka>02910</znacka><nazev>OSTATNÍ POŽADAVKY - ZEMĚMĚŘIČSKÁ MĚŘENÍ</nazev>
-        <MJ>KPL</MJ><jedn_cena>0</jedn_cena></Polozka>
-    </Polozky>
-  </CenoveSoustavy>
-</XC4>
-"""
+from tests.fixtures.catalog_files import xc4_price_list
 
 
 def test_xc4_price_list_with_elements_and_attributes() -> None:
-    items = read_catalog_file(XC4_PRICE_LIST.encode("utf-8"))
+    items = read_catalog_file(xc4_price_list("OTSKP"))
     assert [i.code for i in items] == ["272325", "272365", "02910"]
     first, second, third = items
     assert first.catalog == "OTSKP"
