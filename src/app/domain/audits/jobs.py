@@ -17,7 +17,6 @@ from app.domain.jobs.context import JobContext, PermanentJobError
 from app.domain.jobs.progress import ProgressReporter
 from app.domain.kb.services import KnowledgeBase
 from app.domain.projects.stages import ProjectStage, engine_of
-from app.lib.errors import ApplicationError
 
 
 async def audit_project(ctx: JobContext, job: BackgroundJob, progress: ProgressReporter) -> dict[str, Any]:
@@ -30,16 +29,9 @@ async def audit_project(ctx: JobContext, job: BackgroundJob, progress: ProgressR
     engine = engine_of(ctx.session)
     stage = ProjectStage(ctx.commit_context(), project_id, "auditing")
     await stage.enter()
-    try:
+    with stage.failed_when_given_up(ctx, job):
         outcome = await AuditService(ctx.session, KnowledgeBase(engine, ctx.redis)).audit(
             project_id, progress=stage.follow(progress), exposure_table=exposure_table, job_id=job.id
         )
-    except ApplicationError as exc:  # the project is gone, or the table is unknown: retrying cannot help
-        stage.fail_after_rollback()
-        raise PermanentJobError(exc.detail) from exc
-    except Exception as exc:
-        if isinstance(exc, PermanentJobError) or ctx.attempt > job.max_retries:
-            stage.fail_after_rollback()
-        raise
     await progress(1.0, f"Audited {outcome.positions} positions", current_step="done")
     return msgspec.to_builtins(outcome)

@@ -33,7 +33,7 @@ from app.domain.documents.parsing import (
     store_parsed_document,
 )
 from app.domain.jobs.chaining import THEN_KEY, queue_follow_up
-from app.domain.jobs.context import JobContext, PermanentJobError
+from app.domain.jobs.context import JobContext, PermanentJobError, gives_up
 from app.domain.jobs.progress import ProgressReporter
 from app.domain.projects.services import lock_project
 from app.domain.projects.stages import mark_failed_after_rollback, set_project_status, set_project_status_now
@@ -55,8 +55,7 @@ async def parse_document_job(ctx: JobContext, job: BackgroundJob, progress: Prog
     try:
         return await _parse_all(ctx, job, progress, project_id, documents, previous_status)
     except Exception as exc:
-        final = isinstance(exc, PermanentJobError) or ctx.attempt > job.max_retries
-        if final:
+        if gives_up(ctx, job, exc):
             mark_failed_after_rollback(ctx, project_id)
         raise
 

@@ -29,7 +29,7 @@ from app.domain.generation.services import (
     store_generated_budget,
 )
 from app.domain.jobs.chaining import queue_follow_up
-from app.domain.jobs.context import JobContext, PermanentJobError
+from app.domain.jobs.context import JobContext, PermanentJobError, gives_up
 from app.domain.jobs.progress import ProgressReporter
 from app.domain.projects.stages import mark_failed_after_rollback, set_project_status, set_project_status_now
 
@@ -79,7 +79,7 @@ async def generate_budget_job(ctx: JobContext, job: BackgroundJob, progress: Pro
     try:
         return await _generate(ctx, job, progress, parameters, previous)
     except Exception as exc:
-        if isinstance(exc, PermanentJobError) or ctx.attempt > job.max_retries:
+        if gives_up(ctx, job, exc):
             mark_failed_after_rollback(ctx, project_id)
         raise
 

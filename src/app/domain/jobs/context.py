@@ -18,12 +18,19 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.config import Settings
+from app.db.models import BackgroundJob
 from app.lib.events import EventPublisher
 from app.lib.unit_of_work import AfterCommit, CommitContext, record
 
 
 class PermanentJobError(Exception):
     """Raise from a handler when retrying cannot help (bad input, missing project): fails at once."""
+
+
+def gives_up(ctx: JobContext, job: BackgroundJob, exc: BaseException) -> bool:
+    """Whether the runner fails the job for good on `exc` rather than retrying it (app.workers.runner):
+    a PermanentJobError, or any error on the last attempt."""
+    return isinstance(exc, PermanentJobError) or ctx.attempt > job.max_retries
 
 
 @dataclass(kw_only=True)

@@ -20,7 +20,6 @@ from app.domain.kb.enrichment import EnrichmentService
 from app.domain.kb.services import KnowledgeBase
 from app.domain.projects.services import lock_project
 from app.domain.projects.stages import ProjectStage, engine_of
-from app.lib.errors import ApplicationError
 
 
 def follow_up_job_types(payload: dict[str, Any]) -> list[str]:
@@ -39,7 +38,7 @@ async def enrich_project(ctx: JobContext, job: BackgroundJob, progress: Progress
     engine = engine_of(ctx.session)
     stage = ProjectStage(ctx.commit_context(), project_id, "enriching")
     await stage.enter()
-    try:
+    with stage.failed_when_given_up(ctx, job):
         outcome = await EnrichmentService(ctx.session, KnowledgeBase(engine, ctx.redis)).enrich(
             project_id, progress=stage.follow(progress)
         )
@@ -61,12 +60,5 @@ async def enrich_project(ctx: JobContext, job: BackgroundJob, progress: Progress
         project.progress = Decimal(100)
         project.completed_at = utc_now() if project.status == "completed" else None
         await ctx.session.flush()
-    except ApplicationError as exc:  # the project is gone, or the payload is wrong: retrying cannot help
-        stage.fail_after_rollback()
-        raise PermanentJobError(exc.detail) from exc
-    except Exception as exc:
-        if isinstance(exc, PermanentJobError) or ctx.attempt > job.max_retries:
-            stage.fail_after_rollback()
-        raise
     await progress(1.0, f"Enriched {outcome.positions} positions", current_step="done")
     return {**msgspec.to_builtins(outcome), "queued": queued, "project_status": project.status}

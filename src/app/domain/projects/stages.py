@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Protocol
 
@@ -24,9 +25,10 @@ import structlog
 from sqlalchemy import TextClause, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from app.db.models import Project, utc_now
-from app.domain.jobs.context import JobContext
+from app.db.models import BackgroundJob, Project, utc_now
+from app.domain.jobs.context import JobContext, PermanentJobError, gives_up
 from app.domain.projects.changes import ProjectChanged, ProjectListChanged, ProjectProgressed
+from app.lib.errors import ApplicationError
 from app.lib.unit_of_work import CommitContext, committed_session, record
 
 logger = structlog.get_logger(__name__)
@@ -117,6 +119,21 @@ class ProjectStage:
         task = asyncio.get_running_loop().create_task(mark())
         _background_tasks.add(task)
         task.add_done_callback(_background_tasks.discard)
+
+    @contextlib.contextmanager
+    def failed_when_given_up(self, ctx: JobContext, job: BackgroundJob) -> Iterator[None]:
+        """Around the stage's work in `job`: when the job gives up (see `gives_up`), the project says
+        `failed` (`fail_after_rollback`). An ApplicationError (the project is gone, the input is
+        wrong) gives up at once: retrying cannot help."""
+        try:
+            yield
+        except ApplicationError as exc:
+            self.fail_after_rollback()
+            raise PermanentJobError(exc.detail) from exc
+        except Exception as exc:
+            if gives_up(ctx, job, exc):
+                self.fail_after_rollback()
+            raise
 
     def follow(self, job_progress: ProgressCallback) -> ProgressCallback:
         """A progress callback that reports to the job and mirrors the fraction on the project."""
