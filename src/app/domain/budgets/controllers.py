@@ -50,7 +50,7 @@ from app.domain.budgets.schemas import (
 )
 from app.domain.budgets.services import BudgetService, version_not_found
 from app.domain.projects.guards import WRITES_PROJECT_DATA
-from app.domain.projects.reads import READ_SOURCES, has_read_source
+from app.domain.projects.reads import has_read_source
 from app.domain.projects.services import get_project_state
 from app.lib.db import app_alchemy_config
 from app.lib.errors import InvalidInput, field_error
@@ -104,7 +104,7 @@ async def answer_cached_positions(request: Request[Any, Any, Any]) -> Response[b
     """`before_request` of the positions list: the default page answered before any dependency is
     resolved (no session, no filter providers), with the version as its ETag; None lets the handler
     answer (see `cached_first_page`; also when a plug-in is the read source)."""
-    if has_read_source(request, "position_reads"):
+    if has_read_source(request.app, "position_reads"):
         return None
     found = await cached_first_page(request, DEFAULT_PAGE_FIELD, default_positions_loader)
     if found is None:
@@ -122,7 +122,7 @@ async def answer_cached_versions(request: Request[Any, Any, Any]) -> Response[by
 
 def held_positions_page(scope: Scope) -> Held | None:
     """The default positions page as this process holds it (unless a plug-in is the read source)."""
-    if READ_SOURCES in scope["litestar_app"].state and "position_reads" in scope["litestar_app"].state[READ_SOURCES]:
+    if has_read_source(scope["litestar_app"], "position_reads"):
         return None
     return held_default_page(scope, DEFAULT_PAGE_FIELD)
 

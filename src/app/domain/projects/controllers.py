@@ -18,7 +18,7 @@ from app.domain.accounts.sessions import SessionUser
 from app.domain.projects.cache import PREFETCH_PROJECT_STATE
 from app.domain.projects.deps import project_dependencies
 from app.domain.projects.guards import WRITES_PROJECT_DATA
-from app.domain.projects.reads import READ_SOURCES, ProjectReads, has_read_source, project_reads_for
+from app.domain.projects.reads import ProjectReads, has_read_source, project_reads_for
 from app.domain.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate
 from app.domain.projects.services import ProjectPage, ProjectService, cached_default_list, held_default_list
 from app.lib.cache import CACHE_PREFETCH_OPT
@@ -31,7 +31,7 @@ async def answer_cached_list(request: Request[Any, Any, Any]) -> Response[bytes]
     """`before_request` of the list: the default page (no query string) answered from the cache
     before any dependency is resolved (no database session, no filter providers); None lets the
     handler answer (a query, a miss, an administrator, another read source)."""
-    if request.scope["query_string"] or has_read_source(request, "project_reads"):
+    if request.scope["query_string"] or has_read_source(request.app, "project_reads"):
         return None
     state = request.app.state
     body = await cached_default_list(state.redis, state.get(NEAR_CACHE_STATE), current_session_user(request))
@@ -40,9 +40,9 @@ async def answer_cached_list(request: Request[Any, Any, Any]) -> Response[bytes]
 
 def held_list(scope: Scope) -> Held | None:
     """The default list page as this process holds it (unless a plug-in is the read source)."""
-    state = scope["litestar_app"].state
-    near = state.get(NEAR_CACHE_STATE)
-    if near is None or "project_reads" in (state.get(READ_SOURCES) or {}):
+    app = scope["litestar_app"]
+    near = app.state.get(NEAR_CACHE_STATE)
+    if near is None or has_read_source(app, "project_reads"):
         return None
     body = held_default_list(near, scope["user"])
     return held_body(body) if body is not None else None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, cast, runtime_checkable
 
 from advanced_alchemy.filters import LimitOffset, StatementFilter
-from litestar import MediaType, Request, Response
+from litestar import Litestar, MediaType, Request, Response
 from litestar.types import Scope
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -90,9 +90,9 @@ def read_source(request: Request[Any, Any, Any], name: str) -> Any | None:
     return factory(request) if factory is not None else None
 
 
-def has_read_source(request: Request[Any, Any, Any], name: str) -> bool:
+def has_read_source(app: Litestar, name: str) -> bool:
     """Whether a plug-in provides the source `name` (then the cache is not the core's to answer from)."""
-    return name in (request.app.state.get(READ_SOURCES) or {})
+    return name in (app.state.get(READ_SOURCES) or {})
 
 
 def project_reads_for(request: Request[Any, Any, Any], db_session: AsyncSession | None = None) -> ProjectReads:
