@@ -163,6 +163,13 @@ def prefetched(scope: Scope, key: str, field: str | None = None) -> CacheRead | 
     return read
 
 
+def invalidations_pending() -> bool:
+    """Whether an invalidation of this process failed and is not replayed yet: until it is, no entry
+    read from Redis may be answered without that replay (the request gate then leaves the read to the
+    handler, whose `get_or_load_entry` replays first)."""
+    return bool(_pending_invalidations)
+
+
 async def _replay_pending(redis: Redis) -> bool:
     """Invalidate what failed earlier; False while that is still impossible."""
     if not _pending_invalidations:
@@ -215,6 +222,7 @@ async def invalidate(redis: Redis, *keys: str, fills: Iterable[Fill] = (), ttl_s
         await _invalidate(redis, keys, fills, ttl_seconds)
     except RedisError as exc:
         _pending_invalidations.update(keys)
+        near_cache.drop_in_process(keys)  # nobody was told: at least this process stops serving them
         logger.warning("cache invalidation deferred: redis unavailable", keys=list(keys), error=str(exc))
 
 

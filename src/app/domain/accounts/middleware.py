@@ -256,6 +256,10 @@ class RequestGateMiddleware(ASGIMiddleware):
         if session_id is None:
             raise not_authenticated("Sign in first: send Authorization: Bearer <token> or the session cookie.")
         prefetch: cache.Prefetch | None = opt.get(cache.CACHE_PREFETCH_OPT)
+        if prefetch is not None and cache.invalidations_pending():
+            # An entry a failed invalidation should have made stale may still look current in Redis
+            # (a deleted project): the handler's read replays the invalidation first.
+            prefetch = None
         # A session the near-cache holds is current (its writers drop it from every process before
         # they answer): it is neither read from Redis nor decoded again.
         held_session: tuple[SessionUser, str] | None = None
