@@ -153,6 +153,18 @@ async def test_nul_in_list_filters_of_a_project(client: Client, api_user: ApiUse
         assert_problem(response, 400)
 
 
+async def test_nul_in_the_query_of_a_cached_read_is_a_400_hit_or_miss(
+    client: Client, api_user: ApiUser, project: dict[str, Any]
+) -> None:
+    """The request gate answers a cached read (a project, /api/me) before the route's guards: it did so
+    for a query string the app-wide guard refuses too (200 on a hit, 400 on a miss)."""
+    for path in (f"/api/projects/{project['id']}", "/api/me"):
+        for _ in range(3):  # cached in Redis, then in the process's near-cache
+            assert (await client.get(path, headers=api_user.headers)).status_code == 200
+        for query in ("?x=%00", "?%00=1"):
+            assert_problem(await client.get(path + query, headers=api_user.headers), 400)
+
+
 async def test_metadata_nested_100000_deep_is_refused(client: Client, api_user: ApiUser) -> None:
     deep = '{"metadata": ' + '{"a": ' * 100_000 + "1" + "}" * 100_000
     raw = json.dumps(project_body())[:-1] + ", " + deep[1:]
