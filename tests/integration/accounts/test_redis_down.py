@@ -3,16 +3,18 @@ back to PostgreSQL, nothing crashes, and everything recovers by itself when Redi
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from pathlib import Path
 
+import msgspec
 import redis as sync_redis
 import redis.asyncio as aioredis
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.config import Settings
+from app.config import Settings, load_settings
 from app.db.models import Project
 from app.domain.projects.changes import ProjectDeleted
 from app.lib import cache, embedded
@@ -149,4 +151,33 @@ async def test_a_project_deleted_while_redis_was_away_is_not_served_from_the_gat
             listed = await client.get("/api/projects", headers=user.headers)
             assert listed.json()["total"] == 0
     finally:
+        embedded.stop_redis(tmp_path / "redis")
+
+
+async def test_a_failed_invalidation_is_replayed_by_itself_once_redis_is_back(tmp_path: Path) -> None:
+    """Other processes (API workers, whatever they hold in Redis) do not know what this process failed to
+    invalidate: the process replays it by itself once Redis answers, not only at its own next cached
+    read (a quiet process, a SAQ worker, kept a deleted project current for every other process)."""
+    port = free_port()
+    embedded.start_redis(tmp_path / "redis", port, persist=True)
+    redis = create_redis(
+        msgspec.structs.replace(load_settings(), REDIS_URL=f"redis://127.0.0.1:{port}/0", REDIS_SOCKET_TIMEOUT=1.0)
+    )
+    key = f"project:{uuid.uuid4()}:state"
+    try:
+        sync_redis.Redis(port=port).set(cache.generation_key(key), 3)
+        embedded.stop_redis(tmp_path / "redis")
+        await cache.invalidate(redis, key)  # does not raise; remembered
+        assert cache.invalidations_pending()
+        embedded.start_redis(tmp_path / "redis", port, persist=True)
+        _wait_for_redis(port)
+        checker = aioredis.Redis.from_url(f"redis://127.0.0.1:{port}/0")
+        deadline = time.monotonic() + 10
+        while await checker.get(cache.generation_key(key)) != b"4":  # no cached read in between
+            assert time.monotonic() < deadline, "the failed invalidation was not replayed"
+            await asyncio.sleep(0.05)
+        assert not cache.invalidations_pending()
+        await checker.aclose()
+    finally:
+        await redis.aclose()
         embedded.stop_redis(tmp_path / "redis")
