@@ -326,11 +326,14 @@ async def get_or_load_entry(
     family: str,
     field: str | None = None,
     read: CacheRead | None = None,
+    fits: Callable[[CachedBytes], bool] | None = None,
 ) -> CachedBytes | None:
     """The stored entry of `key` (or of `field` in hash `key`), loading and storing it on a miss.
 
     `read` is what the request gate already fetched (see `prefetched`); without it one Lua call
     reads the entry. `loader` reads PostgreSQL and returns the encoded entry; `None` is not cached.
+    A current entry that does not `fit` (a page tagged with another version than the caller's) is a
+    miss too: the load replaces it, under the generation read before, as any miss's would.
     """
     if not await _replay_pending(redis):
         return await loader()
@@ -341,7 +344,7 @@ async def get_or_load_entry(
             logger.warning("cache read skipped: redis unavailable", key=key, error=str(exc))
             return await loader()
     entry = current_entry(read)
-    if entry is not None:
+    if entry is not None and (fits is None or fits(entry)):
         count(family, hit=True)
         return entry
     count(family, hit=False)

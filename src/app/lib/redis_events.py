@@ -151,8 +151,13 @@ class RedisEventPublisher:
             self._failed(channel, event_type, exc)
 
     async def publish_many(self, events: Sequence[tuple[str, str, Mapping[str, Any]]]) -> None:
-        """Publish `events` (channel, type, data) in this order in one round trip (a pipeline of the
-        script's EVALSHA; on NOSCRIPT, one by one, which loads it). Never raises."""
+        """Publish `events` (channel, type, data) in this order in one round trip (the script's EVALSHAs
+        in one MULTI; on NOSCRIPT, one by one, which loads it). Never raises.
+
+        MULTI, not a plain pipeline: Redis may run another client's commands between a pipeline's, so
+        after a restart (or SCRIPT FLUSH) another process could load the script midway; the first
+        events then got NOSCRIPT, the later ones ran, and the fallback sent the first ones after them,
+        out of commit order. In one MULTI either every EVALSHA finds the script or none does."""
         if len(events) < 2:
             for channel, event_type, data in events:
                 await self.publish(channel, event_type, data)
@@ -160,7 +165,7 @@ class RedisEventPublisher:
         try:
             calls = [self._keys_and_args(*event) for event in events]
             async with asyncio.timeout(self._timeout):
-                async with self._redis.pipeline(transaction=False) as pipe:
+                async with self._redis.pipeline(transaction=True) as pipe:
                     for keys, args in calls:
                         pipe.execute_command("EVALSHA", self._script.sha, len(keys), *keys, *args)
                     replies = await pipe.execute(raise_on_error=False)

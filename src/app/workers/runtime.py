@@ -30,7 +30,7 @@ from app.workers.cron import cron_jobs
 from app.workers.dispatcher import DEQUEUE_TIMEOUT_SECONDS, PriorityDispatcher, mark_dequeued
 from app.workers.reconciler import Reconciler
 from app.workers.resources import WorkerResources
-from app.workers.runner import run_job
+from app.workers.runner import SAQ_ABORT_CHECK_SECONDS, run_job
 
 logger = structlog.get_logger(__name__)
 
@@ -54,7 +54,12 @@ def build_workers(resources: WorkerResources) -> dict[QueueName, Worker[Any]]:
             concurrency=settings.WORKER_CONCURRENCY,
             before_process=mark_dequeued,
             dequeue_timeout=DEQUEUE_TIMEOUT_SECONDS,
-            timers={"sweep": sweep_interval(settings.SAQ_JOB_HEARTBEAT), "abort": 1, "schedule": 1, "worker_info": 10},
+            timers={
+                "sweep": sweep_interval(settings.SAQ_JOB_HEARTBEAT),
+                "abort": SAQ_ABORT_CHECK_SECONDS,
+                "schedule": 1,
+                "worker_info": 10,
+            },
             metadata={"host": hostname, "pid": os.getpid(), "slots_shared_by_queues": settings.WORKER_CONCURRENCY},
         )
         worker.context["resources"] = resources

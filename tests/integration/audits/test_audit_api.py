@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.db.models import BackgroundJob, Project
 from app.domain.audits.jobs import audit_project
 from tests.support.api import ApiUser, create_project
-from tests.support.audit_budgets import PRICED_BUDGET, BuiltBudget, budget_position, build_budget
+from tests.support.audit_budgets import IN_ORDER, PRICED_BUDGET, BuiltBudget, budget_position, build_budget
 from tests.support.job_runs import Harness
 
 
@@ -163,3 +163,51 @@ async def test_an_unknown_exposure_table_is_refused_before_a_job_is_queued(
     assert "EN_206_F1" in response.json()["detail"]
     jobs = await harness.scalars(select(BackgroundJob).where(BackgroundJob.project_id == uuid.UUID(project["id"])))
     assert jobs == []
+
+
+async def test_an_audit_of_a_newer_version_leaves_an_older_versions_audit_as_it_was(
+    client: AsyncTestClient[Litestar], api_user: ApiUser, harness: Harness
+) -> None:
+    """Since revision 0005 an edit writes only what changed: versions 1 and 2 share the unchanged rows,
+    and each version's audit, read later, still shows what that audit found."""
+    budget = await _audited_budget(client, api_user, harness)
+    url = f"/api/projects/{budget.project.id}/audit"
+    first = await client.get(url, params={"version": 1}, headers=api_user.headers)
+    assert first.status_code == 200, first.text
+    [edited] = [item for item in first.json()["items"] if item["position_id"] == str(budget.position_ids[IN_ORDER])]
+
+    patched = await client.patch(
+        f"/api/projects/{budget.project.id}/positions/{edited['lineage_id']}",
+        json={"quantity": "3"},
+        headers=api_user.headers,
+    )
+    assert patched.status_code == 200, patched.text
+    await harness.run(audit_project, job_type="audit_project", project=budget.project)
+
+    again = await client.get(url, params={"version": 1}, headers=api_user.headers)
+    latest = await client.get(url, headers=api_user.headers)
+    assert again.json() == first.json()
+    assert latest.json()["version"] == 2 and latest.json()["summary"]["positions"] == 5
+    newer = {item["position_id"]: item for item in latest.json()["items"]}
+    shared = [item for item in first.json()["items"] if item["position_id"] in newer]
+    assert len(shared) == 4  # the unchanged positions: the same rows in both versions
+    for older in shared:
+        mine = newer[older["position_id"]]
+        assert mine["verdict"]["id"] != older["verdict"]["id"]  # version 2's own audit
+        assert {e["id"] for e in mine["experts"]}.isdisjoint(e["id"] for e in older["experts"])
+        assert len(mine["experts"]) == len(older["experts"]) == 5
+
+
+async def test_the_audit_of_a_version_the_project_does_not_have_is_404_naming_the_version(
+    client: AsyncTestClient[Litestar], api_user: ApiUser, harness: Harness
+) -> None:
+    budget = await _audited_budget(client, api_user, harness)
+    url = f"/api/projects/{budget.project.id}/audit"
+
+    missing = await client.get(url, params={"version": 7}, headers=api_user.headers)
+    bad = await client.get(url, params={"version": 0}, headers=api_user.headers)
+
+    assert missing.status_code == 404, missing.text
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    assert missing.json()["errors"][0]["field"] == "version"
+    assert bad.status_code == 400 and "version" in bad.text

@@ -211,9 +211,10 @@ def test_downgrade_of_a_shared_history_gives_each_version_what_it_read(
     url = database_at_head
     rows, verdicts, latest = asyncio.run(_history_made_by_the_app(url, servers.redis_url))
     assert len(rows) == 5
-    # The latest version's audit is whole (six verdicts a position); older audits keep what a newer one
-    # did not replace (a row shared by versions carries one verdict per expert).
+    # Every audit is whole (six verdicts a position of its version), older ones too (revision 0008: a row
+    # shared by versions carries each audited version's verdicts).
     assert len(verdicts[latest]) == 5 * 6
+    assert sorted(len(found) for found in verdicts.values()) == [0, 0, 4 * 6, 5 * 6, 5 * 6]
     downgrade(url, "0004")
     (positions, results) = _sql(
         url,

@@ -12,9 +12,14 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from app.db.models import AuditResult, BudgetVersion, Position, Project
+from app.domain.audits.jobs import audit_project
+from app.domain.budgets.changes import ChangeSet
+from app.domain.budgets.services import BudgetService
 from app.domain.documents.jobs import parse_document_job
 from app.domain.exports.jobs import export_job
+from app.domain.exports.services import load_export
 from tests.fixtures.budget_files import SAMPLE_BUDGET_POSITIONS, SAMPLE_BUDGET_TOTAL, unixml_bytes
+from tests.support.audit_budgets import IN_ORDER, PRICED_BUDGET, build_budget
 from tests.support.job_runs import Harness
 
 VERDICTS = {"121151113": "GREEN", "274313711": "RED", "58932934": "AMBER"}
@@ -172,3 +177,29 @@ async def test_a_project_without_a_budget_fails_the_export_without_retries(harne
     project = await harness.project()
     with pytest.raises(PermanentJobError, match="no budget yet"):
         await harness.run(export_job, job_type="export", project=project, payload={"format": "xlsx"})
+
+
+async def test_an_export_of_an_older_version_gives_that_versions_own_audit_reasons(harness: Harness) -> None:
+    """Versions 1 and 2 share the unchanged rows; each export explains them by its own version's audit."""
+    budget = await build_budget(harness, PRICED_BUDGET)
+    await harness.run(audit_project, job_type="audit_project", project=budget.project)
+    [lineage] = await harness.scalars(select(Position.lineage_id).where(Position.id == budget.position_ids[IN_ORDER]))
+    async with harness.sessions() as session, session.begin():
+        changes = ChangeSet(modified={lineage: {"quantity": Decimal(3)}})
+        second = await BudgetService(session=session).create_version(budget.project.id, "user_edit", changes=changes)
+    await harness.run(audit_project, job_type="audit_project", project=budget.project)
+    async with harness.sessions() as session, session.begin():  # as if the catalogue had moved meanwhile
+        await session.execute(
+            update(AuditResult)
+            .where(AuditResult.version_id == second.version.id, AuditResult.expert_role == "orchestrator")
+            .values(reasoning="Version 2 says so.")
+        )
+
+    async with harness.sessions() as session:
+        [project] = await session.scalars(select(Project).where(Project.id == budget.project.id))
+        older = [line for obj in (await load_export(session, project, 1)).objects for line in obj.lines]
+        newer = [line for obj in (await load_export(session, project, 2)).objects for line in obj.lines]
+
+    assert len(older) == len(newer) == len(PRICED_BUDGET)
+    assert not any("Version 2 says so." in line.reasons for line in older)
+    assert all(line.reasons.startswith("Version 2 says so.") for line in newer)

@@ -22,14 +22,22 @@ VERDICTS = ("GREEN", "AMBER", "RED")
 class AuditResult(CreatedAt, Base):
     __tablename__ = "audit_results"
     __table_args__ = (
-        # No single-column position_id index: the unique (position_id, expert_role) below answers those
-        # look-ups, and an audit writes six rows per position, each once more per index.
+        # No single-column position_id index: the unique (position_id, version_id, expert_role) below
+        # answers those look-ups, and an audit writes six rows per position, each once more per index.
         Index("ix_audit_results_project_id", "project_id"),
         Index("ix_audit_results_version_id", "version_id"),
         Index("ix_audit_results_expert_role", "expert_role"),
         Index("ix_audit_results_recommendation", "recommendation"),
-        # A re-audit replaces the earlier one: at most one verdict per expert per position.
-        Index("uq_audit_results_position_expert", "position_id", "expert_role", unique=True),
+        # A re-audit replaces the version's earlier one: at most one verdict per expert per position row
+        # and audited version (versions share unchanged rows; each audit keeps its own verdicts).
+        Index(
+            "uq_audit_results_position_version_expert",
+            "position_id",
+            "version_id",
+            "expert_role",
+            unique=True,
+            postgresql_nulls_not_distinct=True,
+        ),
         CheckConstraint(f"recommendation IN {VERDICTS}", name="ck_audit_results_recommendation"),
         CheckConstraint("confidence >= 0 AND confidence <= 100", name="ck_audit_results_confidence"),
     )

@@ -147,7 +147,7 @@ class UserService(SQLAlchemyAsyncRepositoryService[User]):
         if user.status == "pending":
             user.status = "active"
         await self.repository.session.commit()
-        await sessions.update_user_sessions(redis, user.id, role=user.role, status=user.status)
+        await self._sessions_follow_row(user, redis)
         return user
 
     async def login(
@@ -239,12 +239,28 @@ class UserService(SQLAlchemyAsyncRepositoryService[User]):
         if role is not None:
             user.role = role
         await self.repository.session.commit()
-        if user.status == "suspended":
-            await sessions.delete_user_sessions(redis, user.id)
-        else:
-            await sessions.update_user_sessions(redis, user.id, role=user.role, status=user.status)
+        await self._sessions_follow_row(user, redis)
         await announce_sessions_ended(redis, namespace, user.id, None)
         return user
+
+    async def _sessions_follow_row(self, user: User, redis: Redis) -> None:
+        """After a committed change of the user: their live sessions carry the role and status the row
+        holds now (a suspended user's end), and `user` is that row.
+
+        The row is read again under its lock and the sessions are rewritten before the lock goes, so
+        the rewrites of two changes racing each other (two administrators) run one after the other,
+        each with what PostgreSQL then holds: the last one carries the last commit. Rewriting with the
+        values this request wrote instead could let a slower rewrite land after the later change's
+        and leave a demoted administrator's sessions with admin rights."""
+        session = self.repository.session
+        await session.refresh(user, with_for_update=True)
+        try:
+            if user.status == "suspended":
+                await sessions.delete_user_sessions(redis, user.id)
+            else:
+                await sessions.update_user_sessions(redis, user.id, role=user.role, status=user.status)
+        finally:
+            await session.commit()  # nothing written: ends the transaction and its lock
 
     async def change_password(
         self,

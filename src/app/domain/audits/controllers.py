@@ -24,6 +24,7 @@ from app.domain.jobs.services import start_project_job
 from app.domain.kb.services import KnowledgeBase
 from app.domain.projects.guards import WRITES_PROJECT_DATA
 from app.domain.projects.stages import engine_of
+from app.lib.input_bounds import OptionalVersionNumberParameter
 from app.lib.pagination import limit_offset_dependency
 
 
@@ -42,9 +43,11 @@ class AuditController(Controller):
         settings: NamedDependency[Settings],
         limit_offset: NamedDependency[LimitOffset],
         status: Annotated[Literal["GREEN", "AMBER", "RED"] | None, QueryParameter()] = None,
+        version: OptionalVersionNumberParameter = None,
     ) -> AuditReport:
-        """The latest version's audit: per position the orchestrator's verdict and each expert's (`status`
-        filters by the final verdict); `summary` counts the whole version. Owner or administrator only."""
+        """The latest version's audit (or `version=n`'s, as that version's own audit found it): per position
+        the orchestrator's verdict and each expert's (`status` filters by the final verdict); `summary`
+        counts the whole version. Owner or administrator only."""
         return await audit_report(
             db_session,
             redis,
@@ -52,6 +55,7 @@ class AuditController(Controller):
             project_id,
             limit_offset,
             status=status,
+            version_number=version,
             ttl_seconds=settings.CACHE_TTL_SECONDS,
         )
 

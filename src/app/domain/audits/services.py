@@ -54,7 +54,7 @@ from app.domain.kb.services import KnowledgeBase
 from app.domain.projects.services import get_project_state, lock_project
 from app.domain.projects.stages import ProgressCallback, report_nothing
 from app.lib.db import copy_rows
-from app.lib.errors import InvalidInput, field_error
+from app.lib.errors import InvalidInput, NotFound, field_error
 
 ORCHESTRATOR = "orchestrator"
 EXPERT_ORDER = ("validator", "standards", "concrete", "cost", "structural")
@@ -64,24 +64,21 @@ _PROGRESS_LABEL_LENGTH = 60
 # project's mirror) was 2,000 calls for a handful of events.
 PROGRESS_EVERY = 25
 
-# The verdicts on the version's rows (a row shared with other versions carries one verdict per expert).
+# The version's own verdicts on its rows (and version-less ones): a row shared with other versions
+# carries each audited version's verdicts, and the other versions' audits keep theirs.
 _DELETE_VERSION_AUDIT = text(
     f"""
     DELETE FROM audit_results AS a USING budget_versions AS v, positions AS p
     WHERE v.id = :version_id AND {IN_VERSION_SQL} AND a.position_id = p.id
+      AND (a.version_id = v.id OR a.version_id IS NULL)
     """
 )
 _VERDICTS = "unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]), CAST(:confidences AS numeric[]))"
-# Rows made the version's own before they are written: those whose verdict changes, and those that
-# carry verdicts of a later version's audit (a newer audit sharing the row keeps them, on its copy).
+# Rows made the version's own before their status is written: those whose verdict changes.
 _CHANGING_VERDICTS = text(
     f"""
     SELECT p.id FROM positions AS p JOIN {_VERDICTS} AS v(id, status, confidence) ON p.id = v.id
     WHERE (p.status, p.confidence) IS DISTINCT FROM (v.status, v.confidence)
-       OR EXISTS (
-           SELECT 1 FROM audit_results AS a JOIN budget_versions AS av ON av.id = a.version_id
-           WHERE a.position_id = p.id AND av.version > :n
-       )
     """
 )
 _WRITE_POSITION_VERDICTS = text(
@@ -238,7 +235,7 @@ class AuditService:
                 "confidences": [audit.final.confidence for audit in audits],
             }
             # Other versions sharing a row keep their status (and their audits' verdicts move with them).
-            changing = list((await session.scalars(_CHANGING_VERDICTS, {**verdicts, "n": version.version})).all())
+            changing = list((await session.scalars(_CHANGING_VERDICTS, verdicts)).all())
             await own_rows(session, version, changing)
             result = await session.execute(_DELETE_VERSION_AUDIT, {"version_id": version.id})
             replaced = int(getattr(result, "rowcount", 0) or 0)
@@ -316,16 +313,22 @@ async def audit_report(
     limit_offset: LimitOffset,
     *,
     status: str | None = None,
+    version_number: int | None = None,
     ttl_seconds: int,
 ) -> AuditReport:
-    """The latest version's audit grouped by position (owner or administrator; others get 404)."""
+    """The audit of the latest version (or of `version_number`) grouped by position: what that version's
+    own audit found, whatever later audits found (owner or administrator; others get 404)."""
     state = await get_project_state(session, redis, actor, project_id, ttl_seconds=ttl_seconds)
     empty_summary = AuditSummary(positions=0, red=0, amber=0, green=0, needs_review=0, priced=None)
+    wanted = version_number if version_number is not None else state.current_version
     version = await session.scalar(
-        select(BudgetVersion).where(
-            BudgetVersion.project_id == project_id, BudgetVersion.version == state.current_version
-        )
+        select(BudgetVersion).where(BudgetVersion.project_id == project_id, BudgetVersion.version == wanted)
     )
+    if version is None and version_number is not None:
+        raise NotFound(
+            f"The project has no budget version {version_number}.",
+            errors=[field_error("version", f"the latest version is {state.current_version or 'none'}")],
+        )
     if version is None:
         return AuditReport(
             project_id=project_id,
@@ -388,7 +391,7 @@ async def audit_report(
     if position_ids:
         for row in await session.scalars(
             select(AuditResult).where(
-                AuditResult.position_id.in_(position_ids), AuditResult.expert_role != ORCHESTRATOR
+                AuditResult.position_id.in_(position_ids), in_version, AuditResult.expert_role != ORCHESTRATOR
             )
         ):
             experts.setdefault(row.position_id, []).append(row)

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol, runtime_checkable
 
 import msgspec
@@ -87,6 +88,7 @@ class DatabasePositionReads:
             return cache.CachedBytes(str(number), _encode(await load()))
 
         # The plain budget view: cached per page, dropped by every write to the project (ProjectChanged).
+        # A page of another version (stored by a read that overlapped an edit) is replaced.
         entry = await cache.get_or_load_entry(
             self.redis,
             project_positions_key(project_id),
@@ -94,8 +96,9 @@ class DatabasePositionReads:
             ttl_seconds=self.ttl_seconds,
             family="position_page",
             field=f"latest:{limit_offset.limit}:{limit_offset.offset}",
+            fits=partial(_shows_version, number),
         )
-        if entry is None or entry.tag != str(number):  # filled for another version: answer from PostgreSQL
+        if entry is None:
             return await load(), number
         return entry.body, number
 
@@ -125,6 +128,11 @@ return {state_generation, state, page_generation, page}
 )
 
 
+def _shows_version(number: int, page: cache.CachedBytes) -> bool:
+    """Whether a cached page is tagged with version `number` (its tag is the version it was loaded for)."""
+    return page.tag == str(number)
+
+
 class _StateVersion(msgspec.Struct):
     """The one field of a cached project state that the budget view needs."""
 
@@ -140,7 +148,7 @@ def _visible_page(state: cache.CachedBytes, page: cache.CachedBytes, actor: Sess
     if not may_see(state.tag, actor):
         return None
     number = _decode_state_version(state.body).current_version
-    if number == 0 or page.tag != str(number):
+    if number == 0 or not _shows_version(number, page):
         return None
     return page.body, number
 
@@ -219,7 +227,7 @@ async def cached_default_page(
     number = _decode_state_version(state.body).current_version
     if number == 0:  # no budget yet: the full path answers the empty page
         return None
-    if page is not None and page.tag == str(number):
+    if page is not None and _shows_version(number, page):
         if near is not None:
             near.put(state_key, (state_read, state), mark)  # the request gate's form of a state
             # With the body as `held_default_page` sends it (gzipped once, its ETag).
@@ -377,10 +385,9 @@ async def version_page(
         ttl_seconds=ttl_seconds,
         family="version_page",
         field=versions_field(limit_offset),
+        fits=partial(_shows_version, number),
     )
-    if entry is None or entry.tag != str(number):  # filled for another version: answer from PostgreSQL
-        return await load()
-    return entry.body
+    return entry.body if entry is not None else await load()
 
 
 def provide_position_reads(

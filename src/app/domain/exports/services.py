@@ -1,9 +1,9 @@
 """Reading a budget version and its audit for export: two queries, however large the budget.
 
 The audit status is the position's own `status`. The reasons are the orchestrator's reasoning and
-the issues every expert raised, taken from the audit of this very position; when the position was
-carried into a newer version unchanged (same lineage, status kept), from the latest audit of its
-lineage.
+the issues every expert raised, taken from this version's audit of the position; when the version
+was not audited, from the latest audit of the same row (another version sharing it unchanged), else
+from the latest audit of its lineage.
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ def _position_order(position: Position) -> tuple[Any, ...]:
 
 
 async def _audit_rows(session: AsyncSession, version: BudgetVersion) -> dict[uuid.UUID, list[AuditResult]]:
-    """Audit rows per position of `version`: its own, else those of its lineage's latest audited position."""
+    """Audit rows per position of `version`: its own audit's; else the latest audit of the very row (shared
+    with the version that audited it); else the latest audit of its lineage."""
     audited = aliased(Position)
     current = aliased(Position)
     statement = (
@@ -75,14 +76,22 @@ async def _audit_rows(session: AsyncSession, version: BudgetVersion) -> dict[uui
         .where(AuditResult.project_id == version.project_id)
         .order_by(AuditResult.created_at.desc())
     )
-    per_source: dict[uuid.UUID, dict[uuid.UUID, list[AuditResult]]] = defaultdict(lambda: defaultdict(list))
-    latest_source: dict[uuid.UUID, uuid.UUID] = {}
+    # One source is one audit of one row: (row, audited version); a row shared by versions has several.
+    Source = tuple[uuid.UUID, uuid.UUID | None]
+    per_source: dict[uuid.UUID, dict[Source, list[AuditResult]]] = defaultdict(lambda: defaultdict(list))
+    latest_source: dict[uuid.UUID, Source] = {}
+    latest_on_row: dict[uuid.UUID, Source] = {}
     for position_id, audited_id, result in (await session.execute(statement)).all():
-        per_source[position_id][audited_id].append(result)
-        latest_source.setdefault(position_id, audited_id)  # rows come newest first
+        source = (audited_id, result.version_id)
+        per_source[position_id][source].append(result)
+        latest_source.setdefault(position_id, source)  # rows come newest first
+        if audited_id == position_id:
+            latest_on_row.setdefault(position_id, source)
     chosen: dict[uuid.UUID, list[AuditResult]] = {}
     for position_id, sources in per_source.items():
-        chosen[position_id] = sources.get(position_id) or sources[latest_source[position_id]]
+        own = sources.get((position_id, version.id))
+        on_row = latest_on_row.get(position_id)
+        chosen[position_id] = own or (sources[on_row] if on_row else sources[latest_source[position_id]])
     return chosen
 
 
