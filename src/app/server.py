@@ -25,6 +25,7 @@ from app.config import Settings, get_settings
 from app.domain.accounts.middleware import request_gate_middleware
 from app.lib import db as lib_db
 from app.lib import metrics, near_cache, unit_of_work
+from app.lib.cache_control import forbid_storing
 from app.lib.db import alchemy_config
 from app.lib.errors import problem_details_config
 from app.lib.input_bounds import BoundedRequest, refuse_unstorable_query
@@ -165,7 +166,7 @@ def build_app(settings: Settings | None = None) -> Litestar:
         dependencies=app_dependencies(),
         # Edge bounds for every request: JSON size/depth/NUL (app.lib.input_bounds).
         request_class=BoundedRequest,
-        before_send=[add_request_id_header, allow_lists_every_method],
+        before_send=[add_request_id_header, allow_lists_every_method, forbid_storing],
         lifespan=[redis_lifespan],
         openapi_config=OpenAPIConfig(
             title="concrete-agent",

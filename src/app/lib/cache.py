@@ -24,11 +24,13 @@ An invalidation also drops the keys from every API process's near-cache (app.lib
 waits for them before it returns.
 
 When Redis fails, reads go to the loader and invalidations are remembered in this process and
-replayed before the next cached read, which until then bypasses the cache.
+replayed before the next cached read, which until then bypasses the cache, and by a background task
+every REPLAY_EVERY_SECONDS until Redis takes them (other processes know nothing of them).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, NamedTuple, TypeVar
 
@@ -122,8 +124,11 @@ class Prefetch(NamedTuple):
     visible: Callable[[str, Any], bool] | None = None
 
 
-# Keys whose invalidation failed (Redis down); replayed before the cache is trusted again.
+# Keys whose invalidation failed (Redis down); replayed before the cache is trusted again, and by a
+# task of their own (other processes, which may serve those entries, know nothing of them).
 _pending_invalidations: set[str] = set()
+REPLAY_EVERY_SECONDS = 0.5
+_replaying: set[asyncio.Task[None]] = set()  # referenced until done (the loop keeps weak ones)
 
 
 def generation_key(key: str) -> str:
@@ -161,6 +166,13 @@ def prefetched(scope: Scope, key: str, field: str | None = None) -> CacheRead | 
         return None
     read: CacheRead = found[2]
     return read
+
+
+def invalidations_pending() -> bool:
+    """Whether an invalidation of this process failed and is not replayed yet: until it is, no entry
+    read from Redis may be answered without that replay (the request gate then leaves the read to the
+    handler, whose `get_or_load_entry` replays first)."""
+    return bool(_pending_invalidations)
 
 
 async def _replay_pending(redis: Redis) -> bool:
@@ -215,7 +227,32 @@ async def invalidate(redis: Redis, *keys: str, fills: Iterable[Fill] = (), ttl_s
         await _invalidate(redis, keys, fills, ttl_seconds)
     except RedisError as exc:
         _pending_invalidations.update(keys)
+        near_cache.drop_in_process(keys)  # nobody was told: at least this process stops serving them
+        _replay_in_background(redis)
         logger.warning("cache invalidation deferred: redis unavailable", keys=list(keys), error=str(exc))
+
+
+def _replay_in_background(redis: Redis) -> None:
+    """Replay the failed invalidations as soon as Redis answers, whatever this process does meanwhile:
+    until then other processes serve the old entries (a quiet API process or a SAQ worker may not
+    read the cache again for long). One task per event loop at a time."""
+    loop = asyncio.get_running_loop()
+    if any(task.get_loop() is loop for task in _replaying):
+        return
+    task = loop.create_task(_replay_until_done(redis))
+    _replaying.add(task)
+    task.add_done_callback(_replaying.discard)
+
+
+async def _replay_until_done(redis: Redis) -> None:
+    while _pending_invalidations:
+        await asyncio.sleep(REPLAY_EVERY_SECONDS)
+        try:
+            if await _replay_pending(redis):
+                return
+        except Exception as exc:  # the client was closed (the process stops): its next start is clean
+            logger.warning("cache invalidation replay stopped", error=f"{type(exc).__name__}: {exc}")
+            return
 
 
 def _fill_args(generation: bytes, entry: CachedBytes, ttl_seconds: int, field: str | None) -> list[Any]:

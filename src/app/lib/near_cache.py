@@ -310,6 +310,13 @@ class Notice(NamedTuple):
         pipe.eval(_MEMBERS_LUA, 1, self.members)
 
 
+def drop_in_process(keys: Iterable[str]) -> None:
+    """Drop `keys` from every near-cache of this process (a writer whose notice could not be published)."""
+    wanted = list(keys)
+    for near in list(_own.values()):
+        near.drop(wanted)
+
+
 def notice_of(redis: Redis, keys: Iterable[str]) -> Notice | None:
     """A notice for `keys` on the client's namespace; None for a client not made by `create_redis`."""
     namespace = namespace_of(redis)

@@ -24,9 +24,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar.types import Scope
+from redis.asyncio import Redis
 
 from app.config import Settings
 from app.lib.errors import ServiceUnavailable, TooManyRequests
+from app.lib.redis import run_script
 
 RATE_LIMIT_GROUP_OPT = "rate_limit_group"
 SKIP_RATE_LIMIT_OPT = "skip_rate_limit"
@@ -57,6 +59,21 @@ local function rate_limit_lease(key, window, want, limit)
   local granted = math.min(want, math.max(0, tonumber(limit) - (count - want)))
   return granted, pttl
 end
+"""
+
+
+# KEYS: a window. ARGV: window seconds, limit. One request of the window (LEASE_LUA): {granted, ms left}.
+_TAKE_ONE_LUA = (
+    LEASE_LUA
+    + """
+local granted, pttl = rate_limit_lease(KEYS[1], ARGV[1], 1, ARGV[2])
+return {granted, pttl}
+"""
+)
+# KEYS: a window. Gives back one request taken from it (while the window lasts).
+_GIVE_BACK_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end
+return 0
 """
 
 
@@ -107,6 +124,18 @@ def too_many_requests(group: str, limit: Limit, retry_after: int) -> TooManyRequ
 def seconds_left(milliseconds: int) -> int:
     """A Retry-After (whole seconds, at least 1) for a window with `milliseconds` left."""
     return max(1, math.ceil(milliseconds / 1000))
+
+
+async def take_one(redis: Redis, key: str, limit: Limit) -> int:
+    """Count one request in `key`'s window outside the request gate (a service's own limit): 0 when
+    admitted, else the Retry-After. Raises RedisError."""
+    granted, pttl = await run_script(redis, _TAKE_ONE_LUA, [key], [limit.window_seconds, limit.requests])
+    return 0 if int(granted) > 0 else seconds_left(int(pttl))
+
+
+async def give_back(redis: Redis, key: str) -> None:
+    """Un-count a request `take_one` admitted (it turned out not to count). Raises RedisError."""
+    await run_script(redis, _GIVE_BACK_LUA, [key], [])
 
 
 def lease_size(limit: Limit) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 import redis.asyncio as aioredis
 from litestar import Litestar
@@ -127,3 +128,42 @@ async def test_leased_tokens_never_admit_more_than_the_limit_across_processes(
     admitted = statuses.count(200)
     assert fewest <= admitted <= limit, statuses
     assert set(statuses) == {200, 429}
+
+
+async def _sign_in_from(app: Litestar, address: str, email: str, password: str) -> httpx.Response:
+    """A sign-in as a client at `address` (an in-process ASGI scope: nothing goes on the network)."""
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as http:
+        return await http.post("/api/auth/login", json={"email": email, "password": password})
+
+
+async def test_failed_sign_ins_are_limited_per_account_whatever_the_address(
+    app: Litestar, settings: Settings, tmp_path: Path
+) -> None:
+    """The address limit alone let a client that changes its address (an IPv6 /64 holds 2^64 of them)
+    guess one account's password without end: failed sign-ins also count per account, so after the
+    limit the account answers 429 in that window from any address, the right password too (or it
+    would tell which guess was right); other accounts are not touched, and successful sign-ins
+    count nothing."""
+    async with AsyncTestClient(app=app) as setup:
+        victim = await register(setup)
+        bystander = await register(setup)
+    redis = aioredis.Redis.from_url(settings.redis_url)
+    await redis.delete(*[key async for key in redis.scan_iter("ratelimit:*")] or ["-"])
+    await redis.aclose()
+    limited = build_test_app(api_settings(settings, str(tmp_path / "storage"), RATE_LIMIT_AUTH="3/minute"))
+    async with limited.lifespan():
+        for attempt in range(3):  # a correct sign-in counts nothing against the account
+            answer = await _sign_in_from(limited, f"127.0.1.{attempt}", victim["email"], DEFAULT_PASSWORD)
+            assert answer.status_code == 200, answer.text
+        guesses = [
+            (await _sign_in_from(limited, f"127.0.2.{n}", victim["email"], f"Guess-number-{n}")).status_code
+            for n in range(5)
+        ]
+        assert guesses == [401, 401, 401, 429, 429]
+        locked = await _sign_in_from(limited, "127.0.3.1", victim["email"], DEFAULT_PASSWORD)
+        assert locked.status_code == 429, locked.text
+        assert locked.headers["content-type"].startswith("application/problem+json")
+        assert 1 <= int(locked.headers["retry-after"]) <= 60
+        other = await _sign_in_from(limited, "127.0.3.2", bystander["email"], DEFAULT_PASSWORD)
+        assert other.status_code == 200, other.text

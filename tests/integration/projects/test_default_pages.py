@@ -44,7 +44,7 @@ async def _warm(client: AsyncTestClient[Litestar], user: ApiUser, urls: list[str
         assert response.status_code == 200, response.text
         assert calls == [], f"{url} answered from the near-cache without Redis"
         assert response.json() == first.json()
-        for header in ("etag", "content-type", "content-encoding", "vary"):
+        for header in ("etag", "content-type", "content-encoding", "vary", "cache-control"):
             assert response.headers.get(header) == first.headers.get(header), header
         assert response.headers["x-request-id"] != first.headers["x-request-id"]
         answers[url] = response
@@ -113,3 +113,28 @@ async def test_another_users_project_is_a_404_however_warm(
         assert (await client.get(url, headers=other_user.headers)).status_code == 404
     listing = await client.get(urls[0], headers=other_user.headers)
     assert [p["name"] for p in listing.json()["items"]] == ["Cizí projekt"]
+
+
+async def test_no_answer_of_the_api_may_be_stored_by_a_cache(
+    client: AsyncTestClient[Litestar], api_user: ApiUser, other_user: ApiUser
+) -> None:
+    """Every user reads `/api/projects` (and `/api/me`) at the same URL, told apart only by the
+    Authorization header or the session cookie: an answer without `Cache-Control` may be kept by a
+    shared cache (a proxy, a CDN) and given to the next user. Each API answer says `no-store`, whoever
+    answers it: the request gate (a cached project, /api/me), the near-cache's held pages, the hooks,
+    the handlers (a query string), errors, and the sign-in whose body holds the token."""
+    project = await create_project(client, api_user)
+    for number in range(12):  # pages over 2 kB: held gzipped
+        await add_position(client, api_user, project["id"], code=f"2723{number:02d}", description="Beton " * 10)
+    urls = [*_urls(project["id"]), f"/api/projects/{project['id']}", "/api/me"]
+    await until_live(client)
+    for url in urls:
+        answers = [await client.get(url, headers=api_user.headers) for _ in range(4)]  # miss, hits, held
+        answers.append(await client.get(f"{url}?limit=50", headers=api_user.headers))
+        answers.append(await client.get(url, headers=other_user.headers))  # 404 for another's project
+        answers.append(await client.get(url))  # 401
+        for answer in answers:
+            assert answer.headers.get("cache-control") == "no-store", (url, answer.status_code, answer.headers)
+    login = await client.post("/api/auth/login", json={"email": api_user.email, "password": api_user.password})
+    assert login.status_code == 200
+    assert login.headers.get("cache-control") == "no-store"

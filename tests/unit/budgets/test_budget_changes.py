@@ -43,6 +43,11 @@ def test_line_total_needs_both_factors() -> None:
         ("1.23456", 4, 11, "at most 4 decimal places"),
         ("1E+13", 2, 13, "smaller than 10^13"),
         ("NaN", 2, 13, "finite"),
+        # Past the decimal context's exponent range: abs() of it would raise decimal.Overflow.
+        ("1E+1000000", 4, 11, "smaller than 10^11"),
+        ("-9.9E+999999", 2, 13, "smaller than 10^13"),
+        ("99999999999.9999", 4, 11, None),
+        ("-0", 4, 11, None),
     ],
 )
 def test_decimal_problem(value: str, places: int, digits: int, problem: str | None) -> None:

@@ -12,6 +12,7 @@ import structlog
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
 from app.config import Settings
@@ -20,7 +21,16 @@ from app.domain.accounts import sessions
 from app.domain.accounts.cache import ME_FAMILY, me_entry, me_key
 from app.domain.accounts.passwords import hash_password, password_problems, verify_password
 from app.lib import cache
-from app.lib.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, field_error
+from app.lib.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    TooManyRequests,
+    field_error,
+)
+from app.lib.rate_limit import give_back, parse_limit, rate_limit_key, take_one
 from app.lib.redis_events import announce_sessions_ended
 
 logger = structlog.get_logger(__name__)
@@ -36,6 +46,12 @@ def normalise_email(email: str) -> str:
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def failed_sign_ins_key(email: str) -> str:
+    """The rate-limit window of an account's sign-ins (by its e-mail's hash: no address in Redis keys;
+    unknown e-mails count alike, so a 429 tells nothing about whether the account exists)."""
+    return rate_limit_key(f"account:{token_hash(normalise_email(email))}", "auth")
 
 
 class UserService(SQLAlchemyAsyncRepositoryService[User]):
@@ -137,11 +153,33 @@ class UserService(SQLAlchemyAsyncRepositoryService[User]):
     async def login(
         self, *, email: str, password: str, redis: Redis, settings: Settings
     ) -> tuple[User, str, datetime.datetime]:
-        """Check the password and open a session. The same answer and timing for an unknown e-mail."""
+        """Check the password and open a session. The same answer and timing for an unknown e-mail.
+
+        Failed sign-ins count per account as well as per address (the request gate's limit): a client
+        that changes its address would otherwise guess one account's password without end. Every
+        attempt takes one request of the account's `RATE_LIMIT_AUTH` window before the password is
+        checked (so concurrent guesses cannot all pass a check first) and a right password gives it
+        back; once the window is spent the account answers 429 until it ends, the right password too
+        (else the answer would tell which guess was right)."""
+        attempts = failed_sign_ins_key(email)
+        limit = parse_limit(settings.RATE_LIMIT_AUTH)
+        try:
+            retry_after = await take_one(redis, attempts, limit)
+        except RedisError as exc:
+            raise sessions.store_unavailable(exc) from exc
+        if retry_after:
+            raise TooManyRequests(
+                f"Too many failed sign-ins for this account. Retry in {retry_after} s.",
+                headers={"Retry-After": str(retry_after)},
+            )
         user = await self.get_by_email(email)
         ok = await verify_password(user.password_hash if user else None, password)
         if user is None or not ok:
             raise NotAuthenticated(LOGIN_FAILED)
+        try:
+            await give_back(redis, attempts)
+        except RedisError as exc:
+            raise sessions.store_unavailable(exc) from exc
         # The user's row locked and read again under the lock: a suspension, role or password change
         # committed while the password was checked applies to this sign-in, and one that commits later
         # waits for this transaction, so it finds (and ends or rewrites) the session opened here.

@@ -55,10 +55,6 @@ def line_total(quantity: Decimal | None, unit_price: Decimal | None) -> Decimal 
     return round_money(quantity * unit_price)
 
 
-# 10^n for the integer-digit limits (built once: an import checks four amounts of each of thousands of positions).
-_POWER_OF_TEN = {digits: Decimal(10) ** digits for digits in range(1, 20)}
-
-
 def decimal_problem(value: Decimal | None, *, places: int, integer_digits: int) -> str | None:
     """Why a decimal does not fit its column (None when it fits)."""
     if value is None:
@@ -68,8 +64,9 @@ def decimal_problem(value: Decimal | None, *, places: int, integer_digits: int) 
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and -exponent > places:
         return f"must have at most {places} decimal places"
-    limit = _POWER_OF_TEN.get(integer_digits) or Decimal(10) ** integer_digits
-    if abs(value) >= limit:
+    # |value| >= 10^n read off the exponent of its first digit: arithmetic (abs) on a decimal past the
+    # context's exponent range ("1E+1000000" is valid JSON for msgspec) raises decimal.Overflow.
+    if value and value.adjusted() >= integer_digits:
         return f"must be smaller than 10^{integer_digits}"
     return None
 
