@@ -105,9 +105,10 @@ async def test_a_saq_abort_landing_after_the_runner_stopped_the_job_still_ends_i
             return any("cancelled by the API" in line and str(job_id) in line for line in lines)
 
         await wait_for(_async(noticed), timeout=10, what="the runner to notice the cancelled row")
-        # An attempt that ends on noticing is recorded finished well within this; a lingering one is not.
+        # An attempt that ends on noticing is recorded finished well within this; a lingering one is not
+        # (it waits SAQ_ABORT_WAIT_SECONDS, far more than this, so a loaded machine keeps the order).
         with contextlib.suppress(AssertionError):
-            await wait_for(lambda: _saq_ended(live_settings, job_id), timeout=1.5)
+            await wait_for(lambda: _saq_ended(live_settings, job_id), timeout=1.0)
         await saq_queue.abort(read_by_the_api, error="cancelled")  # JobQueues.abort's (late) write
     finally:
         await queues.close()
