@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from app.config import Settings
 from tests.support.live import LiveApi, create_live_user, live_env, start_api, wait_until_ready
 from tests.support.sockets import EventSocket
 
 pytestmark = pytest.mark.slow
+
+MESSAGE_TOO_BIG = 1009  # RFC 6455
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +33,7 @@ async def test_a_deeply_nested_message_is_an_error_event(live_api: LiveApi, sett
     socket = await EventSocket.open(live_api.ws_url, user.token)
     try:
         await socket.wait_for(lambda e: e["type"] == "subscribed", what="the user's channel")
-        deep = '{"action": "ping", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
+        deep = '{"action": "ping", "x": ' + "[" * 2000 + "]" * 2000 + "}"  # under MAX_CLIENT_MESSAGE_CHARACTERS
         await socket.connection.send(deep)
         error = await socket.wait_for(lambda e: e["type"] == "error", what="an error event")
         assert "nested too deeply" in error["data"]["message"]
@@ -37,3 +41,29 @@ async def test_a_deeply_nested_message_is_an_error_event(live_api: LiveApi, sett
         await socket.wait_for(lambda e: e["type"] == "pong", what="pong: the socket still reads")
     finally:
         await socket.connection.close()
+
+
+async def test_a_message_past_the_size_bound_closes_the_socket_with_1009(live_api: LiveApi, settings: Settings) -> None:
+    """Client messages are a few hundred bytes; a frame of megabytes was decoded and its action echoed
+    whole in the error event, which the outbox kept (up to its backlog) for a client that reads nothing."""
+    user = await create_live_user(settings)
+    socket = await EventSocket.open(live_api.ws_url, user.token, max_size=None)
+    try:
+        await socket.wait_for(lambda e: e["type"] == "subscribed", what="the user's channel")
+        await socket.connection.send('{"action": "' + "x" * 1_000_000 + '"}')
+        with pytest.raises(ConnectionClosed):
+            await socket.wait_for(lambda e: False, what="the close", timeout=10)
+        assert all(len(json.dumps(event)) < 10_000 for event in socket.events)
+        assert socket.connection.close_code == MESSAGE_TOO_BIG
+    finally:
+        await socket.connection.close()
+
+    again = await EventSocket.open(live_api.ws_url, user.token)
+    try:
+        await again.wait_for(lambda e: e["type"] == "subscribed", what="a new socket is served")
+        await again.send(
+            {"action": "join_project", "project_id": "00000000-0000-0000-0000-000000000000", "x": "y" * 1000}
+        )
+        await again.wait_for(lambda e: e["type"] == "error", what="a message under the bound is read")
+    finally:
+        await again.connection.close()

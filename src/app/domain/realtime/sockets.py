@@ -4,7 +4,8 @@ Protocol (see /work/shared/API.md): authenticate with `?token=` (or the session 
 header); a socket without a valid session is accepted and closed at once with 1008. The socket is
 subscribed to `channel:user:{id}` straight away and told so by a `subscribed` event. Client messages:
 `{"action": "join_project", "project_id"}` (owner or admin only, else an `error` event and nothing
-subscribed), `{"action": "leave_project", "project_id"}`, `{"action": "ping"}` → `pong`.
+subscribed), `{"action": "leave_project", "project_id"}`, `{"action": "ping"}` → `pong`. A message
+longer than MAX_CLIENT_MESSAGE_CHARACTERS closes the socket with 1009 (message too big).
 
 Revocation: logout, suspension, a role change or a password change publishes a sessions-ended notice
 on the user's channel; every API process closes the sockets of the ended sessions at once (1008).
@@ -49,7 +50,12 @@ from app.lib.redis_events import pubsub_channel, recent_events
 logger = structlog.get_logger(__name__)
 
 WS_POLICY_VIOLATION = 1008
+WS_MESSAGE_TOO_BIG = 1009
 WS_INTERNAL_ERROR = 1011
+# A client message is an action, a project id and a seq: well under 200 characters. The server
+# (granian) takes frames of many megabytes, and a bigger message was decoded and its text echoed in
+# the error event, which the outbox kept for a client that reads nothing.
+MAX_CLIENT_MESSAGE_CHARACTERS = 4096
 WS_TRY_AGAIN_LATER = 1013
 
 
@@ -121,7 +127,7 @@ class LiveSocket:
         self.namespace = settings.REDIS_NAMESPACE
         self.projects: set[uuid.UUID] = set()
         self.subscriber: SocketSubscriber | None = None
-        self.close_with: tuple[int, str] | None = None  # set by the sender: close code and reason
+        self.close_with: tuple[int, str] | None = None  # set by the sender or the receiver: close code and reason
         self.log = logger.bind(user_id=str(user.id))
 
     def _pubsub(self, channel: str) -> str:
@@ -199,6 +205,13 @@ class LiveSocket:
             try:
                 text = await self.socket.receive_data("text")
             except (WebSocketDisconnect, RuntimeError):
+                return
+            if len(text) > MAX_CLIENT_MESSAGE_CHARACTERS:
+                self.log.info("websocket message too large; closing", characters=len(text))
+                self.close_with = (
+                    WS_MESSAGE_TOO_BIG,
+                    f"a message holds at most {MAX_CLIENT_MESSAGE_CHARACTERS} characters",
+                )
                 return
             try:
                 message = _decode_client_message(text)
