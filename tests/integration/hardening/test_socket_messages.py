@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -67,3 +68,26 @@ async def test_a_message_past_the_size_bound_closes_the_socket_with_1009(live_ap
         await again.wait_for(lambda e: e["type"] == "error", what="a message under the bound is read")
     finally:
         await again.connection.close()
+
+
+async def test_joins_count_against_the_users_request_limit(settings: Settings, tmp_path: Path) -> None:
+    """Every `join_project` reads the session in Redis and the project in PostgreSQL; a socket skips the
+    HTTP rate limit, so a flood of joins was an unlimited stream of queries. Joins take one request of
+    the user's RATE_LIMIT_DEFAULT window each, like an HTTP read."""
+    api = start_api(live_env(settings, RATE_LIMIT_DEFAULT="10/minute"), tmp_path)
+    try:
+        await wait_until_ready(api)
+        user = await create_live_user(settings)
+        socket = await EventSocket.open(api.ws_url, user.token)
+        try:
+            await socket.wait_for(lambda e: e["type"] == "subscribed", what="the user's channel")
+            answers = [(await socket.join(uuid.uuid4()))["data"] for _ in range(15)]
+            limited = [answer for answer in answers if "retry_after" in answer]
+            assert len(limited) == 5 and all(answer["retry_after"] >= 1 for answer in limited)
+            assert all(answer["message"] == "The project does not exist." for answer in answers[:10])
+            await socket.send({"action": "ping"})
+            await socket.wait_for(lambda e: e["type"] == "pong", what="pong: the socket still reads")
+        finally:
+            await socket.close()
+    finally:
+        api.process.stop()

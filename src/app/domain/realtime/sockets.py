@@ -5,7 +5,8 @@ header); a socket without a valid session is accepted and closed at once with 10
 subscribed to `channel:user:{id}` straight away and told so by a `subscribed` event. Client messages:
 `{"action": "join_project", "project_id"}` (owner or admin only, else an `error` event and nothing
 subscribed), `{"action": "leave_project", "project_id"}`, `{"action": "ping"}` → `pong`. A message
-longer than MAX_CLIENT_MESSAGE_CHARACTERS closes the socket with 1009 (message too big).
+longer than MAX_CLIENT_MESSAGE_CHARACTERS closes the socket with 1009 (message too big). A join counts
+against the user's RATE_LIMIT_DEFAULT window (an `error` event with `retry_after` past it).
 
 Revocation: logout, suspension, a role change or a password change publishes a sessions-ended notice
 on the user's channel; every API process closes the sockets of the ended sessions at once (1008).
@@ -45,6 +46,7 @@ from app.domain.realtime.channels import LiveChannelsPlugin, SocketSubscriber
 from app.lib.db import alchemy_config
 from app.lib.events import project_channel, user_channel
 from app.lib.metrics import WEBSOCKET_CONNECTIONS
+from app.lib.rate_limit import limits_from_settings, rate_limit_key, take_one
 from app.lib.redis_events import pubsub_channel, recent_events
 
 logger = structlog.get_logger(__name__)
@@ -258,7 +260,29 @@ class LiveSocket:
         for event in missed:
             self.subscriber.outbox.push(event)
 
+    async def _join_refused_by_limit(self, project_id: uuid.UUID | None) -> bool:
+        """A join takes one request of the user's default window (it queries Redis and PostgreSQL like
+        an HTTP read, and the socket skips the request gate's limit); refused with an `error` event
+        carrying `retry_after`, or when Redis cannot count (fail closed, as HTTP does)."""
+        answer: dict[str, Any] = {"action": "join_project", "project_id": str(project_id) if project_id else None}
+        limit = limits_from_settings(self.settings)["default"]
+        try:
+            retry_after = await take_one(
+                self.socket.app.state.redis, rate_limit_key(str(self.user.id), "default"), limit
+            )
+        except Exception as exc:
+            self.log.warning("websocket rate limit unavailable", error=str(exc))
+            self.send_direct("error", {**answer, "message": "live events unavailable; try again"})
+            return True
+        if retry_after:
+            message = f"Too many requests: {limit.requests} per {limit.window_seconds} s. Retry in {retry_after} s."
+            self.send_direct("error", {**answer, "message": message, "retry_after": retry_after})
+            return True
+        return False
+
     async def _join(self, project_id: uuid.UUID | None, after_seq: int | None = None) -> None:
+        if await self._join_refused_by_limit(project_id):
+            return
         if not await self._session_alive():
             assert self.subscriber is not None
             self.subscriber.outbox.revoke()
