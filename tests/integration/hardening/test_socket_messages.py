@@ -6,11 +6,13 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 
 from app.config import Settings
+from app.domain.accounts.sessions import SESSION_COOKIE
 from tests.support.live import LiveApi, create_live_user, live_env, start_api, wait_until_ready
 from tests.support.sockets import EventSocket
 
@@ -91,3 +93,31 @@ async def test_joins_count_against_the_users_request_limit(settings: Settings, t
             await socket.close()
     finally:
         api.process.stop()
+
+
+async def test_a_session_cookie_from_another_origins_page_opens_no_socket(
+    live_api: LiveApi, settings: Settings
+) -> None:
+    """Cross-site WebSocket hijacking: a browser sends the session cookie with a socket that another
+    origin's page opens (a sibling subdomain, another port of the same host: same-site, so even a Lax
+    cookie goes along), and no CORS rule stops that page reading the events. The cookie counts only
+    from the service's own origin (or from a client that sends no Origin); a token is no ambient
+    credential, so it counts from any origin."""
+    user = await create_live_user(settings)
+    cookie = {"Cookie": f"{SESSION_COOKIE}={user.token}"}
+
+    async def first_event(token: str | None, headers: dict[str, str], origin: str | None) -> dict[str, Any]:
+        socket = await EventSocket.open(live_api.ws_url, token, additional_headers=headers, origin=origin)
+        try:
+            return await socket.next_event(timeout=5)
+        finally:
+            await socket.close()
+
+    with pytest.raises(ConnectionClosed) as closed:
+        await first_event(None, cookie, "http://127.0.0.1:3000")
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    with pytest.raises(ConnectionClosed):
+        await first_event(None, cookie, "http://evil.example")
+    assert (await first_event(None, cookie, live_api.url))["type"] == "subscribed"
+    assert (await first_event(None, cookie, None))["type"] == "subscribed"
+    assert (await first_event(user.token, {}, "http://evil.example"))["type"] == "subscribed"
