@@ -115,9 +115,7 @@ async def test_verify_email_activates_once(client: AsyncTestClient[Litestar], se
     assert again.json()["errors"][0]["field"] == "token"
 
 
-async def test_the_verification_message_names_its_user(
-    client: AsyncTestClient[Litestar], settings: Settings
-) -> None:
+async def test_the_verification_message_names_its_user(client: AsyncTestClient[Litestar], settings: Settings) -> None:
     # Its user_id was NULL: the user's id was only made at the flush, after the message took it.
     user = await register(client, email=unique_email())
     rows = await run_sql(settings, select(OutboxMessage.user_id).where(OutboxMessage.recipient == user["email"]))
