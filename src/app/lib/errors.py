@@ -143,6 +143,20 @@ def _http_exception(exc: HTTPException) -> ProblemDetailsException:
     return _problem(exc.status_code, title, str(exc.detail), headers=exc.headers, **extra)
 
 
+def _undecodable_text(exc: UnicodeDecodeError) -> ProblemDetailsException:
+    """Text of the request that is not UTF-8. Litestar decodes a multipart part without a filename
+    (an empty `filename=""`, or only an RFC 5987 `filename*=`) as UTF-8 text before any handler runs,
+    and let the decode error through as a 500; a cp1250 CSV sent so is the client's mistake."""
+    logger.info("request text is not utf-8", reason=str(exc))
+    message = (
+        f"is not UTF-8 text ({exc.reason} at byte {exc.start}); a multipart part without a filename is "
+        "read as text: send a file with its filename"
+    )
+    return _problem(
+        400, "Invalid input", "The request holds text that is not UTF-8.", errors=[field_error("body", message)]
+    )
+
+
 def refused_value(exc: BaseException) -> bool:
     """Whether PostgreSQL (or asyncpg, binding it) refused a value: out of range, NUL, bad encoding.
 
@@ -208,6 +222,7 @@ def problem_details_config() -> ProblemDetailsConfig:
             HTTPException: _http_exception,
             RepositoryError: _repository_error,
             StatementError: _database_error,
+            UnicodeDecodeError: _undecodable_text,
             Exception: _unexpected,
         },
     )

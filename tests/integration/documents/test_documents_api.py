@@ -289,3 +289,25 @@ async def test_unknown_documents_are_404(client: AsyncTestClient[Litestar], api_
             f"/api/projects/{missing}/documents", files={"file": ("a.csv", csv_bytes())}, headers=api_user.headers
         )
     ).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "disposition",
+    [b'form-data; name="file"; filename=""', b"form-data; name=\"file\"; filename*=utf-8''rozpo%E8et.csv"],
+    ids=["empty filename", "only an RFC 5987 filename"],
+)
+async def test_a_part_without_a_usable_filename_is_a_400_whatever_its_bytes(
+    client: AsyncTestClient[Litestar], app: Litestar, api_user: ApiUser, project: dict[str, Any], disposition: bytes
+) -> None:
+    """Litestar reads a part without a filename as UTF-8 text; a cp1250 CSV sent so was a 500."""
+    for content, field in ((csv_bytes(), "file"), ("Popis;MJ\r\nZeď;m3\r\n".encode("cp1250"), "body")):
+        body = b"--B\r\nContent-Disposition: " + disposition + b"\r\n\r\n" + content + b"\r\n--B--\r\n"
+        response = await client.post(
+            upload_url(project),
+            content=body,
+            headers={**api_user.headers, "Content-Type": "multipart/form-data; boundary=B"},
+        )
+        assert response.status_code == 400, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["errors"][0]["field"] == field
+    assert stored_files(app) == []

@@ -15,6 +15,7 @@ from tests.fixtures.budget_files import (
     SAMPLE_BUDGET_TOTAL,
     csv_bytes,
     kros_xlsx_bytes,
+    plain_xlsx_bytes,
     random_bytes,
     unixml_bytes,
 )
@@ -314,3 +315,23 @@ async def test_a_text_too_large_for_the_search_index_is_indexed_in_part(harness:
     kept = stored.extracted_data["metadata"]["text_indexed_characters"]
     assert 0 < kept < len(report) and stored.indexed_content == report.decode()[:kept]
     assert stored.extracted_data["counts"]["text_characters"] == len(report)
+
+
+async def test_nul_characters_in_a_file_never_reach_postgresql(harness: Harness) -> None:
+    """A NUL past the text sniffer's 64 KiB sample (CSV) or written as `_x0000_` (xlsx) is text PostgreSQL
+    cannot store: the position is stored without it, not a failed job."""
+    header = ("PČ", "Kód", "Popis", "MJ", "Množství", "J.cena", "Cena celkem")
+    items = [(str(n), f"3273231{n:02}", "Zeď " + "x" * 300, "m3", "2", "10", "20") for n in range(1, 300)]
+    last = ("300", "327323300", "Opěrné\x00 zdi", "m3", "2", "10", "20")  # ~100 KB into the file
+    csv_file = csv_bytes([header, *items, last], encoding="utf-8")
+    xlsx_file = plain_xlsx_bytes([header, ("300", "327323300", "Opěrné_x0000_ zdi", "m3", 2, 10, 20)])
+    for data, filename in ((csv_file, "nul.csv"), (xlsx_file, "nul.xlsx")):
+        project = await harness.project()
+        document = await harness.document(project, data, filename)
+
+        run = await parse(harness, project, document)
+
+        [outcome] = run.result["documents"]
+        assert outcome["parse_status"] == "completed", (filename, outcome.get("error"), outcome)
+        [position] = [p for p in await positions_of(harness, project) if p.code == "327323300"]
+        assert position.description == "Opěrné zdi", filename

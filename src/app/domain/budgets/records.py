@@ -91,5 +91,33 @@ class ParsedDocument(msgspec.Struct, kw_only=True):
         return bool(self.positions)
 
 
+_NUL = "\x00"
+_ENCODED_NUL = b"\\u0000"
+_encode = msgspec.json.Encoder().encode
+
+
+def without_nul(parsed: ParsedDocument) -> ParsedDocument:
+    """`parsed` with every NUL character removed from its text: PostgreSQL stores none in text or jsonb,
+    and a file carries one easily (`_x0000_` in an xlsx cell, a NUL past a CSV's sniffed head, a PDF's
+    text). The encoder's C loop finds out whether there is one; only then is the document walked."""
+    if _ENCODED_NUL not in _encode(parsed):
+        return parsed
+    cleaned: ParsedDocument = _strip_nul(parsed)
+    return cleaned
+
+
+def _strip_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace(_NUL, "") if _NUL in value else value
+    if isinstance(value, list):
+        return [_strip_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {_strip_nul(key): _strip_nul(item) for key, item in value.items()}
+    if isinstance(value, msgspec.Struct):
+        changes = {name: _strip_nul(getattr(value, name)) for name in value.__struct_fields__}
+        return msgspec.structs.replace(value, **changes)
+    return value
+
+
 class DocumentParseError(Exception):
     """The file is not a budget/document we can read, or it is broken. The message is for people."""

@@ -30,7 +30,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.db.models import Project, ProjectDocument, utc_now
 from app.domain.budgets.changes import NewPosition
-from app.domain.budgets.records import DocumentParseError, ParsedDocument
+from app.domain.budgets.records import DocumentParseError, ParsedDocument, without_nul
 from app.domain.budgets.services import BudgetService
 from app.domain.documents.parsers import parse_document
 from app.domain.documents.replacement import is_empty, latest_positions, replacement_changes
@@ -80,16 +80,17 @@ def read_stored_file(storage_path: str) -> bytes:
 
 def extract(data: bytes, filename: str, *, schedules_as_text: bool) -> ParsedDocument:
     """Parse the bytes (CPU-bound: call in a thread); with `schedules_as_text` a spreadsheet or CSV
-    that is no budget is kept as a text document instead of failing (Workflow B schedules)."""
+    that is no budget is kept as a text document instead of failing (Workflow B schedules). The
+    document holds no NUL character (`without_nul`): PostgreSQL could store none of its text."""
     try:
-        return parse_document(data, filename)
+        return without_nul(parse_document(data, filename))
     except DocumentParseError:
         if not schedules_as_text or not looks_like_table_file(data):
             raise
         text = table_text(data)
         if not text:
             raise
-        return ParsedDocument(format=TABLE_FORMAT, text=text, metadata={"read_as": "table text"})
+        return without_nul(ParsedDocument(format=TABLE_FORMAT, text=text, metadata={"read_as": "table text"}))
 
 
 async def parse_stored_document(document: ProjectDocument, *, schedules_as_text: bool) -> ParsedDocument:

@@ -41,6 +41,9 @@ COLUMN_WIDTHS = (7, 13, 60, 7, 13, 15, 17, 12, 80)
 SUMMARY_SHEET = "Souhrn"
 NO_OBJECT_SHEET = "Rozpočet"
 _SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+# A text cell starting with one of these is a formula to Excel or LibreOffice when the file is opened
+# (OWASP "CSV injection"); a description or code an uploaded budget wrote must stay text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _BOLD = Font(bold=True)
 _WRAP = Alignment(wrap_text=True, vertical="top")
 
@@ -119,7 +122,10 @@ def sheet_names(labels: Iterable[str]) -> list[str]:
 
 
 def _cell(sheet: Worksheet, value: object, *, number_format: str | None = None, bold: bool = False) -> WriteOnlyCell:
+    """A cell of `value`; text is always a string cell (openpyxl types a str starting with "=" a formula)."""
     cell = WriteOnlyCell(sheet, value=value)
+    if isinstance(value, str):
+        cell.data_type = "s"
     if number_format is not None:
         cell.number_format = number_format
     if bold:
@@ -128,7 +134,7 @@ def _cell(sheet: Worksheet, value: object, *, number_format: str | None = None, 
 
 
 def _status_cell(sheet: Worksheet, status: str | None) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value=status or "")
+    cell = _cell(sheet, status or "")
     if status in STATUS_FILLS:
         cell.fill = STATUS_FILLS[status]
         cell.font = STATUS_FONTS[status]
@@ -136,7 +142,7 @@ def _status_cell(sheet: Worksheet, status: str | None) -> WriteOnlyCell:
 
 
 def _reasons_cell(sheet: Worksheet, reasons: str) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value=reasons)
+    cell = _cell(sheet, reasons)
     cell.alignment = _WRAP
     return cell
 
@@ -165,10 +171,10 @@ def _write_object(sheet: Worksheet, obj: ExportObject) -> None:
     for line in obj.lines:
         sheet.append(
             [
-                line.position_number,
-                line.code,
-                line.description,
-                line.unit,
+                _cell(sheet, line.position_number),
+                _cell(sheet, line.code),
+                _cell(sheet, line.description),
+                _cell(sheet, line.unit),
                 _cell(sheet, line.quantity, number_format=QUANTITY_FORMAT),
                 _cell(sheet, line.unit_price, number_format=MONEY_FORMAT),
                 _cell(sheet, line.total_price, number_format=MONEY_FORMAT),
@@ -192,8 +198,8 @@ def _write_object(sheet: Worksheet, obj: ExportObject) -> None:
 def _write_summary(sheet: Worksheet, budget: ExportBudget, names: list[str]) -> None:
     _set_widths(sheet, (40, 12, 20, 10, 10, 10, 12))
     counts = budget.status_counts()
-    sheet.append([_cell(sheet, "Stavba", bold=True), budget.project_name])
-    sheet.append([_cell(sheet, "Verze rozpočtu", bold=True), budget.version, budget.trigger_type])
+    sheet.append([_cell(sheet, "Stavba", bold=True), _cell(sheet, budget.project_name)])
+    sheet.append([_cell(sheet, "Verze rozpočtu", bold=True), budget.version, _cell(sheet, budget.trigger_type)])
     sheet.append([_cell(sheet, "Verze vytvořena", bold=True), budget.version_created_at.isoformat()])
     sheet.append([_cell(sheet, "Exportováno", bold=True), budget.exported_at.isoformat()])
     sheet.append([])
@@ -207,7 +213,7 @@ def _write_summary(sheet: Worksheet, budget: ExportBudget, names: list[str]) -> 
         object_counts = obj.status_counts()
         sheet.append(
             [
-                name,
+                _cell(sheet, name),
                 len(obj.lines),
                 _cell(sheet, obj.total, number_format=MONEY_FORMAT),
                 *(object_counts.get(status, 0) for status in ("GREEN", "AMBER", "RED", "none")),
@@ -246,8 +252,17 @@ def czech_decimal(value: Decimal | None, *, places: int | None = None) -> str:
     return text.replace(".", ",")
 
 
+def csv_text(value: str | None) -> str:
+    """A text field as Excel reads it as text: one starting like a formula gets a leading apostrophe
+    (OWASP's advice; Excel shows the apostrophe, which says the text was not a formula)."""
+    if not value:
+        return ""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
 def write_csv(budget: ExportBudget, path: Path) -> None:
-    """UTF-8 with BOM, `;`, CRLF, decimal comma: a file Czech Excel opens as numbers."""
+    """UTF-8 with BOM, `;`, CRLF, decimal comma: a file Czech Excel opens as numbers. Text fields go
+    through `csv_text`, amounts (our own numbers, which may be negative) do not."""
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
         writer.writerow(CSV_HEADER)
@@ -256,15 +271,15 @@ def write_csv(budget: ExportBudget, path: Path) -> None:
             for line in obj.lines:
                 writer.writerow(
                     (
-                        label,
-                        line.position_number or "",
-                        line.code or "",
-                        line.description,
-                        line.unit or "",
+                        csv_text(label),
+                        csv_text(line.position_number),
+                        csv_text(line.code),
+                        csv_text(line.description),
+                        csv_text(line.unit),
                         czech_decimal(line.quantity),
                         czech_decimal(line.unit_price, places=2),
                         czech_decimal(line.total_price, places=2),
-                        line.status or "",
-                        line.reasons,
+                        csv_text(line.status),
+                        csv_text(line.reasons),
                     )
                 )

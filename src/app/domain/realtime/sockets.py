@@ -1,10 +1,13 @@
 """`/ws`: one authenticated socket per browser tab, fed by the Redis-backed channels of every process.
 
 Protocol (see /work/shared/API.md): authenticate with `?token=` (or the session cookie / Bearer
-header); a socket without a valid session is accepted and closed at once with 1008. The socket is
+header); a socket without a valid session is accepted and closed at once with 1008. The cookie counts
+only on a socket opened from the service's own origin (`from_own_origin`). The socket is
 subscribed to `channel:user:{id}` straight away and told so by a `subscribed` event. Client messages:
 `{"action": "join_project", "project_id"}` (owner or admin only, else an `error` event and nothing
-subscribed), `{"action": "leave_project", "project_id"}`, `{"action": "ping"}` → `pong`.
+subscribed), `{"action": "leave_project", "project_id"}`, `{"action": "ping"}` → `pong`. A message
+longer than MAX_CLIENT_MESSAGE_CHARACTERS closes the socket with 1009 (message too big). A join counts
+against the user's RATE_LIMIT_DEFAULT window (an `error` event with `retry_after` past it).
 
 Revocation: logout, suspension, a role change or a password change publishes a sessions-ended notice
 on the user's channel; every API process closes the sockets of the ended sessions at once (1008).
@@ -27,6 +30,7 @@ import contextlib
 import datetime
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 import structlog
@@ -39,17 +43,23 @@ from sqlalchemy import select
 from app.config import Settings
 from app.db.models import Project
 from app.domain.accounts.middleware import token_from_connection
-from app.domain.accounts.sessions import SessionUser, resolve_session, resolve_session_id
+from app.domain.accounts.sessions import SESSION_COOKIE, SessionUser, resolve_session, resolve_session_id
 from app.domain.realtime.channels import LiveChannelsPlugin, SocketSubscriber
 from app.lib.db import alchemy_config
 from app.lib.events import project_channel, user_channel
 from app.lib.metrics import WEBSOCKET_CONNECTIONS
+from app.lib.rate_limit import limits_from_settings, rate_limit_key, take_one
 from app.lib.redis_events import pubsub_channel, recent_events
 
 logger = structlog.get_logger(__name__)
 
 WS_POLICY_VIOLATION = 1008
+WS_MESSAGE_TOO_BIG = 1009
 WS_INTERNAL_ERROR = 1011
+# A client message is an action, a project id and a seq: well under 200 characters. The server
+# (granian) takes frames of many megabytes, and a bigger message was decoded and its text echoed in
+# the error event, which the outbox kept for a client that reads nothing.
+MAX_CLIENT_MESSAGE_CHARACTERS = 4096
 WS_TRY_AGAIN_LATER = 1013
 
 
@@ -80,8 +90,30 @@ def resume_point(raw: str | None) -> int | None:
     return int(raw) if raw is not None and raw.isdigit() and len(raw) < 19 else None
 
 
-def socket_token(socket: WebSocket[Any, Any, Any]) -> str | None:
-    return socket.query_params.get("token") or token_from_connection(socket)
+def socket_token(socket: WebSocket[Any, Any, Any], settings: Settings) -> str | None:
+    """`?token=`, a Bearer header, or the session cookie; the cookie only from the service's own origin."""
+    token = socket.query_params.get("token") or token_from_connection(socket)
+    if token and token == socket.cookies.get(SESSION_COOKIE) and not from_own_origin(socket, settings.PUBLIC_URL):
+        return None
+    return token
+
+
+def from_own_origin(socket: WebSocket[Any, Any, Any], public_url: str) -> bool:
+    """Whether the socket was opened by a page of this service (or by no browser: no Origin header).
+
+    A browser sends the session cookie with a socket any same-site page opens (a sibling subdomain,
+    another port of the host; SameSite=Lax does not stop it) and no CORS rule keeps that page from
+    reading the events: cross-site WebSocket hijacking. A browser always sends Origin with a socket;
+    it must be the Host the socket was opened to, or PUBLIC_URL's origin."""
+    origin = socket.headers.get("origin")
+    if origin is None:
+        return True
+    host = socket.headers.get("host", "")
+    own = {f"http://{host}".lower(), f"https://{host}".lower()}
+    if public_url:
+        public = urlsplit(public_url)
+        own.add(f"{public.scheme}://{public.netloc}".lower())
+    return origin.rstrip("/").lower() in own
 
 
 @websocket("/ws", opt={"exclude_from_auth": True, "skip_rate_limit": True}, name="live_events")
@@ -89,7 +121,7 @@ async def live_events(socket: WebSocket[Any, Any, Any], channels: NamedDependenc
     """Live events of the signed-in user and of the projects the socket joined."""
     settings: Settings = socket.app.state.settings
     redis: Redis = socket.app.state.redis
-    token = socket_token(socket)
+    token = socket_token(socket, settings)
     user: SessionUser | None = None
     unavailable = False
     if token:
@@ -121,7 +153,7 @@ class LiveSocket:
         self.namespace = settings.REDIS_NAMESPACE
         self.projects: set[uuid.UUID] = set()
         self.subscriber: SocketSubscriber | None = None
-        self.close_with: tuple[int, str] | None = None  # set by the sender: close code and reason
+        self.close_with: tuple[int, str] | None = None  # set by the sender or the receiver: close code and reason
         self.log = logger.bind(user_id=str(user.id))
 
     def _pubsub(self, channel: str) -> str:
@@ -200,6 +232,13 @@ class LiveSocket:
                 text = await self.socket.receive_data("text")
             except (WebSocketDisconnect, RuntimeError):
                 return
+            if len(text) > MAX_CLIENT_MESSAGE_CHARACTERS:
+                self.log.info("websocket message too large; closing", characters=len(text))
+                self.close_with = (
+                    WS_MESSAGE_TOO_BIG,
+                    f"a message holds at most {MAX_CLIENT_MESSAGE_CHARACTERS} characters",
+                )
+                return
             try:
                 message = _decode_client_message(text)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -245,7 +284,29 @@ class LiveSocket:
         for event in missed:
             self.subscriber.outbox.push(event)
 
+    async def _join_refused_by_limit(self, project_id: uuid.UUID | None) -> bool:
+        """A join takes one request of the user's default window (it queries Redis and PostgreSQL like
+        an HTTP read, and the socket skips the request gate's limit); refused with an `error` event
+        carrying `retry_after`, or when Redis cannot count (fail closed, as HTTP does)."""
+        answer: dict[str, Any] = {"action": "join_project", "project_id": str(project_id) if project_id else None}
+        limit = limits_from_settings(self.settings)["default"]
+        try:
+            retry_after = await take_one(
+                self.socket.app.state.redis, rate_limit_key(str(self.user.id), "default"), limit
+            )
+        except Exception as exc:
+            self.log.warning("websocket rate limit unavailable", error=str(exc))
+            self.send_direct("error", {**answer, "message": "live events unavailable; try again"})
+            return True
+        if retry_after:
+            message = f"Too many requests: {limit.requests} per {limit.window_seconds} s. Retry in {retry_after} s."
+            self.send_direct("error", {**answer, "message": message, "retry_after": retry_after})
+            return True
+        return False
+
     async def _join(self, project_id: uuid.UUID | None, after_seq: int | None = None) -> None:
+        if await self._join_refused_by_limit(project_id):
+            return
         if not await self._session_alive():
             assert self.subscriber is not None
             self.subscriber.outbox.revoke()

@@ -1,0 +1,68 @@
+"""Exported text never becomes a live formula (OWASP CSV injection): a description, code or project
+name that a user or an uploaded budget wrote is opened by someone else in Excel."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from app.domain.exports.sheets import ExportBudget, ExportLine, ExportObject, write_csv, write_xlsx
+
+FORMULAS = ('=HYPERLINK("http://x";"klik")', "+1+1", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1")
+NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+
+
+def hostile_budget(text: str) -> ExportBudget:
+    line = ExportLine(
+        position_number=text,
+        code=text,
+        description=text,
+        unit=text,
+        quantity=Decimal("-1.5"),
+        unit_price=Decimal("-10.00"),
+        total_price=Decimal("15.00"),
+        status=None,
+        reasons=text,
+    )
+    return ExportBudget(
+        project_name=text,
+        version=1,
+        version_total=Decimal("15.00"),
+        trigger_type="upload",
+        version_created_at=NOW,
+        exported_at=NOW,
+        objects=[ExportObject(code=text, name=None, lines=[line])],
+    )
+
+
+@pytest.mark.parametrize("text", FORMULAS)
+def test_xlsx_keeps_formula_like_text_as_text(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "export.xlsx"
+    sheets = write_xlsx(hostile_budget(text), path)
+
+    workbook = openpyxl.load_workbook(path)
+    cells = [cell for name in sheets for row in workbook[name].iter_rows() for cell in row if cell.value is not None]
+    formulas = [cell.coordinate for cell in cells if cell.data_type == "f"]
+    assert formulas == []
+    summary, budget = workbook[sheets[0]], workbook[sheets[1]]
+    assert summary["B1"].value == text  # the text itself is kept, only as text
+    assert [cell.value for cell in budget[3]][:4] == [text] * 4
+    assert budget["E3"].value == -1.5  # numbers stay numbers
+
+
+@pytest.mark.parametrize("text", FORMULAS)
+def test_csv_text_fields_cannot_start_a_formula(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "export.csv"
+    write_csv(hostile_budget(text), path)
+
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        header, row = list(csv.reader(handle, delimiter=";"))
+    numbers = {header.index(title) for title in ("Množství", "J. cena [CZK]", "Cena celkem [CZK]")}
+    texts = [value for index, value in enumerate(row) if index not in numbers and value]
+    assert texts and all(value == "'" + text for value in texts)
+    assert [row[index] for index in sorted(numbers)] == ["-1,5", "-10,00", "15,00"]  # amounts stay numbers
