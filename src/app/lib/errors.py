@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
@@ -102,12 +103,28 @@ def _application_error(exc: ApplicationError) -> ProblemDetailsException:
     return _problem(exc.status, exc.title, exc.detail, errors=exc.errors, headers=exc.headers, **exc.extra)
 
 
+_MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+
+
+def _field_sent(item: dict[str, Any]) -> str:
+    """The name the client used for the value Litestar refused (it reports its own argument names).
+
+    advanced-alchemy's choice filters (`?status=RED`) take the query value as the argument `status_choices`,
+    and a body missing a field is reported as `data` with the field only in the message (a multipart
+    upload without its `file` part)."""
+    field = str(item.get("key") or item.get("source") or "body")
+    if item.get("source") == "query" and field.endswith("_choices"):
+        return field.removesuffix("_choices")
+    if field == "data" and (missing := _MISSING_FIELD.search(str(item.get("message", "")))):
+        return missing.group(1)
+    return field
+
+
 def _validation_error(exc: ValidationException) -> ProblemDetailsException:
     errors = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict):
-            field = item.get("key") or item.get("source") or "body"
-            errors.append(field_error(str(field), str(item.get("message", "invalid value"))))
+            errors.append(field_error(_field_sent(item), str(item.get("message", "invalid value"))))
     return _problem(400, "Invalid input", str(exc.detail), errors=errors)
 
 

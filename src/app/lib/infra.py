@@ -23,17 +23,24 @@ def embedded_dir(settings: Settings) -> Path:
 
 
 def ensure_servers(settings: Settings) -> embedded.Started:
-    """Start the embedded PostgreSQL / Redis that the settings call for; no-op with both URLs set."""
+    """Start the embedded PostgreSQL / Redis that the settings call for; no-op with both URLs set.
+
+    A server that cannot start stops the command with one line saying why (a click error)."""
+    import click
+
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(embedded_dir(settings) / "run"))
     Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
     Path(os.environ["XDG_RUNTIME_DIR"]).chmod(0o700)
-    return embedded.ensure_up(
-        embedded_dir(settings),
-        settings.EMBEDDED_REDIS_PORT,
-        need_postgres=settings.uses_embedded_database,
-        need_redis=settings.uses_embedded_redis,
-    )
+    try:
+        return embedded.ensure_up(
+            embedded_dir(settings),
+            settings.EMBEDDED_REDIS_PORT,
+            need_postgres=settings.uses_embedded_database,
+            need_redis=settings.uses_embedded_redis,
+        )
+    except embedded.EmbeddedServerError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def stop_servers(settings: Settings, started: embedded.Started | None = None) -> None:

@@ -16,7 +16,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from app.config import Settings
-from app.db.models import User
+from app.db.models import OutboxMessage, User
 from app.domain.accounts.cli import users_group
 from tests.support.api import (
     DEFAULT_PASSWORD,
@@ -113,6 +113,13 @@ async def test_verify_email_activates_once(client: AsyncTestClient[Litestar], se
     again = await client.post("/api/auth/verify-email", json={"token": token})
     assert again.status_code == 400
     assert again.json()["errors"][0]["field"] == "token"
+
+
+async def test_the_verification_message_names_its_user(client: AsyncTestClient[Litestar], settings: Settings) -> None:
+    # Its user_id was NULL: the user's id was only made at the flush, after the message took it.
+    user = await register(client, email=unique_email())
+    rows = await run_sql(settings, select(OutboxMessage.user_id).where(OutboxMessage.recipient == user["email"]))
+    assert [str(row[0]) for row in rows] == [user["id"]]
 
 
 async def test_verify_email_refuses_unknown_token(client: AsyncTestClient[Litestar]) -> None:

@@ -291,3 +291,33 @@ async def test_if_match_that_is_no_version_number(
         headers={**api_user.headers, "If-Match": value.encode("latin-1")},  # type: ignore[dict-item]
     )
     assert_problem(response, 400, "If-Match")
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [("/positions?status=red", "status"), ("/audit?status=green", "status"), ("/jobs?status=done", "status")],
+)
+async def test_a_filter_value_outside_its_choices_names_the_query_parameter(
+    client: Client, api_user: ApiUser, project: dict[str, Any], path: str, field: str
+) -> None:
+    # The positions' status filter was named `status_choices` (advanced-alchemy's argument), not the `status` sent.
+    body = assert_problem(await client.get(f"/api/projects/{project['id']}{path}", headers=api_user.headers), 400)
+    assert [error["field"] for error in body["errors"]] == [field], body
+
+
+async def test_a_project_list_filter_outside_its_choices_names_the_query_parameter(
+    client: Client, api_user: ApiUser
+) -> None:
+    for query, field in (("status=finished", "status"), ("workflow=workflow_c", "workflow")):
+        body = assert_problem(await client.get(f"/api/projects?{query}", headers=api_user.headers), 400)
+        assert [error["field"] for error in body["errors"]] == [field], body
+
+
+async def test_an_upload_without_its_file_part_names_file(
+    client: Client, api_user: ApiUser, project: dict[str, Any]
+) -> None:
+    response = await client.post(
+        f"/api/projects/{project['id']}/documents", headers=api_user.headers, files={"upload": ("a.csv", b"x;y\n")}
+    )
+    body = assert_problem(response, 400)
+    assert [error["field"] for error in body["errors"]] == ["file"], body

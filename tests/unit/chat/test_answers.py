@@ -212,6 +212,16 @@ def test_a_list_longer_than_an_answer_shows_says_how_many_it_shows() -> None:
     assert "nejvýš 50" in reply.text
 
 
+def test_a_whole_budget_list_has_no_space_before_its_comma() -> None:
+    # "Top 5 nejdražších položek" of the whole budget read "Verze 7: 5 položek , celkem …"
+    for message, heading in (
+        ("Top 5 nejdražších položek", "Verze 7: 5 položek, celkem"),
+        ("Top 5 most expensive positions", "Version 7: 5 positions, total"),
+    ):
+        reply = answer_find(VERSION, budget(), parse_message(message))
+        assert reply.text.startswith(heading), reply.text
+
+
 def test_positions_above_or_below_a_price_are_listed_by_total_largest_first() -> None:
     for message in ("Položky dražší než 10 000 Kč", "Položky levnější než 1 000 000 Kč"):
         reply = answer_find(VERSION, budget(), parse_message(message))

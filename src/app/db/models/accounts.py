@@ -49,7 +49,8 @@ class User(Timestamps, Base):
 
 
 class OutboxMessage(CreatedAt, Base):
-    """E-mails waiting for delivery; in development the sender only logs them."""
+    """E-mails waiting for delivery. Nothing in this service sends them yet: a local user reads the
+    verification token here (or in the log with DEBUG=true)."""
 
     __tablename__ = "outbox_messages"
     __table_args__ = (Index("ix_outbox_messages_unsent", "created_at", postgresql_where=text("sent_at IS NULL")),)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, get_args
 
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, Numeric, String, Text, text
@@ -15,7 +15,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.models._base import Base, Timestamps
 
-JOB_STATUSES = ("queued", "running", "completed", "failed", "cancelled")
+JobStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
+JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
 
 
 def _row_id_text(context: DefaultExecutionContext) -> str:

@@ -109,6 +109,7 @@ class UserService(SQLAlchemyAsyncRepositoryService[User]):
             )
         token = secrets.token_urlsafe(32)
         user = User(
+            id=uuid.uuid4(),  # now, not at the flush: the outbox message below names its user
             email=email,
             password_hash=await hash_password(password),
             full_name=(full_name or "").strip() or None,

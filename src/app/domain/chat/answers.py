@@ -337,12 +337,11 @@ def answer_find(version: VersionInfo, rows: Sequence[PositionRow], intent: Inten
         )
         return empty_reply(version, intent, selection.filters, text)
     shown = ordered[:limit]
+    counted = " ".join(part for part in (count_of(len(ordered), language), described) if part)
     heading = say(
         language,
-        f"Verze {version.number}: {count_of(len(ordered), language)} {described}, "
-        f"celkem {format_money(total_of(ordered), language)}.",
-        f"Version {version.number}: {count_of(len(ordered), language)} {described}, "
-        f"total {format_money(total_of(ordered), language)}.",
+        f"Verze {version.number}: {counted}, celkem {format_money(total_of(ordered), language)}.",
+        f"Version {version.number}: {counted}, total {format_money(total_of(ordered), language)}.",
     )
     if len(ordered) > len(shown):
         heading += " " + say(language, f"Prvních {len(shown)}:", f"The first {len(shown)}:")

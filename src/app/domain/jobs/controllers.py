@@ -23,6 +23,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.db.models.jobs import JobStatus
 from app.domain.accounts.sessions import SessionUser
 from app.domain.jobs.queues import JobQueues
 from app.domain.jobs.schemas import JobAccepted, JobRead
@@ -85,7 +86,7 @@ class ProjectJobController(Controller):
         current_user: SessionUser,
         db_session: AsyncSession,
         limit_offset: LimitOffset,
-        status: str | None = Parameter(query="status", default=None, required=False),
+        status: JobStatus | None = Parameter(query="status", default=None, required=False),
         job_type: str | None = Parameter(query="job_type", default=None, required=False),
     ) -> Page[JobRead]:
         """The project's jobs, newest first; filters `status`, `job_type`; `limit`, `offset`."""
