@@ -299,6 +299,29 @@ async def test_session_cookie_authenticates(app: Litestar) -> None:
         assert (await browser.get("/api/me")).status_code == 401
 
 
+async def test_the_session_cookie_counts_only_from_the_services_own_pages(app: Litestar) -> None:
+    """A page of another origin on the same site (another port of the host, a sibling subdomain) gets the
+    Lax cookie sent with its POST; a body of no declared type needs no CORS preflight, so it could create
+    projects or sign the user out. Browsers say where a request comes from in Origin."""
+    async with AsyncTestClient(app=app, base_url="https://testserver.local") as browser:
+        user = await register(browser)
+        response = await browser.post("/api/auth/login", json={"email": user["email"], "password": DEFAULT_PASSWORD})
+        assert response.status_code == 200
+        body = msgspec.json.encode({"name": "Z cizí stránky", "workflow": "workflow_a"})
+        for origin in ("https://testserver.local:3000", "https://evil.testserver.local", "null"):
+            foreign = {"Origin": origin}
+            created = await browser.post("/api/projects", content=body, headers=foreign)
+            assert created.status_code == 401, (origin, created.text)
+            assert (await browser.post("/api/auth/logout", headers=foreign)).status_code == 401
+        assert (await browser.get("/api/projects")).json()["total"] == 0
+        own = {"Origin": "https://testserver.local"}
+        assert (await browser.post("/api/projects", content=body, headers=own)).status_code == 201
+        assert (await browser.get("/api/me")).status_code == 200  # no Origin: a navigation, or no browser
+        token = response.json()["token"]
+        bearer = {"Origin": "https://evil.testserver.local", "Authorization": f"Bearer {token}"}
+        assert (await browser.get("/api/me", headers=bearer)).status_code == 200  # a token is no ambient credential
+
+
 async def test_public_routes_need_no_session(client: AsyncTestClient[Litestar]) -> None:
     for path in ("/health", "/ready", "/schema/openapi.json"):
         assert (await client.get(path)).status_code == 200, path

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
@@ -106,18 +107,38 @@ return {session, granted, pttl}
 )
 
 
+def cookie_counts(origin: str | None, host: str | None, public_url: str) -> bool:
+    """Whether the session cookie may authenticate a request or socket that a browser says comes from
+    `origin`: only from the service's own pages (the Host it was sent to, or PUBLIC_URL's origin), or
+    from no browser (no Origin header).
+
+    A browser sends the cookie with what any same-site page sends or opens (another port of the host,
+    a sibling subdomain: SameSite=Lax does not stop it): a POST with a body of no declared type, which
+    needs no CORS preflight, or a WebSocket, which no CORS rule keeps that page from reading."""
+    if origin is None:
+        return True
+    own = {f"http://{host}".lower(), f"https://{host}".lower()} if host else set()
+    if public_url:
+        public = urlsplit(public_url)
+        own.add(f"{public.scheme}://{public.netloc}".lower())
+    return origin.rstrip("/").lower() in own
+
+
 def token_from_connection(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
-    """The session token: `Authorization: Bearer <token>` first, else the session cookie."""
+    """The session token: `Authorization: Bearer <token>` first, else the session cookie (`cookie_counts`)."""
     authorization = connection.headers.get("authorization", "")
     scheme, _, credentials = authorization.partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip()
+    headers = connection.headers
+    if not cookie_counts(headers.get("origin"), headers.get("host"), connection.app.state.settings.PUBLIC_URL):
+        return None
     return connection.cookies.get(SESSION_COOKIE) or None
 
 
 def _token_from_scope(scope: Scope) -> str | None:
     """`token_from_connection` straight from the raw headers (no Request object on the hot path)."""
-    cookie_header = None
+    cookie_header = origin = host = None
     for name, value in scope["headers"]:
         if name == b"authorization":
             scheme, _, credentials = value.decode("latin-1").partition(" ")
@@ -125,7 +146,13 @@ def _token_from_scope(scope: Scope) -> str | None:
                 return credentials.strip()
         elif name == b"cookie":
             cookie_header = value
+        elif name == b"origin":
+            origin = value.decode("latin-1")
+        elif name == b"host":
+            host = value.decode("latin-1")
     if cookie_header is None:
+        return None
+    if origin is not None and not cookie_counts(origin, host, scope["litestar_app"].state.settings.PUBLIC_URL):
         return None
     return ASGIConnection(scope).cookies.get(SESSION_COOKIE) or None
 

@@ -2,7 +2,7 @@
 
 Protocol (see /work/shared/API.md): authenticate with `?token=` (or the session cookie / Bearer
 header); a socket without a valid session is accepted and closed at once with 1008. The cookie counts
-only on a socket opened from the service's own origin (`from_own_origin`). The socket is
+only on a socket opened from the service's own origin (`cookie_counts`). The socket is
 subscribed to `channel:user:{id}` straight away and told so by a `subscribed` event. Client messages:
 `{"action": "join_project", "project_id"}` (owner or admin only, else an `error` event and nothing
 subscribed), `{"action": "leave_project", "project_id"}`, `{"action": "ping"}` → `pong`. A message
@@ -30,7 +30,6 @@ import contextlib
 import datetime
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
 
 import msgspec
 import structlog
@@ -43,7 +42,7 @@ from sqlalchemy import select
 from app.config import Settings
 from app.db.models import Project
 from app.domain.accounts.middleware import token_from_connection
-from app.domain.accounts.sessions import SESSION_COOKIE, SessionUser, resolve_session, resolve_session_id
+from app.domain.accounts.sessions import SessionUser, resolve_session, resolve_session_id
 from app.domain.realtime.channels import LiveChannelsPlugin, SocketSubscriber
 from app.lib.db import alchemy_config
 from app.lib.events import project_channel, user_channel
@@ -90,30 +89,10 @@ def resume_point(raw: str | None) -> int | None:
     return int(raw) if raw is not None and raw.isdigit() and len(raw) < 19 else None
 
 
-def socket_token(socket: WebSocket[Any, Any, Any], settings: Settings) -> str | None:
-    """`?token=`, a Bearer header, or the session cookie; the cookie only from the service's own origin."""
-    token = socket.query_params.get("token") or token_from_connection(socket)
-    if token and token == socket.cookies.get(SESSION_COOKIE) and not from_own_origin(socket, settings.PUBLIC_URL):
-        return None
-    return token
-
-
-def from_own_origin(socket: WebSocket[Any, Any, Any], public_url: str) -> bool:
-    """Whether the socket was opened by a page of this service (or by no browser: no Origin header).
-
-    A browser sends the session cookie with a socket any same-site page opens (a sibling subdomain,
-    another port of the host; SameSite=Lax does not stop it) and no CORS rule keeps that page from
-    reading the events: cross-site WebSocket hijacking. A browser always sends Origin with a socket;
-    it must be the Host the socket was opened to, or PUBLIC_URL's origin."""
-    origin = socket.headers.get("origin")
-    if origin is None:
-        return True
-    host = socket.headers.get("host", "")
-    own = {f"http://{host}".lower(), f"https://{host}".lower()}
-    if public_url:
-        public = urlsplit(public_url)
-        own.add(f"{public.scheme}://{public.netloc}".lower())
-    return origin.rstrip("/").lower() in own
+def socket_token(socket: WebSocket[Any, Any, Any]) -> str | None:
+    """`?token=`, else a Bearer header or the session cookie (`cookie_counts`: only from the service's
+    own origin, so that another same-site page cannot open a socket with the user's cookie and read it)."""
+    return socket.query_params.get("token") or token_from_connection(socket)
 
 
 @websocket("/ws", opt={"exclude_from_auth": True, "skip_rate_limit": True}, name="live_events")
@@ -121,7 +100,7 @@ async def live_events(socket: WebSocket[Any, Any, Any], channels: NamedDependenc
     """Live events of the signed-in user and of the projects the socket joined."""
     settings: Settings = socket.app.state.settings
     redis: Redis = socket.app.state.redis
-    token = socket_token(socket, settings)
+    token = socket_token(socket)
     user: SessionUser | None = None
     unavailable = False
     if token:
