@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.domain.chat.answers import VersionInfo, answer_find, answer_ratio, answer_total
-from app.domain.chat.audit_answers import VerdictRow, answer_findings, ask_which
+from app.domain.chat.audit_answers import VerdictRow, answer_explain, answer_findings, ask_which
 from app.domain.chat.budget_view import PositionRow, object_key, select
 from app.domain.chat.change_answers import answer_changes, diff_rows, since_moment
 from app.domain.chat.intents import parse_message
@@ -113,6 +113,34 @@ def test_findings_give_the_audits_reason_and_suggestion() -> None:
     assert reply.data["count"] == 1
     assert "Unit price 5000 is far" in reply.text and "Check the price" in reply.text
     assert reply.context["audited_versions"] == [6]
+
+
+def test_an_explanation_says_each_reason_once_with_the_readers_numbers() -> None:
+    # It read "jistota 60.00 %" and gave a single-issue expert's reason twice (its reasoning, then its issue).
+    amber = budget()[3]
+    reason = "Reinforcement in object SO 01 is 20.1 kg per m3 of reinforced concrete."
+    found = {"type": "structural.reinforcement_ratio", "severity": "AMBER", "description": reason}
+    verdicts = [
+        VerdictRow(amber.lineage_id, amber.id, "orchestrator", "AMBER", Decimal("60.00"), f"structural: {reason}"),
+        VerdictRow(
+            amber.lineage_id,
+            amber.id,
+            "structural",
+            "AMBER",
+            Decimal("62.50"),
+            reason,
+            issues=[{**found, "suggestion": "Check the reinforcement mass."}],
+        ),
+    ]
+    for message, confidence in (
+        ("Proč je 311321411 oranžová?", "jistota 60 %"),
+        ("Why is 311321411 amber?", "confidence 60 %"),
+    ):
+        intent = parse_message(message)
+        reply = answer_explain(VERSION, intent, amber, verdicts, {})
+        assert confidence in reply.text, reply.text
+        assert reply.text.count(reason) == 2, reply.text  # the orchestrator's summary and the expert's line
+        assert f"{reason} → Check the reinforcement mass." in reply.text
 
 
 def test_two_positions_with_one_code_are_asked_about() -> None:

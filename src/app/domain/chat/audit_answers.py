@@ -30,7 +30,7 @@ from app.domain.chat.answers import (
 )
 from app.domain.chat.budget_view import PositionRow, select
 from app.domain.chat.intents import Intent
-from app.domain.chat.language import count_of
+from app.domain.chat.language import count_of, format_number
 
 _STATUS_NAMES = {
     "RED": ("červená", "red"),
@@ -232,11 +232,12 @@ def answer_explain(
         )
         source = source_text(f"positions of version {version.number}: 1 row, no audit result")
     else:
+        confidence = format_number(final.confidence, language)  # "60" / "62,5", not "60.00"
         text = say(
             language,
-            f"{head}\nStav: {status_name(final.status, language)} (jistota {final.confidence} %, audit verze "
+            f"{head}\nStav: {status_name(final.status, language)} (jistota {confidence} %, audit verze "
             f"{final.audited_version}). {final.reasoning or ''}".rstrip(),
-            f"{head}\nStatus: {status_name(final.status, language)} (confidence {final.confidence} %, audit of "
+            f"{head}\nStatus: {status_name(final.status, language)} (confidence {confidence} %, audit of "
             f"version {final.audited_version}). {final.reasoning or ''}".rstrip(),
         )
         for verdict in verdicts:
@@ -246,7 +247,9 @@ def answer_explain(
             for issue in verdict.issues:
                 if not isinstance(issue, dict):
                     continue
-                text += f"\n  · {issue.get('description', '')}"
+                # An expert with one issue gives it as its reasoning: said once, with the suggestion after it.
+                if issue.get("description") != verdict.reasoning:
+                    text += f"\n  · {issue.get('description', '')}"
                 if issue.get("suggestion"):
                     text += f" → {issue['suggestion']}"
         if final.status != row.status and row.status is not None:
