@@ -335,3 +335,24 @@ async def test_nul_characters_in_a_file_never_reach_postgresql(harness: Harness)
         assert outcome["parse_status"] == "completed", (filename, outcome.get("error"), outcome)
         [position] = [p for p in await positions_of(harness, project) if p.code == "327323300"]
         assert position.description == "Opěrné zdi", filename
+
+
+async def test_text_longer_than_its_column_is_cut_with_a_warning(harness: Harness) -> None:
+    """PostgreSQL refused the whole budget ("value too long for type character varying(50)", a failed
+    job naming no field) for one over-long PČ, code or unit; the row is kept, the value cut and warned."""
+    header = ("PČ", "Kód", "Popis", "MJ", "Množství", "J.cena", "Cena celkem")
+    csv_file = csv_bytes([header, ("1" * 60, "3" * 150, "Zeď", "m" * 30, "2", "10", "20")], encoding="utf-8")
+    xlsx_file = plain_xlsx_bytes([header, (1e300, "327323128", "Zeď", "m3", 2, 10, 20)])
+    for data, filename, cut in ((csv_file, "long.csv", 3), (xlsx_file, "long.xlsx", 1)):
+        project = await harness.project()
+        document = await harness.document(project, data, filename)
+
+        run = await parse(harness, project, document)
+
+        [outcome] = run.result["documents"]
+        assert outcome["parse_status"] == "completed", (filename, outcome.get("error"))
+        [position] = await positions_of(harness, project)
+        assert position.description == "Zeď" and len(position.position_number or "") == 50
+        assert len(position.code or "") <= 100 and len(position.unit or "") <= 20
+        warnings = (await reload(harness, document)).extracted_data["warnings"]
+        assert len([w for w in warnings if "cut to" in w["message"]]) == cut, warnings

@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import select, update
+from sqlalchemy import String, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.db.models import Project, ProjectDocument, utc_now
+from app.db.models import Position, Project, ProjectDocument, utc_now
 from app.domain.budgets.changes import NewPosition
-from app.domain.budgets.records import DocumentParseError, ParsedDocument, without_nul
+from app.domain.budgets.records import DocumentParseError, ParsedDocument, ParseWarning, without_nul
 from app.domain.budgets.services import BudgetService
 from app.domain.documents.parsers import parse_document
 from app.domain.documents.replacement import is_empty, latest_positions, replacement_changes
@@ -41,6 +41,16 @@ from app.lib.errors import ApplicationError
 # Bumped when a parser change can give different positions for the same bytes (kept in extracted_data).
 PARSER_VERSION = 2
 MAX_WARNINGS_KEPT = 500
+
+
+def _column_length(name: str) -> int:
+    column_type = Position.__table__.c[name].type
+    assert isinstance(column_type, String) and column_type.length is not None
+    return column_type.length
+
+
+# A position's text fields with a bounded column (varchar(n)) and its length; the others are text or jsonb.
+BOUNDED_FIELDS = {name: _column_length(name) for name in ("position_number", "code", "category", "unit")}
 MAX_SKIPPED_ROWS_IN_JOB_RESULT = 100  # the document's extracted_data lists up to 1,000
 
 
@@ -78,12 +88,27 @@ def read_stored_file(storage_path: str) -> bytes:
         ) from exc
 
 
+def fit_to_columns(parsed: ParsedDocument) -> ParsedDocument:
+    """Each position's PČ, code, category and unit cut to its column's length, with a warning naming the
+    field: PostgreSQL refused the whole budget for one over-long value ("value too long for type
+    character varying(50)"), e.g. a PČ cell holding 1e300."""
+    for record in parsed.positions:
+        for name, limit in BOUNDED_FIELDS.items():
+            value: str | None = getattr(record, name)
+            if value is not None and len(value) > limit:
+                setattr(record, name, value[:limit])
+                message = f"{name} cut to {limit} characters (it had {len(value)}): {value[:40]!r}…"
+                parsed.warnings.append(ParseWarning(line=record.source_line, message=message))
+    return parsed
+
+
 def extract(data: bytes, filename: str, *, schedules_as_text: bool) -> ParsedDocument:
     """Parse the bytes (CPU-bound: call in a thread); with `schedules_as_text` a spreadsheet or CSV
     that is no budget is kept as a text document instead of failing (Workflow B schedules). The
-    document holds no NUL character (`without_nul`): PostgreSQL could store none of its text."""
+    document holds no NUL character (`without_nul`): PostgreSQL could store none of its text; and no
+    position field longer than its column (`fit_to_columns`)."""
     try:
-        return without_nul(parse_document(data, filename))
+        return fit_to_columns(without_nul(parse_document(data, filename)))
     except DocumentParseError:
         if not schedules_as_text or not looks_like_table_file(data):
             raise
