@@ -9,7 +9,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import event, insert, select, update
 
 from app.db.models import AuditResult, BudgetVersion, Position, Project
 from app.domain.audits.jobs import audit_project
@@ -203,3 +203,32 @@ async def test_an_export_of_an_older_version_gives_that_versions_own_audit_reaso
     assert len(older) == len(newer) == len(PRICED_BUDGET)
     assert not any("Version 2 says so." in line.reasons for line in older)
     assert all(line.reasons.startswith("Version 2 says so.") for line in newer)
+
+
+async def test_an_export_loads_one_audit_per_position_however_many_versions_were_audited(harness: Harness) -> None:
+    """Unchanged rows are shared by every version, and each version's audit adds its rows for them: the
+    export loaded the audit rows of every audited version (memory growing with the history), to keep one."""
+    budget = await build_budget(harness, PRICED_BUDGET)
+    await harness.run(audit_project, job_type="audit_project", project=budget.project)
+    [lineage] = await harness.scalars(select(Position.lineage_id).where(Position.id == budget.position_ids[IN_ORDER]))
+    for quantity in (3, 4, 5):
+        async with harness.sessions() as session, session.begin():
+            changes = ChangeSet(modified={lineage: {"quantity": Decimal(quantity)}})
+            await BudgetService(session=session).create_version(budget.project.id, "user_edit", changes=changes)
+        await harness.run(audit_project, job_type="audit_project", project=budget.project)
+    versions = select(BudgetVersion).where(BudgetVersion.project_id == budget.project.id)
+    latest, *_ = await harness.scalars(versions.order_by(BudgetVersion.version.desc()))
+    per_audit = len(await harness.scalars(select(AuditResult.id).where(AuditResult.version_id == latest.id)))
+
+    loaded: list[AuditResult] = []
+    listener = lambda target, _context: loaded.append(target)  # noqa: E731
+    event.listen(AuditResult, "load", listener)
+    try:
+        async with harness.sessions() as session:
+            [project] = await session.scalars(select(Project).where(Project.id == budget.project.id))
+            lines = [line for obj in (await load_export(session, project, None)).objects for line in obj.lines]
+    finally:
+        event.remove(AuditResult, "load", listener)
+
+    assert len(lines) == len(PRICED_BUDGET) and all(line.reasons for line in lines)
+    assert 0 < len(loaded) <= per_audit, (len(loaded), per_audit)

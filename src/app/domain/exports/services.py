@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, select
+from sqlalchemy import and_, case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -65,34 +65,49 @@ def _position_order(position: Position) -> tuple[Any, ...]:
 
 async def _audit_rows(session: AsyncSession, version: BudgetVersion) -> dict[uuid.UUID, list[AuditResult]]:
     """Audit rows per position of `version`: its own audit's; else the latest audit of the very row (shared
-    with the version that audited it); else the latest audit of its lineage."""
+    with the version that audited it); else the latest audit of its lineage.
+
+    One source is one audit of one row: (row, audited version); a row shared by versions has one per
+    audited version. PostgreSQL picks each position's source (DISTINCT ON), so only the rows of the
+    chosen sources are loaded, not those of every audit in the project's history."""
     audited = aliased(Position)
     current = aliased(Position)
-    statement = (
-        select(current.id, audited.id, AuditResult)
+    own_audit = and_(AuditResult.position_id == current.id, AuditResult.version_id == version.id)
+    chosen = (
+        select(
+            current.id.label("position_id"),
+            AuditResult.position_id.label("audited_id"),
+            AuditResult.version_id.label("audited_version_id"),
+        )
         .select_from(AuditResult)
         .join(audited, audited.id == AuditResult.position_id)
         .join(current, and_(current.lineage_id == audited.lineage_id, in_version(version, current)))
         .where(AuditResult.project_id == version.project_id)
+        .distinct(current.id)
+        .order_by(
+            current.id,
+            case((own_audit, 0), else_=1),
+            case((AuditResult.position_id == current.id, 0), else_=1),
+            AuditResult.created_at.desc(),
+        )
+        .subquery()
+    )
+    statement = (
+        select(chosen.c.position_id, AuditResult)
+        .join(
+            AuditResult,
+            and_(
+                AuditResult.position_id == chosen.c.audited_id,
+                AuditResult.version_id.is_not_distinct_from(chosen.c.audited_version_id),
+            ),
+        )
+        .where(AuditResult.project_id == version.project_id)
         .order_by(AuditResult.created_at.desc())
     )
-    # One source is one audit of one row: (row, audited version); a row shared by versions has several.
-    Source = tuple[uuid.UUID, uuid.UUID | None]
-    per_source: dict[uuid.UUID, dict[Source, list[AuditResult]]] = defaultdict(lambda: defaultdict(list))
-    latest_source: dict[uuid.UUID, Source] = {}
-    latest_on_row: dict[uuid.UUID, Source] = {}
-    for position_id, audited_id, result in (await session.execute(statement)).all():
-        source = (audited_id, result.version_id)
-        per_source[position_id][source].append(result)
-        latest_source.setdefault(position_id, source)  # rows come newest first
-        if audited_id == position_id:
-            latest_on_row.setdefault(position_id, source)
-    chosen: dict[uuid.UUID, list[AuditResult]] = {}
-    for position_id, sources in per_source.items():
-        own = sources.get((position_id, version.id))
-        on_row = latest_on_row.get(position_id)
-        chosen[position_id] = own or (sources[on_row] if on_row else sources[latest_source[position_id]])
-    return chosen
+    rows: dict[uuid.UUID, list[AuditResult]] = defaultdict(list)
+    for position_id, result in (await session.execute(statement)).all():
+        rows[position_id].append(result)
+    return rows
 
 
 def reasons_text(results: list[AuditResult]) -> str:
