@@ -58,6 +58,8 @@ def test_folding_and_stems_ignore_case_diacritics_and_endings() -> None:
     assert stem("vyztuze") == "vyztuz" and stem("betonu") == "beton"
     assert word_matches("beton", "zelezobetonu") and word_matches("beton", "betonove")
     assert not word_matches("beton", "betonarske")  # reinforcing steel is not concrete
+    # aerated concrete (Ytong) is masonry: "Kolik stojí beton?" counted RD Valcha's Ytong ceilings
+    assert not word_matches("beton", "porobetonovych") and not word_matches("beton", "porobeton")
 
 
 def test_nothing_is_guessed() -> None:

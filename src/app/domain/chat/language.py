@@ -106,15 +106,20 @@ def stem(word: str) -> str:
     return word
 
 
+# Compounds whose first part makes them another material: pórobeton (aerated concrete: Ytong blocks,
+# ceiling inserts) is masonry in a budget, and an estimator asking about "beton" does not mean it.
+_OTHER_MATERIAL_PREFIXES = ("poro",)
+
+
 def word_matches(stem_: str, word: str) -> bool:
     """Whether a description word is a form of the stem, possibly inside a compound ("zelezobetonu").
 
     Only inflection and adjective endings may follow the stem, so "betonarske" (of reinforcing
-    steel) is not a form of "beton".
+    steel) is not a form of "beton"; nor is "porobetonovych" (see _OTHER_MATERIAL_PREFIXES).
     """
     start = word.find(stem_)
     while start >= 0:
-        if _ALLOWED_TAIL.fullmatch(word[start + len(stem_) :]):
+        if _ALLOWED_TAIL.fullmatch(word[start + len(stem_) :]) and not word[:start].endswith(_OTHER_MATERIAL_PREFIXES):
             return True
         start = word.find(stem_, start + 1)
     return False
