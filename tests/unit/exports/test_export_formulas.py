@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import csv
 import datetime
+import zipfile
 from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
 import pytest
 
-from app.domain.exports.sheets import ExportBudget, ExportLine, ExportObject, write_csv, write_xlsx
+from app.domain.exports.sheets import (
+    EXCEL_CELL_CHARACTERS,
+    ExportBudget,
+    ExportLine,
+    ExportObject,
+    write_csv,
+    write_xlsx,
+)
 
 FORMULAS = ('=HYPERLINK("http://x";"klik")', "+1+1", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1")
 NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
@@ -66,3 +74,18 @@ def test_csv_text_fields_cannot_start_a_formula(tmp_path: Path, text: str) -> No
     texts = [value for index, value in enumerate(row) if index not in numbers and value]
     assert texts and all(value == "'" + text for value in texts)
     assert [row[index] for index in sorted(numbers)] == ["-1,5", "-10,00", "15,00"]  # amounts stay numbers
+
+
+def test_xlsx_text_fits_an_excel_cell(tmp_path: Path) -> None:
+    """Excel holds at most 32,767 characters in a cell and calls a file with a longer one damaged; a
+    parsed CSV's description has no such bound."""
+    path = tmp_path / "export.xlsx"
+    sheets = write_xlsx(hostile_budget("Beton " * 10_000), path)
+
+    with zipfile.ZipFile(path) as archive:  # openpyxl cuts what it reads: look at what was written
+        written = archive.read("xl/worksheets/sheet2.xml").decode()
+    assert "Beton " * 5_500 not in written
+    budget = openpyxl.load_workbook(path)[sheets[1]]
+    description = budget["C3"].value
+    assert isinstance(description, str) and len(description) == EXCEL_CELL_CHARACTERS
+    assert description.startswith("Beton Beton") and description.endswith("…")

@@ -44,6 +44,8 @@ _SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 # A text cell starting with one of these is a formula to Excel or LibreOffice when the file is opened
 # (OWASP "CSV injection"); a description or code an uploaded budget wrote must stay text.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Excel holds at most this many characters in a cell and calls a file with a longer one damaged.
+EXCEL_CELL_CHARACTERS = 32_767
 _BOLD = Font(bold=True)
 _WRAP = Alignment(wrap_text=True, vertical="top")
 
@@ -122,7 +124,10 @@ def sheet_names(labels: Iterable[str]) -> list[str]:
 
 
 def _cell(sheet: Worksheet, value: object, *, number_format: str | None = None, bold: bool = False) -> WriteOnlyCell:
-    """A cell of `value`; text is always a string cell (openpyxl types a str starting with "=" a formula)."""
+    """A cell of `value`; text is always a string cell (openpyxl types a str starting with "=" a formula),
+    cut to what an Excel cell holds."""
+    if isinstance(value, str) and len(value) > EXCEL_CELL_CHARACTERS:
+        value = value[: EXCEL_CELL_CHARACTERS - 1] + "…"
     cell = WriteOnlyCell(sheet, value=value)
     if isinstance(value, str):
         cell.data_type = "s"
