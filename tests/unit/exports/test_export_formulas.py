@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import resource
 import zipfile
 from decimal import Decimal
 from pathlib import Path
@@ -89,3 +90,25 @@ def test_xlsx_text_fits_an_excel_cell(tmp_path: Path) -> None:
     description = budget["C3"].value
     assert isinstance(description, str) and len(description) == EXCEL_CELL_CHARACTERS
     assert description.startswith("Beton Beton") and description.endswith("…")
+
+
+def test_a_budget_of_thousands_of_objects_is_one_sheet_and_needs_no_file_per_object(tmp_path: Path) -> None:
+    """openpyxl keeps a temporary file open per write-only sheet until the workbook is saved: a budget of
+    2,000 objects (an uploaded UNIXML can declare them) failed the export with "Too many open files"
+    under the usual limit of 1,024. Past MAX_OBJECT_SHEETS the objects share one sheet, named per row."""
+    line = hostile_budget("x").objects[0].lines[0]
+    budget = hostile_budget("Stavba")
+    budget.objects = [ExportObject(code=f"SO {n}", name=None, lines=[line]) for n in range(2_000)]
+    path = tmp_path / "export.xlsx"
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(1_024, hard), hard))
+    try:
+        sheets = write_xlsx(budget, path)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    assert sheets == ["Souhrn", "Rozpočet"]
+    rows = list(openpyxl.load_workbook(path, read_only=True)["Rozpočet"].values)
+    objects = [row[0] for row in rows[2:-1]]
+    assert objects == [f"SO {n}" for n in range(2_000)] and rows[1][0] == "Objekt"
+    assert rows[-1][7] == 2_000 * 15  # the total, in the total column

@@ -39,6 +39,9 @@ HEADER = ("PČ", "Kód", "Popis", "MJ", "Množství", "J. cena [CZK]", "Cena cel
 CSV_HEADER = ("Objekt", *HEADER)
 COLUMN_WIDTHS = (7, 13, 60, 7, 13, 15, 17, 12, 80)
 SUMMARY_SHEET = "Souhrn"
+# openpyxl keeps a temporary file open per write-only sheet until the workbook is saved; a budget of
+# more objects than this gets one sheet naming each row's object (as the CSV does), not a sheet each.
+MAX_OBJECT_SHEETS = 200
 NO_OBJECT_SHEET = "Rozpočet"
 _SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 # A text cell starting with one of these is a formula to Excel or LibreOffice when the file is opened
@@ -155,6 +158,11 @@ def _reasons_cell(sheet: Worksheet, reasons: str) -> WriteOnlyCell:
 def write_xlsx(budget: ExportBudget, path: Path) -> list[str]:
     """Write the workbook (write-only mode: rows stream to disk); returns the sheet names in order."""
     workbook = Workbook(write_only=True)
+    if len(budget.objects) > MAX_OBJECT_SHEETS:
+        _write_summary(workbook.create_sheet(SUMMARY_SHEET), budget, [obj.label for obj in budget.objects])
+        _write_objects_together(workbook.create_sheet(NO_OBJECT_SHEET), budget)
+        workbook.save(path)
+        return [SUMMARY_SHEET, NO_OBJECT_SHEET]
     names = sheet_names(obj.label for obj in budget.objects)
     _write_summary(workbook.create_sheet(SUMMARY_SHEET), budget, names)
     for obj, name in zip(budget.objects, names, strict=True):
@@ -168,25 +176,41 @@ def _set_widths(sheet: Worksheet, widths: Iterable[int]) -> None:
         sheet.column_dimensions[chr(ord("A") + index)].width = width
 
 
+def _line_cells(sheet: Worksheet, line: ExportLine) -> list[object]:
+    return [
+        _cell(sheet, line.position_number),
+        _cell(sheet, line.code),
+        _cell(sheet, line.description),
+        _cell(sheet, line.unit),
+        _cell(sheet, line.quantity, number_format=QUANTITY_FORMAT),
+        _cell(sheet, line.unit_price, number_format=MONEY_FORMAT),
+        _cell(sheet, line.total_price, number_format=MONEY_FORMAT),
+        _status_cell(sheet, line.status),
+        _reasons_cell(sheet, line.reasons),
+    ]
+
+
+def _write_objects_together(sheet: Worksheet, budget: ExportBudget) -> None:
+    """Every object's lines on one sheet, the object's label first on each row, then the total."""
+    _set_widths(sheet, (20, *COLUMN_WIDTHS))
+    sheet.freeze_panes = "A3"
+    sheet.append([_cell(sheet, budget.project_name, bold=True)])
+    sheet.append([_cell(sheet, title, bold=True) for title in CSV_HEADER])
+    for obj in budget.objects:
+        label = obj.label if (obj.code or obj.name) else ""
+        for line in obj.lines:
+            sheet.append([_cell(sheet, label), *_line_cells(sheet, line)])
+    total = _cell(sheet, budget.total, number_format=MONEY_FORMAT, bold=True)
+    sheet.append([None, None, None, _cell(sheet, "Celkem", bold=True), None, None, None, total])
+
+
 def _write_object(sheet: Worksheet, obj: ExportObject) -> None:
     _set_widths(sheet, COLUMN_WIDTHS)
     sheet.freeze_panes = "A3"
     sheet.append([_cell(sheet, obj.label, bold=True)])
     sheet.append([_cell(sheet, title, bold=True) for title in HEADER])
     for line in obj.lines:
-        sheet.append(
-            [
-                _cell(sheet, line.position_number),
-                _cell(sheet, line.code),
-                _cell(sheet, line.description),
-                _cell(sheet, line.unit),
-                _cell(sheet, line.quantity, number_format=QUANTITY_FORMAT),
-                _cell(sheet, line.unit_price, number_format=MONEY_FORMAT),
-                _cell(sheet, line.total_price, number_format=MONEY_FORMAT),
-                _status_cell(sheet, line.status),
-                _reasons_cell(sheet, line.reasons),
-            ]
-        )
+        sheet.append(_line_cells(sheet, line))
     sheet.append(
         [
             None,
