@@ -148,10 +148,36 @@ def start_redis(base: Path, port: int, *, persist: bool = True) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if redis_running(base, port):
-            return
+            break
         time.sleep(0.05)
-    log = rdir / "redis.log"
-    raise EmbeddedServerError(f"embedded Redis did not start on port {port}: {_last_line(log)} (see {log})")
+    else:
+        log = rdir / "redis.log"
+        raise EmbeddedServerError(f"embedded Redis did not start on port {port}: {_last_line(log)} (see {log})")
+    _wait_loaded(port, rdir / "redis.log")
+
+
+# Replaying a large append-only file takes a while.
+REDIS_LOAD_SECONDS = 120
+
+
+def _wait_loaded(port: int, log: Path) -> None:
+    """Until the server has read its data back: it accepts connections at once, but answers every
+    command with LOADING until then (seen as BusyLoadingError in the first requests and tests)."""
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=5)
+    try:
+        deadline = time.monotonic() + REDIS_LOAD_SECONDS
+        while time.monotonic() < deadline:
+            with contextlib.suppress(redis.ConnectionError):  # BusyLoadingError is one
+                if not int(client.info("persistence").get("loading", 0)):
+                    return
+            time.sleep(0.05)
+    finally:
+        client.close()
+    raise EmbeddedServerError(
+        f"embedded Redis on port {port} did not load its data in {REDIS_LOAD_SECONDS} s: {_last_line(log)} (see {log})"
+    )
 
 
 def stop_redis(base: Path) -> None:

@@ -42,10 +42,11 @@ logger = structlog.get_logger(__name__)
 REQUEUE_WRITE_TIMEOUT_SECONDS = 3.0
 # How often each SAQ worker looks for aborted jobs (its `abort` timer, app.workers.runtime).
 SAQ_ABORT_CHECK_SECONDS = 1
-# How long a job stopped for its cancelled row waits for SAQ's abort before it ends on its own. Long,
-# so that an abort written late on a loaded machine still finds the attempt alive; it costs nothing
-# in the usual case, where SAQ's abort check ends the attempt within a second of the API's abort.
-SAQ_ABORT_WAIT_SECONDS = 10 * SAQ_ABORT_CHECK_SECONDS
+# How long a job stopped for its cancelled row waits for SAQ's abort before it ends on its own: long
+# enough for an abort written late on a loaded machine, short enough that an abort SAQ lost (its
+# heartbeat's read-then-write of the job can overwrite `aborting`) frees the slot soon. The usual case
+# does not wait it out: SAQ's abort check ends the attempt within a second of the API's abort.
+SAQ_ABORT_WAIT_SECONDS = 5 * SAQ_ABORT_CHECK_SECONDS
 
 
 class _Superseded(Exception):
@@ -273,7 +274,10 @@ class JobAttempt:
             except Exception as exc:
                 self.log.warning("heartbeat failed", error=str(exc))
             if self._progress is not None:
-                await self._progress.flush_event()
+                try:
+                    await self._progress.flush_event()
+                except Exception as exc:  # uncaught, it ended the beats: no more cancel checks or SAQ touches
+                    self.log.warning("progress event failed", error=str(exc))
             try:
                 async with self.resources.engine.connect() as conn:
                     status = await conn.scalar(select(BackgroundJob.status).where(BackgroundJob.id == self.job_id))
