@@ -19,8 +19,8 @@ from app.lib.errors import NotFound, field_error
 
 
 def in_version(version: Any, position: Any = Position) -> ColumnElement[bool]:
-    """The `position` rows (Position or an alias) in `version`: a loaded BudgetVersion, or the class
-    (or an alias of it) as a join condition."""
+    """The `position` rows (Position or an alias) in `version`: a loaded BudgetVersion, the class (or
+    an alias of it) as a join condition, or anything with `project_id` and `version` (bound parameters)."""
     return and_(
         position.project_id == version.project_id,
         position.valid_to > version.version,

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
+from types import SimpleNamespace
 from typing import Any, Protocol, runtime_checkable
 
 import msgspec
@@ -20,13 +21,13 @@ from litestar import Request
 from litestar.types import Scope
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.config import Settings
 from app.db.models import BudgetVersion, Position
 from app.domain.accounts.sessions import SessionUser
-from app.domain.budgets.queries import BUDGET_ORDER
+from app.domain.budgets.queries import BUDGET_ORDER, in_version
 from app.domain.budgets.schemas import PositionRead, VersionSummary
 from app.domain.budgets.services import BudgetService, PositionService, version_not_found
 from app.domain.projects.cache import may_see, project_positions_key, project_state_key
@@ -258,10 +259,8 @@ _POSITION_FIELDS = tuple(name for name in PositionRead.__struct_fields__ if name
 _POSITION_COLUMNS = tuple(getattr(Position, name) for name in _POSITION_FIELDS)
 
 
-def _in_version_number(number: Any) -> Any:
-    return and_(
-        Position.project_id == bindparam("project_id"), Position.valid_to > number, Position.valid_from <= number
-    )
+# The version the statements below read: its project and number as bound parameters (for `in_version`).
+_BOUND_VERSION = SimpleNamespace(project_id=bindparam("project_id"), version=bindparam("number"))
 
 
 # Built once (building a statement cost more than running it): bound per request.
@@ -273,12 +272,12 @@ _LATEST_POSITIONS = (
         .scalar_subquery(),
         func.count().over(),
     )
-    .where(_in_version_number(bindparam("number")))
+    .where(in_version(_BOUND_VERSION))
     .order_by(*BUDGET_ORDER)
     .limit(bindparam("limit"))
     .offset(bindparam("offset"))
 )
-_COUNT_POSITIONS = select(func.count()).where(_in_version_number(bindparam("number")))
+_COUNT_POSITIONS = select(func.count()).where(in_version(_BOUND_VERSION))
 
 
 async def latest_positions_json(
