@@ -42,7 +42,15 @@ from app.db.models import Position, Project, utc_now
 from app.db.models.budgets import OPEN_VERSION
 from app.domain.accounts.sessions import SessionUser
 from app.domain.budgets.schemas import PositionRead, VersionSummary
-from app.domain.budgets.summary import HAS_RESOLUTIONS_SQL, TOTALS_DRIVER_SQL, TOTALS_UNRESOLVED_DRIVER_SQL
+from app.domain.budgets.summary import (
+    GROUPING_ALL,
+    GROUPING_BY_CATEGORY,
+    GROUPING_BY_OBJECT,
+    GROUPING_BY_VERDICT,
+    HAS_RESOLUTIONS_SQL,
+    TOTALS_DRIVER_SQL,
+    TOTALS_UNRESOLVED_DRIVER_SQL,
+)
 from app.domain.projects.cache import project_state_entry, project_state_key
 from app.domain.projects.changes import ProjectStateWritten
 from app.lib import cache
@@ -152,20 +160,23 @@ _VERSION_ONLY = _VERSION_INSERT
 # The totals of the new version ($1) as `summarise_version` makes them (`VersionTotals.summary()`: by
 # object and by category in code point order, the positions without one last; the audit counts), onto
 # the version and the project in the same statement. $2 the previous version's total, $3 the new
-# version's number, $4 now, $5 the project. {totals}: the totals query of `summarise_version`.
+# version's number, $4 now, $5 the project. {totals}: the totals query of `summarise_version`; the
+# GROUPING() values its sets are told apart by are summary.py's (GROUPING_*), as `totals_of` reads them.
 _TOTALS_ONTO_PROJECT = """
 WITH t AS ({totals}),
 agg AS (
-    SELECT coalesce(max(positions) FILTER (WHERE "grouping" = 15), 0)::integer AS positions,
-           coalesce(max(total_cost) FILTER (WHERE "grouping" = 15), 0) AS total_cost,
+    SELECT coalesce(max(positions) FILTER (WHERE "grouping" = {all}), 0)::integer AS positions,
+           coalesce(max(total_cost) FILTER (WHERE "grouping" = {all}), 0) AS total_cost,
            {counts},
            coalesce(jsonb_agg(jsonb_build_object('object_code', object_code, 'positions', positions,
                                                  'total_cost', total_cost::text)
-                              ORDER BY object_code IS NULL, object_code COLLATE "C") FILTER (WHERE "grouping" = 7),
+                              ORDER BY object_code IS NULL, object_code COLLATE "C")
+                    FILTER (WHERE "grouping" = {by_object}),
                     '[]'::jsonb) AS by_object,
            coalesce(jsonb_agg(jsonb_build_object('category', category, 'positions', positions,
                                                  'total_cost', total_cost::text)
-                              ORDER BY category IS NULL, category COLLATE "C") FILTER (WHERE "grouping" = 11),
+                              ORDER BY category IS NULL, category COLLATE "C")
+                    FILTER (WHERE "grouping" = {by_category}),
                     '[]'::jsonb) AS by_category
     FROM t
 ),
@@ -192,10 +203,11 @@ RETURNING {returning}, agg.positions AS totals_positions, agg.total_cost AS tota
 
 
 def _count(name: str, condition: str) -> str:
-    return f'coalesce(sum(positions) FILTER (WHERE "grouping" = 12 AND {condition}), 0)::integer AS {name}'
+    by_verdict = f'"grouping" = {GROUPING_BY_VERDICT} AND {condition}'
+    return f"coalesce(sum(positions) FILTER (WHERE {by_verdict}), 0)::integer AS {name}"
 
 
-# By verdict (GROUPING 12): no status → unaudited; a resolved RED / AMBER apart; the rest open.
+# By verdict: no status → unaudited; a resolved RED / AMBER apart; the rest open.
 _COUNTS = ",\n           ".join(
     _count(name, condition)
     for name, condition in (
@@ -211,6 +223,9 @@ _TOTALS_ONTO_PROJECT_BY_RESOLUTIONS = {
     resolutions: _TOTALS_ONTO_PROJECT.format(
         totals=sql,
         counts=_COUNTS,
+        all=GROUPING_ALL,
+        by_object=GROUPING_BY_OBJECT,
+        by_category=GROUPING_BY_CATEGORY,
         returning=", ".join(f"projects.{column}" for _, column, _ in _PROJECT),
     )
     for resolutions, sql in ((True, TOTALS_DRIVER_SQL), (False, TOTALS_UNRESOLVED_DRIVER_SQL))

@@ -75,7 +75,8 @@ TOTALS_UNRESOLVED_DRIVER_SQL = _TOTALS_UNRESOLVED_SQL.replace(":version_id", "$1
 HAS_RESOLUTIONS_SQL = "EXISTS (SELECT 1 FROM finding_resolutions WHERE project_id = {project_id})"
 _HAS_RESOLUTIONS = text("SELECT " + HAS_RESOLUTIONS_SQL.format(project_id=":project_id"))
 # GROUPING() of each set: a bit per column left out (object_code 8, category 4, status 2, resolved 1).
-_BY_OBJECT, _BY_CATEGORY, _BY_VERDICT, _ALL = 0b0111, 0b1011, 0b1100, 0b1111
+# Public for app.domain.budgets.edits, which aggregates the same rows in SQL.
+GROUPING_BY_OBJECT, GROUPING_BY_CATEGORY, GROUPING_BY_VERDICT, GROUPING_ALL = 0b0111, 0b1011, 0b1100, 0b1111
 
 
 @dataclass
@@ -114,13 +115,13 @@ def totals_of(rows: Iterable[Any]) -> VersionTotals:
     totals = VersionTotals()
     for row in rows:
         grouping, count, cost = row["grouping"], int(row["positions"]), Decimal(row["total_cost"])
-        if grouping == _ALL:
+        if grouping == GROUPING_ALL:
             totals.positions, totals.total_cost = count, cost
-        elif grouping == _BY_OBJECT:
+        elif grouping == GROUPING_BY_OBJECT:
             totals.by_object.append({"object_code": row["object_code"], "positions": count, "total_cost": str(cost)})
-        elif grouping == _BY_CATEGORY:
+        elif grouping == GROUPING_BY_CATEGORY:
             totals.by_category.append({"category": row["category"], "positions": count, "total_cost": str(cost)})
-        elif grouping == _BY_VERDICT:
+        elif grouping == GROUPING_BY_VERDICT:
             status = row["status"]
             if status is None:
                 totals.unaudited += count
