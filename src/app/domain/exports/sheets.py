@@ -75,8 +75,13 @@ class ExportObject(msgspec.Struct, kw_only=True):
     lines: list[ExportLine] = msgspec.field(default_factory=list)
 
     @property
+    def row_label(self) -> str:
+        """The object as each of its rows names it in a listing of all objects ("" for no object)."""
+        return " ".join(part for part in (self.code, self.name) if part)
+
+    @property
     def label(self) -> str:
-        return " ".join(part for part in (self.code, self.name) if part) or NO_OBJECT_SHEET
+        return self.row_label or NO_OBJECT_SHEET
 
     @property
     def total(self) -> Decimal:
@@ -197,7 +202,7 @@ def _write_objects_together(sheet: Worksheet, budget: ExportBudget) -> None:
     sheet.append([_cell(sheet, budget.project_name, bold=True)])
     sheet.append([_cell(sheet, title, bold=True) for title in CSV_HEADER])
     for obj in budget.objects:
-        label = obj.label if (obj.code or obj.name) else ""
+        label = obj.row_label
         for line in obj.lines:
             sheet.append([_cell(sheet, label), *_line_cells(sheet, line)])
     total = _cell(sheet, budget.total, number_format=MONEY_FORMAT, bold=True)
@@ -296,7 +301,7 @@ def write_csv(budget: ExportBudget, path: Path) -> None:
         writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
         writer.writerow(CSV_HEADER)
         for obj in budget.objects:
-            label = obj.label if (obj.code or obj.name) else ""
+            label = obj.row_label
             for line in obj.lines:
                 writer.writerow(
                     (
