@@ -201,18 +201,11 @@ async def cached_default_page(
     """The JSON of a page of a project's budget (`field` of its pages' hash: by default the first page
     of positions; ``DEFAULT_VERSIONS_FIELD``: the versions list) and the version number, when the
     project's state is cached and says the actor may see it; None otherwise (the caller answers
-    through the full path: a 404, an uncached state). From this process's near-cache (no Redis call)
-    or one Redis call, whose entries the near-cache keeps (dropped by the writers' notices, see
-    app.lib.near_cache). A missing page is loaded by `load` and stored under the generation read
-    before (None: left to the full path)."""
+    through the full path: a 404, an uncached state). One Redis call, whose entries the near-cache
+    keeps (dropped by the writers' notices, see app.lib.near_cache): what the process holds was
+    already answered by the route's `held_default_page` middleware, which runs first. A missing page
+    is loaded by `load` and stored under the generation read before (None: left to the full path)."""
     state_key, pages_key = project_state_key(project_id), project_positions_key(project_id)
-    if near is not None:
-        held_state, held_page = near.get(state_key), near.get(pages_key, field)
-        if held_state is not None and held_page is not None:
-            answer = _visible_page(held_state[1], held_page[1], actor)
-            if answer is not None:
-                _count_hit(field)
-                return answer
     if not await cache.usable(redis):
         return None
     mark = near.mark() if near is not None else 0

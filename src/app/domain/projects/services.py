@@ -216,18 +216,15 @@ def held_default_list(near: NearCache, actor: SessionUser) -> bytes | None:
 async def cached_default_list(redis: Redis, near: NearCache | None, actor: SessionUser) -> bytes | None:
     """The JSON of the actor's default list page (no query string) when the page and every project
     it shows are cached and current; None otherwise (the caller answers through ``list_for``, which
-    loads and stores what is missing). No database session: a hit is served from this process's
-    near-cache (no Redis call) or from one Redis call, whose entries the near-cache then keeps (they
-    are dropped by the same notices as the request gate's, see app.lib.near_cache)."""
+    loads and stores what is missing). No database session: one Redis call, whose entries the
+    near-cache then keeps (they are dropped by the same notices as the request gate's, see
+    app.lib.near_cache); what the process holds was already answered by the route's middleware
+    (`held_default_list`), which runs first."""
     if actor.is_admin:  # an administrator's list is not cached (``list_for``)
         return None
     owner = str(actor.id)
     page_key = user_projects_key(owner)
     limit_offset = DEFAULT_LIST_QUERY[1]
-    if near is not None:
-        held = held_default_list(near, actor)
-        if held is not None:
-            return held
     if not await cache.usable(redis):
         return None
     mark = near.mark() if near is not None else 0
