@@ -226,6 +226,7 @@ class RequestGateMiddleware(ASGIMiddleware):
 
     def _answer_from_process(
         self,
+        redis: Redis,
         near: NearCache,
         scope: Scope,
         session_id: str,
@@ -247,7 +248,7 @@ class RequestGateMiddleware(ASGIMiddleware):
                 return False, None
         if self.leases is None:
             return False, None
-        refused = self._take_token(scope["litestar_app"].state.redis, rate_limit_key(user_id, group), limit)
+        refused = self._take_token(redis, rate_limit_key(user_id, group), limit)
         if refused is None:
             return False, None
         if refused:
@@ -283,7 +284,7 @@ class RequestGateMiddleware(ASGIMiddleware):
             held_session = near.get(session_key(session_id))
             if held_session is not None:
                 answered, body = self._answer_from_process(
-                    near, scope, session_id, held_session, prefetch, group, limit
+                    redis, near, scope, session_id, held_session, prefetch, group, limit
                 )
                 if answered:
                     return body
