@@ -124,20 +124,9 @@ def cookie_counts(origin: str | None, host: str | None, public_url: str) -> bool
     return origin.rstrip("/").lower() in own
 
 
-def token_from_connection(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
-    """The session token: `Authorization: Bearer <token>` first, else the session cookie (`cookie_counts`)."""
-    authorization = connection.headers.get("authorization", "")
-    scheme, _, credentials = authorization.partition(" ")
-    if scheme.lower() == "bearer" and credentials.strip():
-        return credentials.strip()
-    headers = connection.headers
-    if not cookie_counts(headers.get("origin"), headers.get("host"), connection.app.state.settings.PUBLIC_URL):
-        return None
-    return connection.cookies.get(SESSION_COOKIE) or None
-
-
-def _token_from_scope(scope: Scope) -> str | None:
-    """`token_from_connection` straight from the raw headers (no Request object on the hot path)."""
+def token_from_scope(scope: Scope) -> str | None:
+    """The session token: `Authorization: Bearer <token>` first, else the session cookie (`cookie_counts`).
+    Read straight from the raw headers (no Request object on the hot path)."""
     cookie_header = origin = host = None
     for name, value in scope["headers"]:
         if name == b"authorization":
@@ -237,6 +226,7 @@ class RequestGateMiddleware(ASGIMiddleware):
 
     def _answer_from_process(
         self,
+        redis: Redis,
         near: NearCache,
         scope: Scope,
         session_id: str,
@@ -258,7 +248,7 @@ class RequestGateMiddleware(ASGIMiddleware):
                 return False, None
         if self.leases is None:
             return False, None
-        refused = self._take_token(scope["litestar_app"].state.redis, rate_limit_key(user_id, group), limit)
+        refused = self._take_token(redis, rate_limit_key(user_id, group), limit)
         if refused is None:
             return False, None
         if refused:
@@ -279,7 +269,7 @@ class RequestGateMiddleware(ASGIMiddleware):
         self, redis: Redis, near: NearCache | None, scope: Scope, opt: dict[str, Any], group: str, limit: Limit
     ) -> bytes | None:
         """Authenticate and count the request; returns the body of a cached answer the gate may send."""
-        session_id = session_id_of_token(_token_from_scope(scope))
+        session_id = session_id_of_token(token_from_scope(scope))
         if session_id is None:
             raise not_authenticated("Sign in first: send Authorization: Bearer <token> or the session cookie.")
         prefetch: cache.Prefetch | None = opt.get(cache.CACHE_PREFETCH_OPT)
@@ -294,7 +284,7 @@ class RequestGateMiddleware(ASGIMiddleware):
             held_session = near.get(session_key(session_id))
             if held_session is not None:
                 answered, body = self._answer_from_process(
-                    near, scope, session_id, held_session, prefetch, group, limit
+                    redis, near, scope, session_id, held_session, prefetch, group, limit
                 )
                 if answered:
                     return body

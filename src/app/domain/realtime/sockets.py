@@ -41,7 +41,7 @@ from sqlalchemy import select
 
 from app.config import Settings
 from app.db.models import Project
-from app.domain.accounts.middleware import token_from_connection
+from app.domain.accounts.middleware import token_from_scope
 from app.domain.accounts.sessions import SessionUser, resolve_session, resolve_session_id
 from app.domain.realtime.channels import LiveChannelsPlugin, SocketSubscriber
 from app.lib.db import alchemy_config
@@ -92,7 +92,7 @@ def resume_point(raw: str | None) -> int | None:
 def socket_token(socket: WebSocket[Any, Any, Any]) -> str | None:
     """`?token=`, else a Bearer header or the session cookie (`cookie_counts`: only from the service's
     own origin, so that another same-site page cannot open a socket with the user's cookie and read it)."""
-    return socket.query_params.get("token") or token_from_connection(socket)
+    return socket.query_params.get("token") or token_from_scope(socket.scope)
 
 
 @websocket("/ws", opt={"exclude_from_auth": True, "skip_rate_limit": True}, name="live_events")
