@@ -10,8 +10,7 @@ retry budget: it sets the SAQ job's `retries` before re-raising.
 
 While the handler runs, a heartbeat task touches the SAQ job (so the sweep of any worker can tell a
 dead worker's job from a live one), flushes throttled progress, and watches the row: a job
-cancelled by the API is stopped here even when SAQ's own abort signal was missed. Its work rolls
-back at once, but the attempt then waits for SAQ's abort (see `_await_saq_abort`).
+cancelled by the API is stopped here even when SAQ's own abort signal was missed.
 """
 
 from __future__ import annotations
@@ -42,11 +41,6 @@ logger = structlog.get_logger(__name__)
 REQUEUE_WRITE_TIMEOUT_SECONDS = 3.0
 # How often each SAQ worker looks for aborted jobs (its `abort` timer, app.workers.runtime).
 SAQ_ABORT_CHECK_SECONDS = 1
-# How long a job stopped for its cancelled row waits for SAQ's abort before it ends on its own: long
-# enough for an abort written late on a loaded machine, short enough that an abort SAQ lost (its
-# heartbeat's read-then-write of the job can overwrite `aborting`) frees the slot soon. The usual case
-# does not wait it out: SAQ's abort check ends the attempt within a second of the API's abort.
-SAQ_ABORT_WAIT_SECONDS = 5 * SAQ_ABORT_CHECK_SECONDS
 
 
 class _Superseded(Exception):
@@ -110,7 +104,6 @@ class JobAttempt:
             if self._cancelled_by_user:
                 task.uncancel()
                 await self._publish_row_state()
-                await self._await_saq_abort()
                 return {"cancelled": True}
             await self._interrupted()
             raise
@@ -229,17 +222,6 @@ class JobAttempt:
             )
         await self._publish_row_state(publish=False)
 
-    async def _await_saq_abort(self) -> None:
-        """Outlive the API's SAQ abort of this job (its work is already rolled back; the heartbeat goes on).
-
-        `cancel_job` commits the row's `cancelled`, then SAQ's abort reads the SAQ job and writes it back
-        as `aborting`. An attempt that ended between that read and that write was recorded `complete`,
-        and the late write left it `aborting` for good: no worker held it any more to finish the abort,
-        and the record had no TTL. Alive, the attempt is cancelled by SAQ's abort check, which records
-        it `aborted` after the write. When no abort comes (the API's call failed), it ends on its own.
-        """
-        await asyncio.sleep(SAQ_ABORT_WAIT_SECONDS)
-
     async def _publish_row_state(self, *, publish: bool = True) -> None:
         """Copy the row to `job:{id}:status` and tell the clients how the job ended."""
         loaded = await self._load()
@@ -287,6 +269,6 @@ class JobAttempt:
             if status == "cancelled" and not self._cancelled_by_user:
                 self.log.info("job cancelled by the API; stopping it")
                 self._cancelled_by_user = True
-                task.cancel()  # the beats go on while the attempt awaits SAQ's abort
+                task.cancel()
             if time.monotonic() - started > period:
                 self.log.warning("heartbeat is slow; is the event loop blocked?", seconds=time.monotonic() - started)

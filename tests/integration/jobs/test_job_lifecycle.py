@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import Awaitable, Callable
 
 import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from saq.job import Status
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
@@ -82,48 +79,6 @@ async def test_cancel_a_running_job_rolls_its_work_back(
     assert again.status_code == 409
     shown = await client.get(f"/api/jobs/{job_id}", headers=owner.headers)
     assert shown.json()["status"] == "cancelled"
-
-
-async def test_a_saq_abort_landing_after_the_runner_stopped_the_job_still_ends_it(
-    live_settings: Settings, worker: LiveProcess, owner: LiveUser
-) -> None:
-    """cancel_job commits the row's `cancelled`, then SAQ's abort reads the SAQ job and writes it back
-    `aborting`; the runner may notice the row in between. Its attempt must outlive that write: ended
-    first, SAQ recorded it finished and the late write left it `aborting` for good, with no worker to
-    finish it (the once-seen failure of the test above)."""
-    job_id = await submit_test_job(live_settings, "test_sleep", user=owner, payload={"seconds": 20, "steps": 200})
-    await wait_for_job_status(live_settings, job_id, ("running",), timeout=15)
-    queues = JobQueues(live_settings)
-    try:
-        saq_queue = queues.queue("default")
-        read_by_the_api = await saq_queue.job(str(job_id))  # JobQueues.abort's read, before the runner stops
-        assert read_by_the_api is not None and read_by_the_api.status == Status.ACTIVE
-        await run_sql(live_settings, "UPDATE background_jobs SET status = 'cancelled' WHERE id = :id", id=job_id)
-
-        def noticed() -> bool:
-            lines = worker.log_path.read_text().splitlines()
-            return any("cancelled by the API" in line and str(job_id) in line for line in lines)
-
-        await wait_for(_async(noticed), timeout=10, what="the runner to notice the cancelled row")
-        # An attempt that ends on noticing is recorded finished well within this; a lingering one is not
-        # (it waits SAQ_ABORT_WAIT_SECONDS, far more than this, so a loaded machine keeps the order).
-        with contextlib.suppress(AssertionError):
-            await wait_for(lambda: _saq_ended(live_settings, job_id), timeout=1.0)
-        await saq_queue.abort(read_by_the_api, error="cancelled")  # JobQueues.abort's (late) write
-    finally:
-        await queues.close()
-
-    assert await wait_for(lambda: _saq_ended(live_settings, job_id), timeout=10) in ("aborted", "complete")
-    row = await job_row(live_settings, job_id)
-    assert row["status"] == "cancelled" and row["result_data"] is None
-    assert await redis_get(live_settings, starts_key(job_id)) == b"1"
-
-
-def _async(probe: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
-    async def probing() -> bool:
-        return probe()
-
-    return probing
 
 
 @pytest.fixture
